@@ -1,0 +1,117 @@
+//! Format detection from the first bytes of an input.
+
+use crate::FormatHint;
+
+/// What the first bytes of an input look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detected {
+    Format(FormatHint),
+    /// No bytes at all (or only white space).
+    Empty,
+    /// Recognisably something else; the text says what, for the error message.
+    NotADump(String),
+}
+
+/// Guesses the format of an input from its first bytes (up to [`crate::HEAD_BYTES`]).
+pub fn detect(head: &[u8]) -> Detected {
+    if head.iter().all(|b| b.is_ascii_whitespace()) {
+        return Detected::Empty;
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Detected::Format(FormatHint::Proto);
+    }
+    // A raw profile.proto starts with field 1 (sample_type, length-delimited) = 0x0a.
+    if head[0] == 0x0a && looks_binary(head) {
+        return Detected::Format(FormatHint::Proto);
+    }
+    let trimmed = trim_start(head);
+    if trimmed.starts_with(b"<!DOCTYPE")
+        || trimmed.starts_with(b"<html")
+        || trimmed.starts_with(b"<HTML")
+    {
+        return Detected::NotADump(
+            "this is an HTML page, not a goroutine dump (for a /debug/pprof/ index, ask for /debug/pprof/goroutine?debug=2)".into(),
+        );
+    }
+    if debug1_header(trimmed) {
+        return Detected::Format(FormatHint::Debug1);
+    }
+    if (trimmed.starts_with(b"{") || trimmed.starts_with(b"[")) && !contains(head, b"goroutine ") {
+        return Detected::NotADump("this looks like JSON, not a goroutine dump".into());
+    }
+    if looks_binary(head) && !contains(head, b"goroutine ") {
+        return Detected::NotADump(
+            "binary data that is neither a pprof profile nor a text dump".into(),
+        );
+    }
+    // Everything else goes to the text reader, which finds dumps inside logs and says clearly
+    // when there is none (race reports, Delve listings).
+    Detected::Format(FormatHint::Text)
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    &b[n..]
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+/// `<name> profile: total <N>` on the first line.
+fn debug1_header(b: &[u8]) -> bool {
+    let line = match memchr::memchr(b'\n', b) {
+        Some(i) => &b[..i],
+        None => b,
+    };
+    let Some(p) = memchr::memmem::find(line, b" profile: total ") else {
+        return false;
+    };
+    let name = &line[..p];
+    !name.is_empty() && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+fn looks_binary(b: &[u8]) -> bool {
+    let sample = &b[..b.len().min(4096)];
+    let odd = sample
+        .iter()
+        .filter(|&&c| c < 0x09 || (c > 0x0d && c < 0x20) || c == 0x7f)
+        .count();
+    odd * 10 > sample.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_the_forms() {
+        assert_eq!(detect(b""), Detected::Empty);
+        assert_eq!(detect(b" \n"), Detected::Empty);
+        assert_eq!(
+            detect(&[0x1f, 0x8b, 8, 0]),
+            Detected::Format(FormatHint::Proto)
+        );
+        assert_eq!(
+            detect(b"goroutine profile: total 3\n1 @ 0x1\n"),
+            Detected::Format(FormatHint::Debug1)
+        );
+        assert_eq!(
+            detect(b"goroutineleak profile: total 3\n"),
+            Detected::Format(FormatHint::Debug1)
+        );
+        assert_eq!(
+            detect(b"goroutine 1 [running]:\nmain.main()\n"),
+            Detected::Format(FormatHint::Text)
+        );
+        assert!(matches!(
+            detect(b"<!DOCTYPE html><html>"),
+            Detected::NotADump(_)
+        ));
+        assert!(matches!(detect(b"{\"a\": 1}"), Detected::NotADump(_)));
+        assert!(matches!(
+            detect(&[0u8, 1, 2, 3, 4, 5, 0, 0, 0, 0]),
+            Detected::NotADump(_)
+        ));
+    }
+}

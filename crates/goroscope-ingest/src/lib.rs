@@ -1,0 +1,182 @@
+//! Readers that turn every goroutine dump a Go user has into [`Snapshot`]s.
+//!
+//! [`read_input`] takes what the user typed (a path, `-`, or an `http(s)://` URL), detects the
+//! format from the first bytes (or takes [`Options::format`]) and hands the stream to one reader:
+//!
+//! * [`text`]: `debug=2`, panics, `fatal error:`, SIGQUIT and test-timeout tracebacks, also
+//!   inside log files; streaming, one snapshot per dump found.
+//! * [`debug1`]: pprof legacy text (`goroutine profile: total N`).
+//! * [`proto`]: pprof protobuf (`debug=0`), gzipped or raw, goroutine and goroutineleak.
+//! * [`http`]: fetching a `/debug/pprof/goroutine` URL.
+
+pub mod debug1;
+pub mod detect;
+pub mod http;
+pub mod proto;
+pub mod text;
+
+use goroscope_model::Snapshot;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+use std::time::Duration;
+
+pub use detect::{detect, Detected};
+
+/// A format the user can force with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatHint {
+    /// Text tracebacks (`debug=2`, panics, SIGQUIT), also inside logs.
+    Text,
+    /// pprof `debug=1` text.
+    Debug1,
+    /// pprof protobuf, gzipped or raw.
+    Proto,
+}
+
+/// How to read inputs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Skip detection and use this reader.
+    pub format: Option<FormatHint>,
+    /// Worker threads for the text reader (0: one per core).
+    pub threads: usize,
+    /// For URLs: the whole request's time budget.
+    pub http_timeout: Duration,
+    /// For URLs without a `debug` parameter: which form to ask for (2 unless told otherwise).
+    pub http_debug: u8,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            format: None,
+            threads: 0,
+            http_timeout: Duration::from_secs(30),
+            http_debug: 2,
+        }
+    }
+}
+
+/// Why an input could not be read. Always names the input, and where in it when that is known.
+#[derive(Debug, thiserror::Error)]
+#[error("{input}{}: {message}", location(*.line, *.offset))]
+pub struct IngestError {
+    pub input: String,
+    pub line: Option<u64>,
+    pub offset: Option<u64>,
+    pub message: String,
+    #[source]
+    pub source: Option<io::Error>,
+}
+
+fn location(line: Option<u64>, offset: Option<u64>) -> String {
+    match (line, offset) {
+        (Some(l), _) => format!(":{l}"),
+        (None, Some(o)) => format!(" (byte {o})"),
+        _ => String::new(),
+    }
+}
+
+impl IngestError {
+    pub fn new(input: impl Into<String>, message: impl Into<String>) -> Self {
+        IngestError {
+            input: input.into(),
+            line: None,
+            offset: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+    pub fn at_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
+    }
+    pub fn at_offset(mut self, offset: u64) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+    pub fn io(input: impl Into<String>, err: io::Error) -> Self {
+        let message = err.to_string();
+        IngestError {
+            input: input.into(),
+            line: None,
+            offset: None,
+            message,
+            source: Some(err),
+        }
+    }
+}
+
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// Reads what the user named: a path, `-` for stdin, or an `http(s)://` URL.
+/// Returns one snapshot per dump found in the input (a log may hold several).
+pub fn read_input(input: &str, opts: &Options) -> Result<Vec<Snapshot>> {
+    if input.starts_with("http://") || input.starts_with("https://") {
+        let fetched = http::fetch(input, opts)?;
+        let mut o = opts.clone();
+        if o.format.is_none() {
+            o.format = fetched.format;
+        }
+        return read_reader(input, io::Cursor::new(fetched.body), &o);
+    }
+    if input == "-" {
+        let stdin = io::stdin();
+        return read_reader("-", stdin.lock(), opts);
+    }
+    let path = Path::new(input);
+    let file = std::fs::File::open(path).map_err(|e| IngestError::io(input, e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(IngestError::new(
+            input,
+            "is a directory, not a goroutine dump",
+        ));
+    }
+    read_reader(input, file, opts)
+}
+
+/// Reads a stream named `name` (used in errors and in [`goroscope_model::Source::input`]).
+pub fn read_reader<R: Read>(name: &str, mut reader: R, opts: &Options) -> Result<Vec<Snapshot>> {
+    // Read a head for detection (looping over short reads from pipes), then hand the readers
+    // the head chained with the rest: nothing is read twice and nothing is held whole.
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    (&mut reader)
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| IngestError::io(name, e))?;
+    let format = match opts.format {
+        Some(f) => f,
+        None => match detect(&head) {
+            Detected::Format(f) => f,
+            Detected::Empty => {
+                return Err(IngestError::new(name, "empty input: no goroutine dump"))
+            }
+            Detected::NotADump(why) => return Err(IngestError::new(name, why).at_offset(0)),
+        },
+    };
+    let stream = io::Cursor::new(head).chain(reader);
+    match format {
+        FormatHint::Text => text::read(name, stream, opts),
+        FormatHint::Debug1 => debug1::read(name, BufReader::with_capacity(1 << 16, stream), opts),
+        FormatHint::Proto => {
+            let mut bytes = Vec::new();
+            stream
+                .take(proto::MAX_PROFILE_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| IngestError::io(name, e))?;
+            if bytes.len() as u64 > proto::MAX_PROFILE_BYTES {
+                return Err(IngestError::new(
+                    name,
+                    format!(
+                        "pprof profile larger than {} bytes",
+                        proto::MAX_PROFILE_BYTES
+                    ),
+                ));
+            }
+            proto::read(name, &bytes, opts).map(|s| vec![s])
+        }
+    }
+}
+
+/// How many bytes format detection looks at.
+pub const HEAD_BYTES: usize = 64 * 1024;
