@@ -1,0 +1,312 @@
+//! Folded stacks (`root;…;leaf count`), the input format of flame graph tools, and the flame
+//! graph SVG that `inferno` draws from them.
+//!
+//! Each line is one distinct path: the goroutine's frames from its outermost (the function the
+//! `go` statement started) to its innermost, then — when the dump says — the goroutine's state as
+//! the leaf, in brackets (`[chan receive]`). The state as the leaf keeps goroutines that run the
+//! same code in one tower and shows, at its tip, what they wait for; formats without states
+//! (pprof `debug=1` and protobuf) simply end at the innermost frame.
+//!
+//! Several snapshots are merged: counts of equal paths are summed.
+
+use goroscope_model::{Goroutine, Interner, Snapshot, StackId, Status, Sym};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+/// How to fold stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoldOptions {
+    /// End each path with the goroutine's state (`[chan receive]`) when the format has one.
+    pub state_leaf: bool,
+    /// Name frames `function (file:line)` instead of `function`: finer towers, one per call site.
+    pub lines: bool,
+}
+
+impl Default for FoldOptions {
+    fn default() -> Self {
+        FoldOptions {
+            state_leaf: true,
+            lines: false,
+        }
+    }
+}
+
+/// What aggregates within one snapshot before any string is built: a million goroutines share
+/// a few hundred (stack, state) pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Leaf {
+    None,
+    /// Interned state text.
+    State(Sym, bool),
+    /// No state text, but a known status.
+    Status(Status, bool),
+}
+
+fn leaf_of(g: &Goroutine) -> Leaf {
+    if g.state != Interner::EMPTY {
+        Leaf::State(g.state, g.leaked)
+    } else if g.status != Status::Unknown {
+        Leaf::Status(g.status, g.leaked)
+    } else if g.leaked {
+        Leaf::Status(Status::Leaked, false)
+    } else {
+        Leaf::None
+    }
+}
+
+/// Makes a frame name safe for the folded format: `;` separates frames and a line break ends a
+/// record, so neither may appear inside a name (Go prints `go.shape.struct { a int; b int }` in
+/// generic instantiations).
+pub(crate) fn push_clean(out: &mut String, name: &str) {
+    for c in name.chars() {
+        match c {
+            ';' => out.push(','),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+fn push_frames(out: &mut String, snap: &Snapshot, stack: StackId, opts: &FoldOptions) {
+    for (i, &f) in snap.stack(stack).iter().rev().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        let site = snap.frame_site(f);
+        push_clean(out, site.function);
+        if opts.lines && !site.file.is_empty() {
+            out.push_str(" (");
+            push_clean(out, site.file);
+            out.push(':');
+            out.push_str(&site.line.to_string());
+            out.push(')');
+        }
+    }
+}
+
+fn path(snap: &Snapshot, stack: StackId, leaf: Leaf, opts: &FoldOptions) -> String {
+    let mut out = String::new();
+    push_frames(&mut out, snap, stack, opts);
+    let leaf_text = match leaf {
+        Leaf::None => None,
+        Leaf::State(s, leaked) => Some((snap.str(s).to_string(), leaked)),
+        Leaf::Status(s, leaked) => Some((s.as_str().to_string(), leaked)),
+    };
+    if let Some((text, leaked)) = leaf_text {
+        if !out.is_empty() {
+            out.push(';');
+        }
+        out.push('[');
+        push_clean(&mut out, &text);
+        if leaked && text != "leaked" {
+            out.push_str(" (leaked)");
+        }
+        out.push(']');
+    }
+    if out.is_empty() {
+        out.push_str("[no stack]");
+    }
+    out
+}
+
+/// The folded paths of `snapshots` with their goroutine counts, sorted by path.
+pub fn fold(snapshots: &[Snapshot], opts: &FoldOptions) -> Vec<(String, u64)> {
+    let mut merged: BTreeMap<String, u64> = BTreeMap::new();
+    for snap in snapshots {
+        let mut per_key: HashMap<(StackId, Leaf), u64> = HashMap::new();
+        for e in snap.entries() {
+            let leaf = match (opts.state_leaf, e.goroutine) {
+                (true, Some(g)) => leaf_of(g),
+                _ => Leaf::None,
+            };
+            *per_key.entry((e.stack, leaf)).or_default() += e.count;
+        }
+        for ((stack, leaf), count) in per_key {
+            if count == 0 {
+                continue;
+            }
+            *merged.entry(path(snap, stack, leaf, opts)).or_default() += count;
+        }
+    }
+    merged.into_iter().collect()
+}
+
+/// Writes `path count` lines.
+pub fn write_folded(
+    w: &mut dyn Write,
+    snapshots: &[Snapshot],
+    opts: &FoldOptions,
+) -> io::Result<()> {
+    for (p, n) in fold(snapshots, opts) {
+        writeln!(w, "{p} {n}")?;
+    }
+    Ok(())
+}
+
+/// How to draw the flame graph.
+#[derive(Debug, Clone)]
+pub struct FlameOptions {
+    pub title: String,
+    pub subtitle: Option<String>,
+    /// Width in pixels; `None` for inferno's default (1200).
+    pub width: Option<usize>,
+    /// Leave out inferno's embedded JavaScript (search, zoom): for inlining the SVG into an HTML
+    /// page, where each frame's `<title>` still gives a tooltip.
+    pub no_javascript: bool,
+    pub fold: FoldOptions,
+}
+
+impl Default for FlameOptions {
+    fn default() -> Self {
+        FlameOptions {
+            title: "Goroutines".to_string(),
+            subtitle: None,
+            width: None,
+            no_javascript: false,
+            fold: FoldOptions::default(),
+        }
+    }
+}
+
+/// Draws a flame graph of `snapshots` as SVG. A snapshot with no goroutines still gives a
+/// valid SVG that says so, not an error.
+pub fn write_flamegraph(
+    w: &mut dyn Write,
+    snapshots: &[Snapshot],
+    opts: &FlameOptions,
+) -> io::Result<()> {
+    let lines: Vec<String> = fold(snapshots, &opts.fold)
+        .into_iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    if lines.is_empty() {
+        return write_empty_svg(w, &opts.title);
+    }
+    let mut o = inferno::flamegraph::Options::default();
+    o.title = opts.title.clone();
+    o.subtitle = opts.subtitle.clone();
+    o.image_width = opts.width;
+    o.count_name = "goroutines".to_string();
+    o.name_type = "Function:".to_string();
+    o.colors =
+        inferno::flamegraph::color::Palette::Basic(inferno::flamegraph::color::BasicPalette::Aqua);
+    // Same name, same colour, in every run: reports and snapshot tests stay stable.
+    o.hash = true;
+    o.deterministic = true;
+    o.no_javascript = opts.no_javascript;
+    // Lines are already sorted and merged by `fold`.
+    o.no_sort = true;
+    // inferno wants an io::Write by value; write into a buffer so a broken pipe surfaces once,
+    // as the caller's error.
+    let mut buf = Vec::with_capacity(64 * 1024);
+    inferno::flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), &mut buf)?;
+    w.write_all(&buf)
+}
+
+fn write_empty_svg(w: &mut dyn Write, title: &str) -> io::Result<()> {
+    write!(
+        w,
+        concat!(
+            "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"60\" ",
+            "viewBox=\"0 0 600 60\"><title>{t}</title>",
+            "<text x=\"300\" y=\"35\" text-anchor=\"middle\" font-family=\"Verdana\" font-size=\"14\">",
+            "{t}: no goroutines</text></svg>\n"
+        ),
+        t = crate::escape::xml(title)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goroscope_model::{Format, Frame, Goid, ProfileKind, Record, Source, StateText};
+
+    pub(crate) fn snap() -> Snapshot {
+        let mut s = Snapshot::new(Source {
+            input: "t".into(),
+            index: 0,
+            line: None,
+            format: Format::Debug2,
+            kind: ProfileKind::Goroutine,
+        });
+        let fr = |s: &mut Snapshot, name: &str, line| {
+            let function = s.interner.intern_str(name);
+            let file = s.interner.intern_str("/src/main.go");
+            s.interner.intern_frame(Frame {
+                function,
+                file,
+                line,
+                offset: None,
+                inlined: false,
+            })
+        };
+        let a = fr(&mut s, "main.worker", 10);
+        let b = fr(&mut s, "main.main.func1", 20);
+        let c = fr(&mut s, "main.F[go.shape.struct { a int; b int }]", 30);
+        let st = s.interner.intern_stack(&[a, b]);
+        let st2 = s.interner.intern_stack(&[c]);
+        for i in 0..3 {
+            let mut g = Goroutine::new(Goid(i), st);
+            g.set_state(
+                &StateText::parse("chan receive, 5 minutes"),
+                &mut s.interner,
+            );
+            s.goroutines.push(g);
+        }
+        let mut g = Goroutine::new(Goid(9), st2);
+        g.set_state(&StateText::parse("select (leaked)"), &mut s.interner);
+        s.goroutines.push(g);
+        s.records.push(Record {
+            count: 4,
+            stack: st,
+            labels: Interner::NO_LABELS,
+        });
+        s
+    }
+
+    #[test]
+    fn folds_root_first_with_state_leaf_and_merges() {
+        let s = snap();
+        let lines = fold(std::slice::from_ref(&s), &FoldOptions::default());
+        assert_eq!(
+            lines,
+            vec![
+                (
+                    "main.F[go.shape.struct { a int, b int }];[select (leaked)]".to_string(),
+                    1
+                ),
+                ("main.main.func1;main.worker".to_string(), 4),
+                ("main.main.func1;main.worker;[chan receive]".to_string(), 3),
+            ]
+        );
+        let two = fold(
+            &[s.clone(), s],
+            &FoldOptions {
+                state_leaf: false,
+                lines: true,
+            },
+        );
+        assert_eq!(
+            two[1],
+            (
+                "main.main.func1 (/src/main.go:20);main.worker (/src/main.go:10)".to_string(),
+                14
+            )
+        );
+    }
+
+    #[test]
+    fn flamegraph_is_svg_with_frames() {
+        let s = snap();
+        let mut out = Vec::new();
+        write_flamegraph(&mut out, std::slice::from_ref(&s), &FlameOptions::default()).unwrap();
+        let svg = String::from_utf8(out).unwrap();
+        assert!(svg.contains("<svg"), "{svg}");
+        assert!(svg.contains("main.worker"));
+        assert!(svg.contains("[chan receive]"));
+        let mut empty = Vec::new();
+        let e = Snapshot::new(s.source.clone());
+        write_flamegraph(&mut empty, &[e], &FlameOptions::default()).unwrap();
+        assert!(String::from_utf8(empty).unwrap().contains("no goroutines"));
+    }
+}
