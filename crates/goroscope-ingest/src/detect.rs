@@ -20,8 +20,9 @@ pub fn detect(head: &[u8]) -> Detected {
     if head.starts_with(&[0x1f, 0x8b]) {
         return Detected::Format(FormatHint::Proto);
     }
-    // A raw profile.proto starts with field 1 (sample_type, length-delimited) = 0x0a.
-    if head[0] == 0x0a && looks_binary(head) {
+    // A raw profile.proto: Go starts it with field 11 (period_type), others with field 1
+    // (sample_type, 0x0a); either way a run of well-formed protobuf fields.
+    if (head[0] == 0x0a && looks_binary(head)) || crate::proto::looks_like_raw_profile(head) {
         return Detected::Format(FormatHint::Proto);
     }
     let trimmed = trim_start(head);

@@ -15,7 +15,7 @@ pub mod http;
 pub mod proto;
 pub mod text;
 
-use goroscope_model::Snapshot;
+use goroscope_model::{ProfileKind, Snapshot};
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
@@ -44,6 +44,9 @@ pub struct Options {
     pub http_timeout: Duration,
     /// For URLs without a `debug` parameter: which form to ask for (2 unless told otherwise).
     pub http_debug: u8,
+    /// Force the profile kind (goroutine or goroutineleak) instead of taking it from the
+    /// profile's header, sample type or name.
+    pub kind: Option<ProfileKind>,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             threads: 0,
             http_timeout: Duration::from_secs(30),
             http_debug: 2,
+            kind: None,
         }
     }
 }
