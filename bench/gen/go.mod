@@ -1,0 +1,3 @@
+module goroscope.invalid/bench/gen
+
+go 1.27
