@@ -1,0 +1,316 @@
+//! One self-contained HTML page: per snapshot a summary, the flame graph (inline SVG), the
+//! findings and a table of every group, each with its stack in a collapsible `<details>`.
+//!
+//! Nothing is loaded from anywhere: CSS is inline, there is no script at all (collapsing is
+//! native `<details>`, flame graph tooltips are SVG `<title>`s), and a Content-Security-Policy
+//! forbids every fetch, so the page opens the same offline, from an e-mail attachment or a CI
+//! artifact. Every piece of dump text is escaped.
+
+use crate::escape::xml;
+use crate::folded::{write_flamegraph, FlameOptions};
+use crate::text::{self, plural, thousands};
+use crate::{is_finding, ordered, RenderOptions};
+use goroscope_analyze::{Group, Location, Report, Verdict};
+use goroscope_model::Snapshot;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+const CSS: &str = r#"
+:root { --leak:#c62828; --suspect:#b26a00; --more:#00697a; --benign:#5f6368; --line:#dadce0; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #202124; background: #fff; }
+header.top { background: #202124; color: #fff; padding: 12px 24px; }
+header.top h1 { margin: 0; font-size: 18px; font-weight: 600; }
+main { padding: 0 24px 48px; max-width: 1400px; }
+section.snapshot { border-bottom: 1px solid var(--line); padding-bottom: 24px; }
+h2 { font-size: 18px; margin: 24px 0 4px; word-break: break-all; }
+h3 { font-size: 15px; margin: 20px 0 8px; }
+.facts { color: #5f6368; margin: 0 0 8px; }
+.counts span { display: inline-block; margin-right: 12px; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; white-space: nowrap; }
+.v-leak { background: var(--leak); } .v-suspect { background: var(--suspect); }
+.v-need-more-samples { background: var(--more); } .v-benign { background: var(--benign); }
+.warn { color: var(--suspect); }
+figure.flame { margin: 8px 0; overflow-x: auto; border: 1px solid var(--line); border-radius: 4px; }
+figure.flame svg { display: block; width: 100%; height: auto; }
+.finding { border: 1px solid var(--line); border-left: 4px solid var(--benign); border-radius: 4px; padding: 8px 12px; margin: 8px 0; }
+.finding.v-leak-card { border-left-color: var(--leak); } .finding.v-suspect-card { border-left-color: var(--suspect); }
+.finding h4 { margin: 0 0 6px; font-size: 14px; }
+dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
+dl.kv dt { color: #5f6368; } dl.kv dd { margin: 0; word-break: break-word; }
+code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+pre.stack { background: #f8f9fa; border: 1px solid var(--line); padding: 8px; overflow-x: auto; margin: 4px 0; }
+table.groups { border-collapse: collapse; width: 100%; }
+table.groups th, table.groups td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+table.groups td.n { text-align: right; font-variant-numeric: tabular-nums; }
+details summary { cursor: pointer; }
+"#;
+
+pub fn reports(
+    w: &mut dyn Write,
+    reports: &[Report],
+    snapshots: &[Snapshot],
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    let mut out = String::with_capacity(256 * 1024);
+    let title = match reports {
+        [r] => format!("goroscope: {}", text::source_name(&r.source)),
+        _ => format!("goroscope: {} snapshots", reports.len()),
+    };
+    let _ = write!(
+        out,
+        concat!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n",
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+            "<meta name=\"generator\" content=\"goroscope\">\n",
+            "<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n",
+            "<header class=\"top\"><h1>{}</h1></header>\n<main>\n"
+        ),
+        xml(&title),
+        CSS,
+        xml(&title)
+    );
+    if reports.is_empty() {
+        out.push_str("<p>No goroutine snapshots to report on.</p>\n");
+    }
+    for (i, r) in reports.iter().enumerate() {
+        let snap = snapshots.get(i);
+        report(&mut out, i, r, snap, opts)?;
+    }
+    out.push_str("</main>\n</body>\n</html>\n");
+    w.write_all(out.as_bytes())
+}
+
+fn badge(v: Verdict, proven: bool) -> String {
+    let text = if proven && v == Verdict::Leak {
+        "leak · proven".to_string()
+    } else {
+        v.as_str().to_string()
+    };
+    format!(
+        "<span class=\"badge v-{}\">{}</span>",
+        v.as_str(),
+        xml(&text)
+    )
+}
+
+fn loc_html(l: &Location) -> String {
+    let fl = text::file_line(l);
+    if fl.is_empty() {
+        format!("<code>{}</code>", xml(&l.function))
+    } else {
+        format!(
+            "<code>{}</code><br><code>{}</code>",
+            xml(&l.function),
+            xml(&fl)
+        )
+    }
+}
+
+fn stack_html(g: &Group) -> String {
+    let mut s = String::new();
+    for f in &g.stack {
+        s.push_str(&f.function);
+        if f.inlined {
+            s.push_str(" (inlined)");
+        }
+        s.push('\n');
+        if !f.file.is_empty() {
+            let _ = writeln!(s, "\t{}:{}", f.file, f.line);
+        }
+    }
+    if let Some(c) = &g.created_by {
+        let _ = writeln!(s, "created by {}", c.function);
+        if !c.file.is_empty() {
+            let _ = writeln!(s, "\t{}:{}", c.file, c.line);
+        }
+    }
+    format!("<pre class=\"stack\">{}</pre>", xml(&s))
+}
+
+fn report(
+    out: &mut String,
+    i: usize,
+    r: &Report,
+    snap: Option<&Snapshot>,
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "<section class=\"snapshot\" id=\"s{i}\">\n<h2>{}</h2>",
+        xml(&text::source_name(&r.source))
+    );
+    let mut facts = vec![r.source.format.clone()];
+    if r.source.kind != "goroutine" {
+        facts.push(r.source.kind.clone());
+    }
+    if let Some(v) = r.go_version.as_ref().or(r.go_version_min.as_ref()) {
+        facts.push(v.clone());
+    }
+    facts.push(plural(r.total_goroutines, "goroutine", "goroutines"));
+    facts.push(plural(r.groups.len() as u64, "group", "groups"));
+    facts.push(format!("grouped by {}", r.grouping.as_str()));
+    let _ = writeln!(out, "<p class=\"facts\">{}</p>", xml(&facts.join(" · ")));
+    let _ = writeln!(
+        out,
+        concat!(
+            "<p class=\"counts\"><span>{} {} ({} proven, {})</span>",
+            "<span>{} {} ({})</span><span>{} {}</span><span>{} {}</span></p>"
+        ),
+        badge(Verdict::Leak, false),
+        s.leaks,
+        s.proven_leaks,
+        xml(&plural(s.leaked_goroutines, "goroutine", "goroutines")),
+        badge(Verdict::Suspect, false),
+        s.suspects,
+        xml(&plural(s.suspect_goroutines, "goroutine", "goroutines")),
+        badge(Verdict::NeedMoreSamples, false),
+        s.need_more_samples,
+        badge(Verdict::Benign, false),
+        s.benign,
+    );
+    if let Some(reason) = &r.reason {
+        let _ = writeln!(out, "<p>Crash: <code>{}</code></p>", xml(reason));
+    }
+    if r.proof.available {
+        let _ = writeln!(
+            out,
+            "<p>Leak proof: {}</p>",
+            xml(r.proof.source.as_deref().unwrap_or("runtime"))
+        );
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details class=\"warn\"><summary>{}</summary><ul>",
+            xml(&plural(r.warnings.len() as u64, "warning", "warnings"))
+        );
+        for w in &r.warnings {
+            let _ = writeln!(out, "<li>{}</li>", xml(w));
+        }
+        out.push_str("</ul></details>\n");
+    }
+
+    if let Some(snap) = snap {
+        out.push_str("<h3>Flame graph</h3>\n<figure class=\"flame\">\n");
+        let mut svg = Vec::new();
+        write_flamegraph(
+            &mut svg,
+            std::slice::from_ref(snap),
+            &FlameOptions {
+                title: format!("Goroutines: {}", text::source_name(&r.source)),
+                no_javascript: true,
+                width: Some(1200),
+                fold: opts.fold,
+                ..FlameOptions::default()
+            },
+        )?;
+        let svg = String::from_utf8_lossy(&svg);
+        // Inline SVG in HTML: drop the XML declaration and doctype before `<svg`.
+        out.push_str(svg.find("<svg").map_or(&svg[..], |at| &svg[at..]));
+        out.push_str("\n</figure>\n");
+    }
+
+    let groups = ordered(&r.groups);
+    let findings: Vec<&Group> = groups.iter().copied().filter(|g| is_finding(g)).collect();
+    let _ = writeln!(out, "<h3>Findings ({})</h3>", findings.len());
+    if findings.is_empty() {
+        out.push_str("<p>No leaks or suspects.</p>\n");
+    }
+    for (n, g) in findings.iter().enumerate() {
+        finding(out, i, n + 1, g);
+    }
+
+    let _ = writeln!(out, "<h3>All groups ({})</h3>", groups.len());
+    out.push_str(
+        "<table class=\"groups\">\n<thead><tr><th>Goroutines</th><th>Verdict</th><th>Pattern</th><th>State</th><th>Where</th><th>Created by</th></tr></thead>\n<tbody>\n",
+    );
+    for g in &groups {
+        let mut state = text::state(g);
+        if let Some(m) = &g.wait_minutes {
+            state.push_str(&format!(", {}", text::minutes(m)));
+        }
+        let _ = writeln!(
+            out,
+            "<tr id=\"s{i}-g{}\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}<details><summary>stack</summary>{}</details></td><td>{}</td></tr>",
+            xml(&g.id),
+            thousands(g.count),
+            badge(g.verdict, g.proven),
+            g.pattern.as_deref().map(|p| format!("<code>{}</code>", xml(p))).unwrap_or_default(),
+            xml(&state),
+            text::site(g).map(loc_html).unwrap_or_default(),
+            stack_html(g),
+            g.created_by.as_ref().map(loc_html).unwrap_or_default(),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+    Ok(())
+}
+
+fn finding(out: &mut String, i: usize, n: usize, g: &Group) {
+    let _ = writeln!(
+        out,
+        "<div class=\"finding v-{}-card\" id=\"s{i}-f{n}\">\n<h4>{n}. {} {}{}</h4>\n<dl class=\"kv\">",
+        g.verdict.as_str(),
+        badge(g.verdict, g.proven),
+        xml(&plural(g.count, "goroutine", "goroutines")),
+        g.pattern
+            .as_deref()
+            .map(|p| format!(" · <code>{}</code>", xml(p)))
+            .unwrap_or_default()
+    );
+    let mut kv = |k: &str, v: String| {
+        let _ = writeln!(out, "<dt>{}</dt><dd>{v}</dd>", xml(k));
+    };
+    if let Some(b) = text::site(g) {
+        kv("blocked at", loc_html(b));
+    }
+    if let Some(c) = &g.created_by {
+        let by = g
+            .creator_goids
+            .first()
+            .map(|id| format!(" in goroutine {id}"))
+            .unwrap_or_default();
+        kv("created by", format!("{}{}", loc_html(c), xml(&by)));
+    }
+    let mut state = text::state(g);
+    if let Some(m) = &g.wait_minutes {
+        state.push_str(&format!(", blocked {}", text::minutes(m)));
+    }
+    kv("state", xml(&state).into_owned());
+    if let Some(e) = &g.explanation {
+        kv("why", xml(e).into_owned());
+    }
+    if let Some(f) = &g.fix {
+        kv("fix", xml(f).into_owned());
+    }
+    if !g.evidence.is_empty() {
+        let items: String = g
+            .evidence
+            .iter()
+            .map(|e| format!("<li>{}</li>", xml(e)))
+            .collect();
+        kv("evidence", format!("<ul>{items}</ul>"));
+    }
+    if !g.labels.is_empty() {
+        let l: Vec<String> = g
+            .labels
+            .iter()
+            .map(|(k, v)| format!("<code>{}={}</code>", xml(k), xml(&v.join("|"))))
+            .collect();
+        kv("labels", l.join(" "));
+    }
+    if !g.goids.is_empty() {
+        let ids: Vec<String> = g.goids.iter().map(u64::to_string).collect();
+        let more = if g.goids_truncated { " …" } else { "" };
+        kv("goroutine ids", format!("{}{more}", ids.join(", ")));
+    }
+    out.push_str("</dl>\n");
+    let _ = writeln!(
+        out,
+        "<details><summary>stack</summary>{}</details>\n</div>",
+        stack_html(g)
+    );
+}

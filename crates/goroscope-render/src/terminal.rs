@@ -1,0 +1,678 @@
+//! The terminal report: findings first (proven leaks, leaks, suspects), each with what a person
+//! needs to act, then a compact table of everything else. Fits the given width (80 columns is
+//! the design point); colour only when asked.
+
+use crate::text::{self, plural, thousands, truncate, truncate_left, wrap};
+use crate::{is_finding, ordered, RenderOptions};
+use goroscope_analyze::{Change, DiffReport, Group, Location, Report, TrendReport, Verdict};
+use std::io::{self, Write};
+
+/// ANSI styling that is a no-op without colour.
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 && !s.is_empty() {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn verdict(self, v: Verdict, s: &str) -> String {
+        match v {
+            Verdict::Leak => self.wrap("1;31", s),
+            Verdict::Suspect => self.wrap("1;33", s),
+            Verdict::NeedMoreSamples => self.wrap("36", s),
+            Verdict::Benign => self.wrap("2", s),
+        }
+    }
+    fn good(self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+}
+
+const LABEL_W: usize = 12;
+
+pub fn reports(w: &mut dyn Write, reports: &[Report], opts: &RenderOptions) -> io::Result<()> {
+    if reports.is_empty() {
+        return writeln!(w, "No goroutine snapshots to report on.");
+    }
+    for (i, r) in reports.iter().enumerate() {
+        if i > 0 {
+            writeln!(w)?;
+            writeln!(w, "{}", "═".repeat(opts.width().min(80)))?;
+            writeln!(w)?;
+        }
+        report(w, r, opts)?;
+    }
+    Ok(())
+}
+
+fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()> {
+    let p = Paint(opts.color);
+    let width = opts.width();
+    header(w, r, p, width)?;
+
+    let groups = ordered(&r.groups);
+    let (findings, rest): (Vec<&Group>, Vec<&Group>) =
+        groups.into_iter().partition(|g| is_finding(g));
+
+    if findings.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{}",
+            p.good(&format!(
+                "No leaks or suspects among {}.",
+                plural(r.total_goroutines, "goroutine", "goroutines")
+            ))
+        )?;
+    } else {
+        let shown = opts.top.unwrap_or(usize::MAX).min(findings.len());
+        for (i, g) in findings.iter().take(shown).enumerate() {
+            writeln!(w)?;
+            finding(w, i + 1, g, p, width, opts.verbose)?;
+        }
+        if shown < findings.len() {
+            let more = &findings[shown..];
+            let n: u64 = more.iter().map(|g| g.count).sum();
+            writeln!(w)?;
+            let line = format!(
+                "{} ({}); raise --top to see them",
+                text::more(more.len(), "finding", "findings"),
+                plural(n, "goroutine", "goroutines")
+            );
+            for l in wrap(&line, width) {
+                writeln!(w, "{l}")?;
+            }
+        }
+    }
+
+    if !rest.is_empty() {
+        writeln!(w)?;
+        let n: u64 = rest.iter().map(|g| g.count).sum();
+        writeln!(
+            w,
+            "{}",
+            p.bold(&format!(
+                "Other groups: {} ({})",
+                thousands(rest.len() as u64),
+                plural(n, "goroutine", "goroutines")
+            ))
+        )?;
+        let limit = match (opts.top, opts.verbose) {
+            (Some(t), _) => t,
+            (None, true) => usize::MAX,
+            (None, false) => RenderOptions::DEFAULT_OTHER_ROWS,
+        };
+        table(w, &rest, limit, p, width)?;
+    }
+    Ok(())
+}
+
+fn header(w: &mut dyn Write, r: &Report, p: Paint, width: usize) -> io::Result<()> {
+    let mut facts = vec![r.source.format.clone()];
+    if r.source.kind != "goroutine" {
+        facts.push(r.source.kind.clone());
+    }
+    match (&r.go_version, &r.go_version_min) {
+        (Some(v), _) => facts.push(v.clone()),
+        (None, Some(v)) => facts.push(format!("≥ {v}")),
+        _ => {}
+    }
+    facts.push(format!(
+        "{} in {}",
+        plural(r.total_goroutines, "goroutine", "goroutines"),
+        plural(r.groups.len() as u64, "group", "groups")
+    ));
+    let name = text::source_name(&r.source);
+    let line = format!("goroscope: {name} · {}", facts.join(" · "));
+    for l in wrap(&line, width) {
+        writeln!(w, "{}", p.bold(&l))?;
+    }
+
+    let s = &r.summary;
+    let mut parts = Vec::new();
+    if s.leaks > 0 {
+        let mut t = plural(s.leaks as u64, "leak", "leaks");
+        if s.proven_leaks > 0 {
+            t.push_str(&format!(" ({} proven)", s.proven_leaks));
+        }
+        t.push_str(&format!(
+            ", {}",
+            plural(s.leaked_goroutines, "goroutine", "goroutines")
+        ));
+        parts.push((t, Some(Verdict::Leak)));
+    }
+    if s.suspects > 0 {
+        let t = format!(
+            "{}, {}",
+            plural(s.suspects as u64, "suspect", "suspects"),
+            plural(s.suspect_goroutines, "goroutine", "goroutines")
+        );
+        parts.push((t, Some(Verdict::Suspect)));
+    }
+    if s.need_more_samples > 0 {
+        parts.push((
+            format!(
+                "{} need more samples",
+                thousands(s.need_more_samples as u64)
+            ),
+            Some(Verdict::NeedMoreSamples),
+        ));
+    }
+    parts.push((format!("{} benign", thousands(s.benign as u64)), None));
+    if s.ignored > 0 {
+        parts.push((format!("{} ignored", thousands(s.ignored as u64)), None));
+    }
+    // Wrap between parts, measuring the text without colour codes.
+    let mut line = String::new();
+    let mut lw = 0;
+    for (text, v) in parts {
+        let tw = text::width(&text);
+        if lw > 0 && lw + 3 + tw > width {
+            writeln!(w, "{line}")?;
+            line.clear();
+            lw = 0;
+        }
+        if lw > 0 {
+            line.push_str(" · ");
+            lw += 3;
+        }
+        line.push_str(&match v {
+            Some(v) => p.verdict(v, &text),
+            None => text,
+        });
+        lw += tw;
+    }
+    writeln!(w, "{line}")?;
+
+    if let Some(reason) = &r.reason {
+        for l in wrap(&format!("crash: {reason}"), width) {
+            writeln!(w, "{l}")?;
+        }
+    }
+    if r.proof.available {
+        let src = r.proof.source.as_deref().unwrap_or("runtime");
+        for l in wrap(&format!("leak proof: {src}"), width) {
+            writeln!(w, "{}", p.dim(&l))?;
+        }
+    } else if s.suspects > 0 {
+        for l in wrap(
+            "no runtime leak proof in the input: on Go ≥ 1.26 a goroutineleak profile (--prove) can turn suspects into proven leaks",
+            width,
+        ) {
+            writeln!(w, "{}", p.dim(&l))?;
+        }
+    }
+    const SHOWN_WARNINGS: usize = 3;
+    for warning in r.warnings.iter().take(SHOWN_WARNINGS) {
+        for l in wrap(&format!("warning: {warning}"), width) {
+            writeln!(w, "{}", p.verdict(Verdict::Suspect, &l))?;
+        }
+    }
+    if r.warnings.len() > SHOWN_WARNINGS {
+        writeln!(
+            w,
+            "{}",
+            text::more(r.warnings.len() - SHOWN_WARNINGS, "warning", "warnings")
+        )?;
+    }
+    Ok(())
+}
+
+fn title(g: &Group) -> String {
+    let mut t = match g.verdict {
+        Verdict::Leak if g.proven => "LEAK (proven)".to_string(),
+        Verdict::Leak => "LEAK".to_string(),
+        Verdict::Suspect => "SUSPECT".to_string(),
+        Verdict::NeedMoreSamples => "NEED MORE SAMPLES".to_string(),
+        Verdict::Benign => "BENIGN".to_string(),
+    };
+    t.push_str(&format!(
+        " · {}",
+        plural(g.count, "goroutine", "goroutines")
+    ));
+    if let Some(pat) = &g.pattern {
+        t.push_str(&format!(" · {pat}"));
+    }
+    t
+}
+
+/// A labelled field, wrapped under its label.
+fn field(w: &mut dyn Write, label: &str, value: &str, p: Paint, width: usize) -> io::Result<()> {
+    let avail = width.saturating_sub(2 + LABEL_W);
+    for (i, l) in wrap(value, avail).into_iter().enumerate() {
+        let lab = if i == 0 { label } else { "" };
+        writeln!(w, "  {}{l}", p.dim(&format!("{lab:<LABEL_W$}")))?;
+    }
+    Ok(())
+}
+
+/// A location: `function (file:line) suffix` on one line when it fits; else the function (and
+/// suffix) wrapped, and the file under it, cut from the left.
+fn location(
+    w: &mut dyn Write,
+    label: &str,
+    loc: &Location,
+    suffix: &str,
+    p: Paint,
+    width: usize,
+) -> io::Result<()> {
+    let avail = width.saturating_sub(2 + LABEL_W);
+    let fl = text::file_line(loc);
+    let one = if fl.is_empty() {
+        format!("{}{suffix}", loc.function)
+    } else {
+        format!("{} ({fl}){suffix}", loc.function)
+    };
+    if text::width(&one) <= avail {
+        return writeln!(w, "  {}{one}", p.dim(&format!("{label:<LABEL_W$}")));
+    }
+    let pad = " ".repeat(LABEL_W);
+    for (i, l) in wrap(&format!("{}{suffix}", loc.function), avail)
+        .into_iter()
+        .enumerate()
+    {
+        let lab = if i == 0 { label } else { "" };
+        writeln!(w, "  {}{l}", p.dim(&format!("{lab:<LABEL_W$}")))?;
+    }
+    if !fl.is_empty() {
+        writeln!(w, "  {pad}{}", truncate_left(&fl, avail))?;
+    }
+    Ok(())
+}
+
+fn finding(
+    w: &mut dyn Write,
+    n: usize,
+    g: &Group,
+    p: Paint,
+    width: usize,
+    verbose: bool,
+) -> io::Result<()> {
+    let head = truncate(&format!("{n}. {}", title(g)), width);
+    writeln!(w, "{}", p.verdict(g.verdict, &head))?;
+    if let Some(b) = &g.blocking_site {
+        location(w, "blocked at", b, "", p, width)?;
+    } else if let Some(t) = &g.top_frame {
+        location(w, "top frame", t, "", p, width)?;
+    }
+    if let Some(c) = &g.created_by {
+        let suffix = match g.creator_goids.as_slice() {
+            [] => String::new(),
+            [one] => format!(" in goroutine {one}"),
+            [first, ..] => format!(" in goroutines {first}, …"),
+        };
+        location(w, "created by", c, &suffix, p, width)?;
+    }
+    let mut st = text::state(g);
+    if let Some(m) = &g.wait_minutes {
+        st.push_str(&format!(", blocked {}", text::minutes(m)));
+    }
+    field(w, "state", &st, p, width)?;
+    if let Some(e) = &g.explanation {
+        field(w, "why", e, p, width)?;
+    }
+    if let Some(f) = &g.fix {
+        field(w, "fix", f, p, width)?;
+    }
+    if verbose {
+        for (i, e) in g.evidence.iter().enumerate() {
+            field(
+                w,
+                if i == 0 { "evidence" } else { "" },
+                &format!("• {e}"),
+                p,
+                width,
+            )?;
+        }
+        if !g.labels.is_empty() {
+            let l: Vec<String> = g
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.join("|")))
+                .collect();
+            field(w, "labels", &l.join(" "), p, width)?;
+        }
+        if !g.goids.is_empty() {
+            let ids: Vec<String> = g.goids.iter().map(u64::to_string).collect();
+            let more = if g.goids_truncated {
+                format!(" … ({} in all)", thousands(g.count))
+            } else {
+                String::new()
+            };
+            field(w, "goids", &format!("{}{more}", ids.join(" ")), p, width)?;
+        }
+        if !g.stack.is_empty() {
+            writeln!(w, "  {}", p.dim("stack"))?;
+            let avail = width.saturating_sub(4);
+            for f in &g.stack {
+                let inl = if f.inlined { " (inlined)" } else { "" };
+                writeln!(
+                    w,
+                    "    {}",
+                    truncate(&format!("{}{inl}", f.function), avail)
+                )?;
+                if !f.file.is_empty() {
+                    writeln!(
+                        w,
+                        "        {}",
+                        truncate_left(&format!("{}:{}", f.file, f.line), avail - 4)
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The table of non-findings: COUNT VERDICT STATE WHERE, the last column taking what is left.
+fn table(
+    w: &mut dyn Write,
+    rows: &[&Group],
+    limit: usize,
+    p: Paint,
+    width: usize,
+) -> io::Result<()> {
+    let shown = &rows[..limit.min(rows.len())];
+    let count_w = shown
+        .iter()
+        .map(|g| thousands(g.count).len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let verdict_w = shown
+        .iter()
+        .map(|g| g.verdict.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let mut state_w = shown
+        .iter()
+        .map(|g| text::width(&text::state(g)))
+        .max()
+        .unwrap_or(0)
+        .clamp(5, 18);
+    // WHERE gets at least 12 columns; the state column gives way first on narrow terminals.
+    let fixed = |state_w: usize| 2 + count_w + 2 + verdict_w + 2 + state_w + 2;
+    if fixed(state_w) + 12 > width {
+        state_w = state_w.saturating_sub(fixed(state_w) + 12 - width).max(5);
+    }
+    let where_w = width.saturating_sub(fixed(state_w)).max(8);
+    writeln!(
+        w,
+        "  {}",
+        p.dim(&format!(
+            "{:>count_w$}  {:<verdict_w$}  {:<state_w$}  WHERE",
+            "COUNT", "VERDICT", "STATE"
+        ))
+    )?;
+    for g in shown {
+        let site = text::site(g)
+            .map(|l| l.function.clone())
+            .unwrap_or_else(|| "(no stack)".to_string());
+        let verdict = format!("{:<verdict_w$}", g.verdict.as_str());
+        writeln!(
+            w,
+            "  {:>count_w$}  {}  {:<state_w$}  {}",
+            thousands(g.count),
+            p.verdict(g.verdict, &verdict),
+            truncate(&text::state(g), state_w),
+            truncate(&site, where_w)
+        )?;
+    }
+    if shown.len() < rows.len() {
+        let more = &rows[shown.len()..];
+        let n: u64 = more.iter().map(|g| g.count).sum();
+        let line = format!(
+            "{} ({}); use --top N or -v",
+            text::more(more.len(), "group", "groups"),
+            plural(n, "goroutine", "goroutines")
+        );
+        for l in wrap(&line, width - 2) {
+            writeln!(w, "  {l}")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn diff(w: &mut dyn Write, d: &DiffReport, opts: &RenderOptions) -> io::Result<()> {
+    let p = Paint(opts.color);
+    let width = opts.width();
+    let delta = d.after_total as i64 - d.before_total as i64;
+    let head = format!(
+        "goroscope diff: {} → {} · {} → {} goroutines ({delta:+})",
+        text::source_name(&d.before),
+        text::source_name(&d.after),
+        thousands(d.before_total),
+        thousands(d.after_total),
+    );
+    for l in wrap(&head, width) {
+        writeln!(w, "{}", p.bold(&l))?;
+    }
+    let count = |c: Change| d.groups.iter().filter(|g| g.change == c).count() as u64;
+    writeln!(
+        w,
+        "{} new · {} grown · {} shrunk · {} gone · {} unchanged",
+        count(Change::New),
+        count(Change::Grown),
+        count(Change::Shrunk),
+        count(Change::Gone),
+        d.unchanged
+    )?;
+    let (up, down): (Vec<_>, Vec<_>) = d
+        .groups
+        .iter()
+        .partition(|g| matches!(g.change, Change::New | Change::Grown));
+    if up.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "{}", p.good("Nothing new or grown in AFTER."))?;
+    }
+    let limit = opts.top.unwrap_or(usize::MAX);
+    for (i, dg) in up.iter().take(limit).enumerate() {
+        writeln!(w)?;
+        let g = &dg.group;
+        let what = match dg.change {
+            Change::New => format!("NEW +{}", thousands(dg.after)),
+            _ => format!(
+                "GROWN {} → {} (+{})",
+                thousands(dg.before),
+                thousands(dg.after),
+                dg.delta
+            ),
+        };
+        let mut head = format!("{}. {what} · {}", i + 1, g.verdict.as_str());
+        if g.proven {
+            head.push_str(" (proven)");
+        }
+        if let Some(pat) = &g.pattern {
+            head.push_str(&format!(" · {pat}"));
+        }
+        let v = if g.verdict == Verdict::Benign {
+            Verdict::NeedMoreSamples
+        } else {
+            g.verdict
+        };
+        writeln!(w, "{}", p.verdict(v, &truncate(&head, width)))?;
+        group_brief(w, g, p, width)?;
+    }
+    if up.len() > limit {
+        writeln!(w)?;
+        let line = format!(
+            "{} new or grown; raise --top to see them",
+            text::more(up.len() - limit, "group", "groups")
+        );
+        for l in wrap(&line, width) {
+            writeln!(w, "{l}")?;
+        }
+    }
+    if !down.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "{}", p.bold("Shrunk or gone"))?;
+        let shown = if opts.verbose {
+            down.len()
+        } else {
+            limit.min(down.len()).min(RenderOptions::DEFAULT_OTHER_ROWS)
+        };
+        let avail = width.saturating_sub(2 + 24);
+        for dg in &down[..shown] {
+            let site = text::site(&dg.group)
+                .map(|l| l.function.clone())
+                .unwrap_or_default();
+            writeln!(
+                w,
+                "  {:>10} {:>11}  {}",
+                format!("{:?}", dg.change).to_lowercase(),
+                format!("{} → {}", thousands(dg.before), thousands(dg.after)),
+                truncate(&site, avail)
+            )?;
+        }
+        if shown < down.len() {
+            writeln!(w, "  {}", text::more(down.len() - shown, "group", "groups"))?;
+        }
+    }
+    Ok(())
+}
+
+fn group_brief(w: &mut dyn Write, g: &Group, p: Paint, width: usize) -> io::Result<()> {
+    if let Some(b) = text::site(g) {
+        location(w, "blocked at", b, "", p, width)?;
+    }
+    if let Some(c) = &g.created_by {
+        location(w, "created by", c, "", p, width)?;
+    }
+    field(w, "state", &text::state(g), p, width)?;
+    if let Some(e) = &g.explanation {
+        field(w, "why", e, p, width)?;
+    }
+    if let Some(f) = &g.fix {
+        field(w, "fix", f, p, width)?;
+    }
+    Ok(())
+}
+
+pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Result<()> {
+    let p = Paint(opts.color);
+    let width = opts.width();
+    let totals: Vec<String> = t.totals.iter().map(|n| thousands(*n)).collect();
+    let head = format!(
+        "goroscope trend: {} · goroutines {}",
+        plural(t.sources.len() as u64, "snapshot", "snapshots"),
+        totals.join(" → ")
+    );
+    for l in wrap(&head, width) {
+        writeln!(w, "{}", p.bold(&l))?;
+    }
+    if let Some(m) = &t.minutes {
+        if let Some(last) = m.last() {
+            writeln!(w, "over {last:.1} minutes")?;
+        }
+    }
+    let (findings, rest): (Vec<_>, Vec<_>) = t
+        .groups
+        .iter()
+        .partition(|g| matches!(g.verdict, Verdict::Leak | Verdict::Suspect));
+    if findings.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "{}", p.good("No group grows steadily."))?;
+    }
+    let limit = opts.top.unwrap_or(usize::MAX);
+    for (i, tg) in findings.iter().take(limit).enumerate() {
+        writeln!(w)?;
+        let g = &tg.group;
+        let unit = if tg.slope_per_minute {
+            "min"
+        } else {
+            "snapshot"
+        };
+        let mut head = format!(
+            "{}. {} · {:+.2}/{unit}",
+            i + 1,
+            tg.verdict.as_str().to_uppercase(),
+            tg.slope
+        );
+        if let Some(pat) = &g.pattern {
+            head.push_str(&format!(" · {pat}"));
+        }
+        writeln!(w, "{}", p.verdict(tg.verdict, &truncate(&head, width)))?;
+        let counts: Vec<String> = tg.counts.iter().map(|n| thousands(*n)).collect();
+        field(w, "counts", &counts.join(" → "), p, width)?;
+        field(
+            w,
+            "trend",
+            &format!(
+                "Mann–Kendall S={} z={:.2} p={:.4}",
+                tg.mann_kendall_s, tg.z, tg.p_value
+            ),
+            p,
+            width,
+        )?;
+        group_brief(w, g, p, width)?;
+        if opts.verbose {
+            for (i, e) in tg.evidence.iter().enumerate() {
+                field(
+                    w,
+                    if i == 0 { "evidence" } else { "" },
+                    &format!("• {e}"),
+                    p,
+                    width,
+                )?;
+            }
+        }
+    }
+    if findings.len() > limit {
+        writeln!(w)?;
+        let line = format!(
+            "{} growing; raise --top to see them",
+            text::more(findings.len() - limit, "group", "groups")
+        );
+        for l in wrap(&line, width) {
+            writeln!(w, "{l}")?;
+        }
+    }
+    if !rest.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{}",
+            p.bold(&format!("Other groups: {}", thousands(rest.len() as u64)))
+        )?;
+        let shown = match (opts.top, opts.verbose) {
+            (Some(t), _) => t,
+            (None, true) => usize::MAX,
+            (None, false) => RenderOptions::DEFAULT_OTHER_ROWS,
+        }
+        .min(rest.len());
+        let counts_w = (width / 3).max(12);
+        let where_w = width.saturating_sub(2 + 18 + 2 + counts_w + 2).max(12);
+        for tg in &rest[..shown] {
+            let counts: Vec<String> = tg.counts.iter().map(|n| thousands(*n)).collect();
+            let site = text::site(&tg.group)
+                .map(|l| l.function.clone())
+                .unwrap_or_default();
+            writeln!(
+                w,
+                "  {:<18}  {:<counts_w$}  {}",
+                tg.verdict.as_str(),
+                truncate(&counts.join("→"), counts_w),
+                truncate(&site, where_w)
+            )?;
+        }
+        if shown < rest.len() {
+            let line = format!(
+                "{}; use --top N or -v",
+                text::more(rest.len() - shown, "group", "groups")
+            );
+            writeln!(w, "  {}", truncate(&line, width - 2))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! Hand-built reports (from the analyze types) for the renderer tests.
+#![allow(dead_code)]
+
+use goroscope_analyze::{
+    Change, DiffGroup, DiffReport, Group, Location, MinMax, ProofInfo, Report, Similarity,
+    SourceInfo, StackFrame, Summary, TrendGroup, TrendReport, Verdict, SCHEMA_VERSION,
+};
+use std::collections::BTreeMap;
+
+pub fn loc(function: &str, file: &str, line: u32) -> Location {
+    Location {
+        function: function.into(),
+        file: file.into(),
+        line,
+    }
+}
+
+fn frame(function: &str, file: &str, line: u32) -> StackFrame {
+    StackFrame {
+        function: function.into(),
+        file: file.into(),
+        line,
+        inlined: false,
+    }
+}
+
+pub fn group(id: &str, count: u64, verdict: Verdict) -> Group {
+    Group {
+        id: id.into(),
+        count,
+        status: "waiting".into(),
+        wait_reason: Some("chan receive".into()),
+        state_inferred: false,
+        wait_minutes: None,
+        top_frame: Some(loc(
+            "main.worker",
+            "/home/dev/src/example.com/app/worker.go",
+            42,
+        )),
+        blocking_site: Some(loc(
+            "main.worker",
+            "/home/dev/src/example.com/app/worker.go",
+            42,
+        )),
+        created_by: Some(loc(
+            "main.start",
+            "/home/dev/src/example.com/app/main.go",
+            17,
+        )),
+        creator_goids: vec![1],
+        labels: BTreeMap::new(),
+        stack: vec![frame(
+            "main.worker",
+            "/home/dev/src/example.com/app/worker.go",
+            42,
+        )],
+        goids: vec![],
+        goids_truncated: false,
+        verdict,
+        pattern: None,
+        proven: false,
+        explanation: None,
+        fix: None,
+        evidence: vec![],
+    }
+}
+
+pub fn source(input: &str) -> SourceInfo {
+    SourceInfo {
+        input: input.into(),
+        index: 0,
+        format: "debug2".into(),
+        kind: "goroutine".into(),
+    }
+}
+
+/// A report with every kind of group, long names, hostile text and more rows than a screen.
+pub fn sample_report() -> Report {
+    let mut proven = group("a1", 120, Verdict::Leak);
+    proven.proven = true;
+    proven.pattern = Some("chan-receive-no-sender".into());
+    proven.wait_minutes = Some(MinMax { min: 5, max: 12 });
+    proven.explanation = Some(
+        "120 goroutines wait to receive on a channel that no live goroutine can send on or close."
+            .into(),
+    );
+    proven.fix = Some(
+        "Close the channel when the producer is done, or select on ctx.Done() beside the receive."
+            .into(),
+    );
+    proven.evidence = vec![
+        "runtime marked 120 goroutines (leaked)".into(),
+        "blocked ≥ 5 min".into(),
+    ];
+    proven.goids = (100..110).collect();
+    proven.goids_truncated = true;
+    proven.labels.insert(
+        "handler".into(),
+        vec!["/api/<script>alert(1)</script>".into()],
+    );
+    proven.stack = vec![
+        StackFrame {
+            function: "main.recv".into(),
+            file: "/home/dev/src/example.com/app/worker.go".into(),
+            line: 40,
+            inlined: true,
+        },
+        frame("main.worker", "/home/dev/src/example.com/app/worker.go", 42),
+    ];
+
+    let mut nil = group("b2", 3, Verdict::Leak);
+    nil.pattern = Some("nil-chan".into());
+    nil.wait_reason = Some("chan send (nil chan)".into());
+    nil.blocking_site = Some(loc(
+        "example.com/app/internal/pipeline.(*Stage[go.shape.struct { a int; b string }]).emitWithAVeryLongMethodName",
+        "/home/dev/go/pkg/mod/example.com/app@v1.2.3/internal/pipeline/stage_with_a_long_file_name.go",
+        311,
+    ));
+    nil.explanation = Some("A send on a nil channel blocks forever.".into());
+    nil.fix = Some("Initialise the channel with make(chan T) before use.".into());
+
+    let mut suspect = group("c3", 2, Verdict::Suspect);
+    suspect.pattern = Some("mutex-never-unlocked".into());
+    suspect.wait_reason = Some("sync.Mutex.Lock".into());
+    suspect.state_inferred = true;
+    suspect.blocking_site = Some(loc("main.(*cache).get", "cache.go", 88));
+    suspect.explanation = Some("Two goroutines wait for a mutex | held `elsewhere`.".into());
+
+    let mut more = group("d4", 64, Verdict::NeedMoreSamples);
+    more.pattern = Some("pool-backlog".into());
+
+    let mut groups = vec![proven, nil, suspect, more];
+    for i in 0..12u64 {
+        let mut g = group(&format!("e{i}"), 1000 - i * 50, Verdict::Benign);
+        g.wait_reason = Some("IO wait".into());
+        g.pattern = Some("http-server-idle".into());
+        g.blocking_site = Some(loc(
+            &format!("net/http.(*conn).serve{i}"),
+            "net/http/server.go",
+            2000,
+        ));
+        groups.push(g);
+    }
+    let total: u64 = groups.iter().map(|g| g.count).sum();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        source: source("prod-api.txt"),
+        go_version: Some("go1.27.3".into()),
+        go_version_min: None,
+        reason: None,
+        total_goroutines: total,
+        warnings: vec!["line 12: cut-off goroutine <here>".into()],
+        grouping: Similarity::IgnoreLines,
+        proof: ProofInfo {
+            available: true,
+            source: Some("(leaked) markers".into()),
+        },
+        summary: Summary {
+            leaks: 2,
+            proven_leaks: 1,
+            suspects: 1,
+            benign: 12,
+            need_more_samples: 1,
+            leaked_goroutines: 123,
+            suspect_goroutines: 2,
+            groups: 16,
+            ignored: 0,
+        },
+        groups,
+    }
+}
+
+pub fn clean_report() -> Report {
+    let mut g = group("z", 7, Verdict::Benign);
+    g.pattern = Some("runtime-worker".into());
+    Report {
+        schema_version: SCHEMA_VERSION,
+        source: source("healthy.txt"),
+        go_version: None,
+        go_version_min: Some("go1.21".into()),
+        reason: None,
+        total_goroutines: 7,
+        warnings: vec![],
+        grouping: Similarity::IgnoreLines,
+        proof: ProofInfo::default(),
+        summary: Summary {
+            benign: 1,
+            groups: 1,
+            ..Summary::default()
+        },
+        groups: vec![g],
+    }
+}
+
+pub fn sample_diff() -> DiffReport {
+    let r = sample_report();
+    let mk = |change, before, after, g: &Group| DiffGroup {
+        change,
+        before,
+        after,
+        delta: after as i64 - before as i64,
+        group: g.clone(),
+    };
+    DiffReport {
+        schema_version: SCHEMA_VERSION,
+        before: source("before.txt"),
+        after: source("after.txt"),
+        before_total: 1000,
+        after_total: 1125,
+        grouping: Similarity::IgnoreLines,
+        groups: vec![
+            mk(Change::New, 0, 120, &r.groups[0]),
+            mk(Change::Grown, 1, 3, &r.groups[1]),
+            mk(Change::Shrunk, 10, 4, &r.groups[4]),
+            mk(Change::Gone, 2, 0, &r.groups[5]),
+        ],
+        unchanged: 9,
+    }
+}
+
+pub fn sample_trend() -> TrendReport {
+    let r = sample_report();
+    TrendReport {
+        schema_version: SCHEMA_VERSION,
+        sources: vec![
+            source("t0.txt"),
+            source("t1.txt"),
+            source("t2.txt"),
+            source("t3.txt"),
+        ],
+        totals: vec![1000, 1040, 1080, 1120],
+        minutes: Some(vec![0.0, 1.0, 2.0, 3.0]),
+        grouping: Similarity::IgnoreLines,
+        groups: vec![
+            TrendGroup {
+                counts: vec![0, 40, 80, 120],
+                slope: 40.0,
+                slope_per_minute: true,
+                mann_kendall_s: 6,
+                z: 2.04,
+                p_value: 0.0207,
+                verdict: Verdict::Leak,
+                evidence: vec!["grows by 40 per minute in every interval".into()],
+                group: r.groups[0].clone(),
+            },
+            TrendGroup {
+                counts: vec![1000, 1000, 1000, 1000],
+                slope: 0.0,
+                slope_per_minute: true,
+                mann_kendall_s: 0,
+                z: 0.0,
+                p_value: 0.5,
+                verdict: Verdict::Benign,
+                evidence: vec![],
+                group: r.groups[4].clone(),
+            },
+        ],
+    }
+}

@@ -1,0 +1,191 @@
+//! Snapshot tests of everything a person reads, on hand-built reports.
+
+mod common;
+
+use common::*;
+use goroscope_render::{render, render_diff, render_trend, OutputFormat, RenderOptions};
+
+fn out(
+    format: OutputFormat,
+    reports: &[goroscope_analyze::Report],
+    opts: &RenderOptions,
+) -> String {
+    let mut buf = Vec::new();
+    render(&mut buf, format, reports, &[], opts).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+fn opts() -> RenderOptions {
+    RenderOptions::default()
+}
+
+#[test]
+fn terminal_80_columns() {
+    let s = out(OutputFormat::Terminal, &[sample_report()], &opts());
+    for line in s.lines() {
+        assert!(
+            unicode_width::UnicodeWidthStr::width(line) <= 80,
+            "line wider than 80 columns: {line:?}"
+        );
+    }
+    assert!(!s.contains('\x1b'), "no colour unless asked");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn terminal_narrow_verbose_top() {
+    let o = RenderOptions {
+        width: 50,
+        verbose: true,
+        top: Some(2),
+        ..opts()
+    };
+    let s = out(OutputFormat::Terminal, &[sample_report()], &o);
+    for line in s.lines() {
+        assert!(
+            unicode_width::UnicodeWidthStr::width(line) <= 50,
+            "{line:?}"
+        );
+    }
+    assert!(s.contains("…and 1 more finding (2 goroutines)"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn terminal_colour_only_when_asked() {
+    let o = RenderOptions {
+        color: true,
+        ..opts()
+    };
+    let s = out(OutputFormat::Terminal, &[sample_report()], &o);
+    assert!(s.contains("\x1b[1;31m1. LEAK (proven)"), "{s}");
+}
+
+#[test]
+fn terminal_clean_and_several() {
+    let s = out(
+        OutputFormat::Terminal,
+        &[clean_report(), clean_report()],
+        &opts(),
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn markdown_report() {
+    let s = out(OutputFormat::Markdown, &[sample_report()], &opts());
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn junit_report() {
+    let s = out(
+        OutputFormat::Junit,
+        &[sample_report(), clean_report()],
+        &opts(),
+    );
+    assert!(s.contains("failures=\"3\""), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn html_without_snapshots() {
+    let s = out(OutputFormat::Html, &[sample_report()], &opts());
+    assert!(
+        !s.contains("<script"),
+        "no script, and the label's <script> is escaped"
+    );
+    assert!(s.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!s.contains("http://") || !s.contains("src=\"http"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn json_one_document_or_array() {
+    let one = out(OutputFormat::Json, &[clean_report()], &opts());
+    let v: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert!(v.is_object());
+    assert_eq!(v["schema_version"], 1);
+    let two = out(
+        OutputFormat::Json,
+        &[clean_report(), sample_report()],
+        &opts(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&two).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[1]["groups"][0]["verdict"], "leak");
+    let none = out(OutputFormat::Json, &[], &opts());
+    assert_eq!(none.trim(), "[]");
+    let compact = out(
+        OutputFormat::Json,
+        &[clean_report()],
+        &RenderOptions {
+            json_pretty: false,
+            ..opts()
+        },
+    );
+    assert_eq!(compact.lines().count(), 1);
+    insta::assert_snapshot!(one);
+}
+
+fn diff_out(format: OutputFormat) -> String {
+    let mut buf = Vec::new();
+    render_diff(&mut buf, format, &sample_diff(), &[], &opts()).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+fn trend_out(format: OutputFormat) -> String {
+    let mut buf = Vec::new();
+    render_trend(&mut buf, format, &sample_trend(), &[], &opts()).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+#[test]
+fn diff_renderings() {
+    insta::assert_snapshot!("diff_terminal", diff_out(OutputFormat::Terminal));
+    insta::assert_snapshot!("diff_markdown", diff_out(OutputFormat::Markdown));
+    insta::assert_snapshot!("diff_junit", diff_out(OutputFormat::Junit));
+    let v: serde_json::Value = serde_json::from_str(&diff_out(OutputFormat::Json)).unwrap();
+    assert_eq!(v["groups"][0]["change"], "new");
+    let mut buf = Vec::new();
+    let err = render_diff(&mut buf, OutputFormat::Html, &sample_diff(), &[], &opts()).unwrap_err();
+    assert!(err.to_string().contains("not available for diff"), "{err}");
+    let err = render_diff(&mut buf, OutputFormat::Svg, &sample_diff(), &[], &opts()).unwrap_err();
+    assert!(err.to_string().contains("needs the snapshots"), "{err}");
+}
+
+#[test]
+fn trend_renderings() {
+    insta::assert_snapshot!("trend_terminal", trend_out(OutputFormat::Terminal));
+    insta::assert_snapshot!("trend_markdown", trend_out(OutputFormat::Markdown));
+    insta::assert_snapshot!("trend_junit", trend_out(OutputFormat::Junit));
+    let v: serde_json::Value = serde_json::from_str(&trend_out(OutputFormat::Json)).unwrap();
+    assert_eq!(v["groups"][0]["verdict"], "leak");
+}
+
+/// A writer whose reader went away, like `goroscope analyze | head -1`.
+struct ClosedPipe;
+impl std::io::Write for ClosedPipe {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn closed_pipe_comes_back_as_broken_pipe() {
+    for &f in OutputFormat::ALL {
+        let r = render(&mut ClosedPipe, f, &[sample_report()], &[], &opts());
+        if f == OutputFormat::Svg || f == OutputFormat::Folded {
+            // Nothing to write without snapshots except the empty-graph SVG.
+            if let Err(e) = r {
+                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{f}");
+            }
+            continue;
+        }
+        let e = r.expect_err(f.as_str());
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{f}: {e}");
+    }
+}
