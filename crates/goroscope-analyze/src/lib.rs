@@ -2,11 +2,148 @@
 //! leak rules, takes runtime proofs into account, and compares snapshots (diff, trend).
 //!
 //! The result types in [`report`] are owned and serializable; this crate prints nothing.
+//!
+//! # Grouping
+//! Goroutines are grouped by a signature chosen with [`Similarity`]. The default,
+//! [`Similarity::IgnoreLines`], keys on the function names of the stack from the first frame
+//! outside runtime plumbing outwards (line numbers, offsets and argument values ignored), the
+//! wait state, and the `created by` function. Labels are *not* part of the key: a leak that
+//! carries a request id label would otherwise split into one group per request; the values seen
+//! are collected per group instead. Runtime frames above the blocking site are left out of the
+//! signature so that a Go 1.27 `debug=2` dump (which has none) and a protobuf profile (which
+//! has them) give the same group ids.
+//!
+//! The **blocking site** is the first frame outside runtime/sync/internal plumbing and outside
+//! the standard library (falling back to the first non-plumbing frame for goroutines that live
+//! entirely in the standard library, e.g. `net/http.(*persistConn).readLoop`). The **creation
+//! site** is the `created by` frame; creator goids are kept (a few) and counted.
+//!
+//! # State inference
+//! `debug=1` and protobuf profiles have no states: the state is inferred from the frames
+//! (`runtime.chanrecv1` → chan receive, `sync.(*WaitGroup).Wait` → WaitGroup wait, …), and
+//! `Group::state_inferred` says so. `debug=1` hides the runtime frames, so a bare channel
+//! receive in user code has no known state there. Wait minutes are a lower bound.
+//!
+//! # Verdicts
+//! In order: a runtime proof (`(leaked)` markers, or a goroutineleak profile among the inputs
+//! listing the same stack signature) makes a group `leak` with `proven: true`; then the user's
+//! ignore rules ([`Config`]) make it `benign`; then built-in benign knowledge ([`benign::TABLE`]:
+//! runtime workers, servers idling in I/O, signal loops…) makes it `benign`; otherwise the worst
+//! finding of the [`rules`] decides. See each rule's docs for its evidence.
+//!
+//! # Rule levels
+//! `Options::rule_levels` (the CLI's `-A`/`-W`/`-D RULE`, overriding the config's `[rules]`):
+//! `allow` reports the rule's findings as `benign` (evidence says so), `warn` caps them at
+//! `suspect` (never failing `--fail-on leak`), `deny` promotes `suspect` and
+//! `need-more-samples` findings to `leak`. Levels do not touch runtime-proven groups except
+//! through ignore rules.
+//!
+//! # Baseline
+//! [`Options::with_baseline`] takes a snapshot of known goroutines (goleak's `IgnoreCurrent`):
+//! a group whose count does not exceed the baseline's count for the same signature is `benign`.
 
+pub mod benign;
+pub mod config;
+mod diff;
+mod engine;
+pub mod frames;
 pub mod report;
+pub mod rules;
+mod trend;
 
+pub use config::{Config, ConfigError, Level};
 pub use report::{
     diff_fails, fails, trend_fails, Change, DiffGroup, DiffReport, Group, Location, MinMax,
     ProofInfo, Report, Similarity, SourceInfo, StackFrame, Summary, TrendGroup, TrendReport,
     Verdict, SCHEMA_VERSION,
 };
+
+use goroscope_model::{ProfileKind, Snapshot};
+use std::collections::{BTreeMap, HashMap};
+
+/// How to analyse.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub similarity: Similarity,
+    /// Ignore rules and rule levels from the config file.
+    pub config: Config,
+    /// `-A`/`-W`/`-D` from the command line; override `config.rules`.
+    pub rule_levels: BTreeMap<String, Level>,
+    /// At most this many goroids per group (counts stay exact).
+    pub max_goids: usize,
+    /// Group id → count of a baseline snapshot (see [`Options::with_baseline`]).
+    pub baseline: Option<HashMap<String, u64>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            similarity: Similarity::default(),
+            config: Config::default(),
+            rule_levels: BTreeMap::new(),
+            max_goids: 100,
+            baseline: None,
+        }
+    }
+}
+
+impl Options {
+    /// The level of a rule: command line first, then config.
+    pub fn level(&self, rule: &str) -> Option<Level> {
+        self.rule_levels
+            .get(rule)
+            .or_else(|| self.config.rules.get(rule))
+            .copied()
+    }
+
+    /// Ignores what `baseline` already had: groups (by signature under this options'
+    /// similarity) whose count does not exceed the baseline's.
+    pub fn with_baseline(mut self, baseline: &Snapshot) -> Self {
+        let g = engine::group(baseline, self.similarity, 0);
+        self.baseline = Some(
+            g.groups
+                .iter()
+                .map(|(sig, a)| (format!("{sig:016x}"), a.count))
+                .collect(),
+        );
+        self
+    }
+
+    /// Sets a rule level, checking the rule id (for `-A`/`-W`/`-D`).
+    pub fn set_level(&mut self, rule: &str, level: Level) -> Result<(), String> {
+        if !rules::is_known(rule) {
+            return Err(format!(
+                "unknown rule `{rule}` (known: {})",
+                rules::ids().join(", ")
+            ));
+        }
+        self.rule_levels.insert(rule.to_string(), level);
+        Ok(())
+    }
+}
+
+/// Analyses snapshots: one [`Report`] per snapshot that is not a goroutineleak profile;
+/// goroutineleak profiles among the inputs prove the groups of the others. When every input is
+/// a goroutineleak profile, each gets its own report (all its groups proven).
+pub fn analyze(snapshots: &[Snapshot], opts: &Options) -> Vec<Report> {
+    let (leak, normal): (Vec<&Snapshot>, Vec<&Snapshot>) = snapshots
+        .iter()
+        .partition(|s| s.source.kind == ProfileKind::GoroutineLeak);
+    if normal.is_empty() {
+        return leak
+            .iter()
+            .map(|s| engine::analyze_one(s, opts, &[]))
+            .collect();
+    }
+    let proofs: Vec<_> = leak
+        .iter()
+        .map(|s| (s.source.input.clone(), engine::proof_set(s)))
+        .collect();
+    normal
+        .iter()
+        .map(|s| engine::analyze_one(s, opts, &proofs))
+        .collect()
+}
+
+pub use diff::diff;
+pub use trend::trend;

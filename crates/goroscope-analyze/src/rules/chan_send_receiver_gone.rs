@@ -1,0 +1,44 @@
+//! `chan-send-receiver-gone`: a send nobody will receive (the receiver returned early).
+use super::{Ctx, Finding, Rule};
+use crate::report::Verdict;
+use goroscope_model::WaitReason;
+
+pub const RULE: Rule = Rule {
+    id: "chan-send-receiver-gone",
+    summary: "a goroutine blocked sending on a channel whose receiver has gone",
+    why: "an unbuffered send waits for a receiver; when the caller stopped listening (a timeout or error path in a select), the worker blocks on its result send forever",
+    example: "fixtures/go/chan-send-receiver-gone/main.go: `result <- v` after the caller's select took `<-ctx.Done()`",
+    fix: "give the result channel a buffer of 1 (make(chan T, 1)) so the send completes, or select on ctx.Done() beside the send",
+    check,
+};
+
+fn check(cx: &Ctx<'_>) -> Option<Finding> {
+    if cx.reason? != WaitReason::ChanSend || !cx.in_user_code() {
+        return None;
+    }
+    Some(cx.basic_evidence(Finding::new(
+        Verdict::Suspect,
+        "blocked sending on a channel nobody receives from any more",
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+    use crate::Verdict;
+
+    #[test]
+    fn user_send_is_suspect() {
+        let g = one(
+            &[G::new("chan send", &[("main.query.func1", "main.go", 28)])
+                .by(("main.query", "main.go", 25))
+                .creator(1)
+                .times(10)],
+        );
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Suspect, Some("chan-send-receiver-gone"))
+        );
+        assert!(g.explanation.is_some() && g.fix.is_some());
+    }
+}
