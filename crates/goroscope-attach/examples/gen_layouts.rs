@@ -1,0 +1,27 @@
+//! Regenerates `src/layouts_gen.rs` from the toolchains in `.toolchains/` (install them with
+//! `scripts/install-go.sh`). Usage: `cargo run -p goroscope-attach --example gen_layouts`.
+
+fn main() {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = crate_dir.join("../..");
+    let tcs = goroscope_attach::gen::toolchains(&repo);
+    if tcs.is_empty() {
+        eprintln!(
+            "no toolchains in {}/.toolchains: run scripts/install-go.sh",
+            repo.display()
+        );
+        std::process::exit(2);
+    }
+    let work = std::env::temp_dir().join("goroscope-gen-layouts");
+    match goroscope_attach::gen::generate(&tcs, &work) {
+        Ok(text) => {
+            let out = crate_dir.join("src/layouts_gen.rs");
+            std::fs::write(&out, text).expect("write layouts_gen.rs");
+            eprintln!("wrote {} ({} toolchains)", out.display(), tcs.len());
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}

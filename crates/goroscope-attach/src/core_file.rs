@@ -1,0 +1,210 @@
+//! Core files: memory from PT_LOAD segments (falling back to the executable for read-only data
+//! the kernel did not dump), thread registers from NT_PRSTATUS, the executable's path from
+//! NT_FILE.
+
+use crate::binary::GoBinary;
+use crate::error::AttachError;
+use crate::memory::{ProcessMemory, Unmapped};
+use crate::walk::WalkOptions;
+use crate::AttachOptions;
+use goroscope_model::{Format, ProcessInfo, ProfileKind, Snapshot, Source};
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader};
+use object::Endianness;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Memory of a core file.
+pub struct CoreMemory<'a> {
+    data: &'a [u8],
+    /// `(vaddr, memsz, file offset, filesz)`, sorted by vaddr.
+    loads: Vec<(u64, u64, u64, u64)>,
+    exe: Option<&'a GoBinary>,
+}
+
+impl ProcessMemory for CoreMemory<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
+        let err = || Unmapped {
+            addr,
+            len: buf.len(),
+        };
+        let i = self.loads.partition_point(|l| l.0 <= addr);
+        if i > 0 {
+            let (va, memsz, off, filesz) = self.loads[i - 1];
+            let o = addr - va;
+            if o + buf.len() as u64 <= filesz {
+                let s = (off + o) as usize;
+                if let Some(src) = self.data.get(s..s + buf.len()) {
+                    buf.copy_from_slice(src);
+                    return Ok(());
+                }
+            } else if o + buf.len() as u64 > memsz {
+                // Not in this segment at all: maybe in the executable below.
+            }
+        }
+        match self.exe.and_then(|b| b.read_static(addr, buf.len())) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err(err()),
+        }
+    }
+}
+
+struct CoreFacts {
+    loads: Vec<(u64, u64, u64, u64)>,
+    /// tid → (rip, rsp)
+    threads: HashMap<u64, (u64, u64)>,
+    /// Path of the first file mapped at offset 0 (the executable).
+    exe: Option<PathBuf>,
+    pid: Option<u32>,
+}
+
+fn parse(path: &str, data: &[u8]) -> Result<CoreFacts, AttachError> {
+    let bad = |m: String| AttachError::BadCore {
+        path: path.to_string(),
+        message: m,
+    };
+    let hdr = elf::FileHeader64::<Endianness>::parse(data)
+        .map_err(|e| bad(format!("not an ELF file: {e}")))?;
+    let endian = hdr.endian().map_err(|e| bad(e.to_string()))?;
+    if hdr.e_type(endian) != elf::ET_CORE {
+        return Err(bad("not a core file (ELF type is not ET_CORE)".into()));
+    }
+    if hdr.e_machine(endian) != elf::EM_X86_64 {
+        return Err(AttachError::Unsupported(format!(
+            "{path}: core of a non-x86-64 process"
+        )));
+    }
+    let phdrs = hdr
+        .program_headers(endian, data)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut facts = CoreFacts {
+        loads: Vec::new(),
+        threads: HashMap::new(),
+        exe: None,
+        pid: None,
+    };
+    for ph in phdrs {
+        match ph.p_type(endian) {
+            elf::PT_LOAD => facts.loads.push((
+                ph.p_vaddr(endian),
+                ph.p_memsz(endian),
+                ph.p_offset(endian),
+                ph.p_filesz(endian),
+            )),
+            elf::PT_NOTE => {
+                let Ok(Some(mut notes)) = ph.notes(endian, data) else {
+                    continue;
+                };
+                while let Ok(Some(note)) = notes.next() {
+                    let desc = note.desc();
+                    match note.n_type(endian) {
+                        elf::NT_PRSTATUS if desc.len() >= 112 + 27 * 8 => {
+                            let w =
+                                |o: usize| u64::from_le_bytes(desc[o..o + 8].try_into().unwrap());
+                            let tid = u32::from_le_bytes(desc[32..36].try_into().unwrap());
+                            facts.pid.get_or_insert(tid);
+                            facts
+                                .threads
+                                .insert(tid as u64, (w(112 + 16 * 8), w(112 + 19 * 8)));
+                        }
+                        elf::NT_FILE if facts.exe.is_none() && desc.len() >= 16 => {
+                            let w = |o: usize| {
+                                desc.get(o..o + 8)
+                                    .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                            };
+                            let count = w(0).unwrap_or(0) as usize;
+                            let names_at = 16 + count.saturating_mul(24);
+                            if let Some(names) = desc.get(names_at..) {
+                                let first_zero_off =
+                                    (0..count).find(|&i| w(16 + i * 24 + 16) == Some(0));
+                                if let Some(k) = first_zero_off {
+                                    if let Some(n) = names.split(|&b| b == 0).nth(k) {
+                                        facts.exe = Some(PathBuf::from(
+                                            String::from_utf8_lossy(n).into_owned(),
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    facts.loads.sort_unstable();
+    Ok(facts)
+}
+
+pub fn read_core(
+    core: &Path,
+    exe: Option<&Path>,
+    opts: &AttachOptions,
+) -> Result<Snapshot, AttachError> {
+    let name = core.display().to_string();
+    let data =
+        std::fs::read(core).map_err(|e| AttachError::io(format!("reading core file {name}"), e))?;
+    let facts = parse(&name, &data)?;
+    let exe_path = match (exe, &facts.exe) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(p)) => p.clone(),
+        (None, None) => {
+            return Err(AttachError::BadCore {
+                path: name,
+                message:
+                    "the core does not name its executable (no NT_FILE note); pass --exe BINARY"
+                        .into(),
+            })
+        }
+    };
+    let bin = GoBinary::load(&exe_path).map_err(|e| match e {
+        AttachError::Io { source, .. } => AttachError::BadCore {
+            path: name.clone(),
+            message: format!(
+                "cannot open its executable {}: {source}; pass --exe BINARY",
+                exe_path.display()
+            ),
+        },
+        other => other,
+    })?;
+    if bin.pie {
+        return Err(AttachError::Unsupported(format!(
+            "{}: position-independent (PIE) executables are not supported for core files yet",
+            exe_path.display()
+        )));
+    }
+    let mem = CoreMemory {
+        data: &data,
+        loads: facts.loads,
+        exe: Some(&bin),
+    };
+    let wopts = WalkOptions {
+        system: opts.system,
+        retries: 0,
+        now_nanos: None,
+        threads: facts.threads,
+        ..WalkOptions::default()
+    };
+    let source = Source {
+        input: name,
+        index: 0,
+        line: None,
+        format: Format::Core,
+        kind: ProfileKind::Goroutine,
+    };
+    let mut snap = crate::snapshot_from_memory(&bin, &mem, 0, wopts, source)?;
+    snap.taken_at = std::fs::metadata(core).and_then(|m| m.modified()).ok();
+    snap.process = Some(ProcessInfo {
+        pid: facts.pid,
+        executable: Some(exe_path.display().to_string()),
+        args: Vec::new(),
+    });
+    snap.warnings.push(goroscope_model::Warning::new(
+        "core file: wait durations are not computed (the time of the dump is unknown)",
+    ));
+    Ok(snap)
+}

@@ -1,0 +1,165 @@
+//! Struct layouts and constants of the runtime from DWARF (`gimli`), for unstripped binaries and
+//! for generating the per-release tables.
+
+use crate::error::AttachError;
+use object::{Object, ObjectSection};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// What DWARF told us: `struct name -> (size, member -> offset)` and `constant -> value`.
+#[derive(Debug, Default)]
+pub struct DwarfFacts {
+    pub structs: HashMap<String, (u64, HashMap<String, u64>)>,
+    pub constants: HashMap<String, i64>,
+}
+
+const WANTED: &[&str] = &[
+    "runtime.g",
+    "runtime.gobuf",
+    "runtime.m",
+    "runtime.moduledata",
+    "runtime.stack",
+];
+
+impl DwarfFacts {
+    /// Offset of `field` in `strukt`.
+    pub fn member(&self, strukt: &str, field: &str) -> Option<u64> {
+        self.structs.get(strukt)?.1.get(field).copied()
+    }
+
+    pub fn size(&self, strukt: &str) -> Option<u64> {
+        self.structs.get(strukt).map(|s| s.0)
+    }
+}
+
+/// Reads the runtime's structs and `runtime.*` constants. `Ok(None)` when there is no DWARF.
+pub fn read(file: &object::File<'_>) -> Result<Option<DwarfFacts>, AttachError> {
+    if file.section_by_name(".debug_info").is_none() {
+        return Ok(None);
+    }
+    let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
+        Ok(match file.section_by_name(id.name()) {
+            Some(s) => s.uncompressed_data().unwrap_or(Cow::Borrowed(&[])),
+            None => Cow::Borrowed(&[]),
+        })
+    };
+    let dwarf_cow = gimli::DwarfSections::load(load).map_err(dwarf_err)?;
+    let dwarf = dwarf_cow.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
+    let mut facts = DwarfFacts::default();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next().map_err(dwarf_err)? {
+        let unit = dwarf.unit(header).map_err(dwarf_err)?;
+        let mut entries = unit.entries();
+        // Depth-first walk; remember the struct we are inside.
+        let mut current: Option<(isize, String)> = None;
+        let mut depth: isize = 0;
+        while let Some((delta, entry)) = entries.next_dfs().map_err(dwarf_err)? {
+            depth += delta;
+            if let Some((d, _)) = &current {
+                if depth <= *d {
+                    current = None;
+                }
+            }
+            let name = || -> Option<String> {
+                let attr = entry.attr_value(gimli::DW_AT_name).ok()??;
+                let s = dwarf.attr_string(&unit, attr).ok()?;
+                Some(s.to_string_lossy().into_owned())
+            };
+            match entry.tag() {
+                gimli::DW_TAG_structure_type => {
+                    let Some(n) = name() else { continue };
+                    if WANTED.contains(&n.as_str()) && !facts.structs.contains_key(&n) {
+                        let size = entry
+                            .attr_value(gimli::DW_AT_byte_size)
+                            .ok()
+                            .flatten()
+                            .and_then(|v| v.udata_value())
+                            .unwrap_or(0);
+                        facts.structs.insert(n.clone(), (size, HashMap::new()));
+                        current = Some((depth, n));
+                    }
+                }
+                gimli::DW_TAG_member => {
+                    if let Some((_, s)) = &current {
+                        let (Some(n), Some(off)) = (
+                            name(),
+                            entry
+                                .attr_value(gimli::DW_AT_data_member_location)
+                                .ok()
+                                .flatten()
+                                .and_then(|v| v.udata_value()),
+                        ) else {
+                            continue;
+                        };
+                        if let Some(st) = facts.structs.get_mut(s) {
+                            st.1.insert(n, off);
+                        }
+                    }
+                }
+                gimli::DW_TAG_constant => {
+                    let Some(n) = name() else { continue };
+                    if !n.starts_with("runtime.") {
+                        continue;
+                    }
+                    if let Some(v) = entry
+                        .attr_value(gimli::DW_AT_const_value)
+                        .ok()
+                        .flatten()
+                        .and_then(|v| v.sdata_value().or(v.udata_value().map(|u| u as i64)))
+                    {
+                        facts.constants.insert(n, v);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(Some(facts))
+}
+
+fn dwarf_err(e: gimli::Error) -> AttachError {
+    AttachError::BadBinary(format!("DWARF: {e}"))
+}
+
+/// Builds a layout from DWARF facts. Wait reasons and `FuncIDWrapper` are not in DWARF: they
+/// come from `base` (the table of the same or nearest release).
+pub fn layout_from(
+    facts: &DwarfFacts,
+    minor: u32,
+    base: Option<&crate::layout::Layout>,
+) -> Result<crate::layout::Layout, AttachError> {
+    let m = |s: &str, f: &str| {
+        facts
+            .member(s, f)
+            .ok_or_else(|| AttachError::BadBinary(format!("DWARF has no member {f} in struct {s}")))
+    };
+    let g = "runtime.g";
+    Ok(crate::layout::Layout {
+        minor,
+        g_size: facts
+            .size(g)
+            .ok_or_else(|| AttachError::BadBinary("DWARF has no struct runtime.g".into()))?,
+        g_stack: m(g, "stack")? + m("runtime.stack", "lo")?,
+        g_m: m(g, "m")?,
+        g_sched: m(g, "sched")?,
+        g_syscallsp: m(g, "syscallsp")?,
+        g_syscallpc: m(g, "syscallpc")?,
+        g_atomicstatus: m(g, "atomicstatus")?,
+        g_goid: m(g, "goid")?,
+        g_waitsince: m(g, "waitsince")?,
+        g_waitreason: m(g, "waitreason")?,
+        g_lockedm: m(g, "lockedm")?,
+        g_parent_goid: m(g, "parentGoid")?,
+        g_gopc: m(g, "gopc")?,
+        g_startpc: m(g, "startpc")?,
+        g_labels: m(g, "labels")?,
+        gobuf_sp: m("runtime.gobuf", "sp")?,
+        gobuf_pc: m("runtime.gobuf", "pc")?,
+        gobuf_bp: m("runtime.gobuf", "bp")?,
+        m_procid: m("runtime.m", "procid")?,
+        m_curg: m("runtime.m", "curg")?,
+        moduledata_gofunc: m("runtime.moduledata", "gofunc")?,
+        funcid_wrapper: base.map(|b| b.funcid_wrapper).unwrap_or(0),
+        wait_reasons: base.map(|b| b.wait_reasons.clone()).unwrap_or_default(),
+    })
+}

@@ -1,0 +1,134 @@
+//! Where the runtime keeps what we read: offsets in `runtime.g`, `gobuf`, `m` and `moduledata`,
+//! the wait-reason numbering and `abi.FuncIDWrapper` of one Go release.
+//!
+//! Read from DWARF when the binary has it ([`crate::dwarf`]), else from the per-release tables in
+//! `layouts_gen.rs`, generated from the installed toolchains by `examples/gen_layouts.rs` and
+//! checked for drift by `tests/layout_drift.rs`.
+
+/// Offsets (bytes) and constants for one Go release on linux/amd64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// `go1.N` minor this describes.
+    pub minor: u32,
+    pub g_size: u64,
+    pub g_stack: u64,
+    pub g_m: u64,
+    pub g_sched: u64,
+    pub g_syscallsp: u64,
+    pub g_syscallpc: u64,
+    pub g_atomicstatus: u64,
+    pub g_goid: u64,
+    pub g_waitsince: u64,
+    pub g_waitreason: u64,
+    pub g_lockedm: u64,
+    pub g_parent_goid: u64,
+    pub g_gopc: u64,
+    pub g_startpc: u64,
+    pub g_labels: u64,
+    pub gobuf_sp: u64,
+    pub gobuf_pc: u64,
+    pub gobuf_bp: u64,
+    pub m_procid: u64,
+    pub m_curg: u64,
+    pub moduledata_gofunc: u64,
+    /// `abi.FuncIDWrapper`.
+    pub funcid_wrapper: u8,
+    /// `waitReasonStrings`, indexed by `waitReason`.
+    pub wait_reasons: Vec<String>,
+}
+
+impl Layout {
+    /// The traceback text of a wait reason number, or `None` when the release does not have it.
+    pub fn wait_reason(&self, n: u8) -> Option<&str> {
+        self.wait_reasons.get(n as usize).map(|s| s.as_str())
+    }
+
+    /// Labels are `*labelMap` = `map[string]string` before Go 1.24, a slice of pairs after.
+    pub fn labels_are_map(&self) -> bool {
+        self.minor < 24
+    }
+}
+
+/// A table row as generated (static strings).
+pub struct StaticLayout {
+    pub minor: u32,
+    pub offsets: [u64; 21],
+    pub funcid_wrapper: u8,
+    pub wait_reasons: &'static [&'static str],
+}
+
+impl StaticLayout {
+    pub fn to_layout(&self) -> Layout {
+        let o = &self.offsets;
+        Layout {
+            minor: self.minor,
+            g_size: o[0],
+            g_stack: o[1],
+            g_m: o[2],
+            g_sched: o[3],
+            g_syscallsp: o[4],
+            g_syscallpc: o[5],
+            g_atomicstatus: o[6],
+            g_goid: o[7],
+            g_waitsince: o[8],
+            g_waitreason: o[9],
+            g_lockedm: o[10],
+            g_parent_goid: o[11],
+            g_gopc: o[12],
+            g_startpc: o[13],
+            g_labels: o[14],
+            gobuf_sp: o[15],
+            gobuf_pc: o[16],
+            gobuf_bp: o[17],
+            m_procid: o[18],
+            m_curg: o[19],
+            moduledata_gofunc: o[20],
+            funcid_wrapper: self.funcid_wrapper,
+            wait_reasons: self.wait_reasons.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Layout {
+    /// The offsets in [`StaticLayout::offsets`] order.
+    pub fn offsets(&self) -> [u64; 21] {
+        [
+            self.g_size,
+            self.g_stack,
+            self.g_m,
+            self.g_sched,
+            self.g_syscallsp,
+            self.g_syscallpc,
+            self.g_atomicstatus,
+            self.g_goid,
+            self.g_waitsince,
+            self.g_waitreason,
+            self.g_lockedm,
+            self.g_parent_goid,
+            self.g_gopc,
+            self.g_startpc,
+            self.g_labels,
+            self.gobuf_sp,
+            self.gobuf_pc,
+            self.gobuf_bp,
+            self.m_procid,
+            self.m_curg,
+            self.moduledata_gofunc,
+        ]
+    }
+}
+
+include!("layouts_gen.rs");
+
+/// The checked-in table for `go1.<minor>`.
+pub fn table_for(minor: u32) -> Option<Layout> {
+    TABLES
+        .iter()
+        .find(|t| t.minor == minor)
+        .map(|t| t.to_layout())
+}
+
+/// The minors the tables cover.
+pub fn table_minors() -> Vec<u32> {
+    TABLES.iter().map(|t| t.minor).collect()
+}

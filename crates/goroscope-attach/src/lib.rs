@@ -1,0 +1,144 @@
+//! Read every goroutine of a live Go process or a core file from memory — no pprof endpoint,
+//! no code change — into the same [`Snapshot`] every other goroscope reader produces.
+//!
+//! * [`attach_pid`]: a running process (non-blocking by default; [`AttachOptions::pause`]
+//!   stops every thread with `PTRACE_SEIZE` + `PTRACE_INTERRUPT` for a consistent read).
+//! * [`read_core`]: a core file (`GOTRACEBACK=crash` or `gcore`), with its executable.
+//! * [`run_and_snapshot`]: run a command under ptrace and snapshot each Go process as it exits.
+//!
+//! How: buildinfo gives the Go version; our own `.gopclntab` decoder gives functions, lines and
+//! inline trees; runtime struct layouts come from DWARF (`gimli`) or, for stripped binaries,
+//! from per-release tables ([`layout`]); `runtime.allgs` comes from the symbol table or a `.bss`
+//! scan; stacks are unwound with the `pcsp` tables exactly like the runtime's unwinder, and
+//! frames are hidden the way the runtime's traceback hides them. The target is only ever read.
+//!
+//! Linux on x86-64 only; elsewhere every entry point returns [`AttachError::Unsupported`].
+
+pub mod binary;
+pub mod dwarf;
+pub mod error;
+#[doc(hidden)]
+pub mod gen;
+pub mod labels;
+pub mod layout;
+pub mod memory;
+pub mod pclntab;
+pub mod stripped;
+pub mod walk;
+
+#[cfg(target_os = "linux")]
+mod core_file;
+#[cfg(target_os = "linux")]
+mod live;
+#[cfg(target_os = "linux")]
+pub mod ptrace;
+#[cfg(target_os = "linux")]
+mod run;
+
+pub use error::AttachError;
+pub use memory::{FakeMemory, ProcessMemory};
+
+use goroscope_model::Snapshot;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// How to read a target.
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    /// Stop every thread while reading (consistent stacks, running goroutines' stacks from
+    /// registers); always resumed and detached afterwards, even on error.
+    pub pause: bool,
+    /// Include runtime goroutines and runtime frames, like `GOTRACEBACK=system`.
+    pub system: bool,
+    /// Re-reads of a goroutine that changed while being read (non-blocking mode).
+    pub retries: u32,
+}
+
+impl Default for AttachOptions {
+    fn default() -> Self {
+        AttachOptions {
+            pause: false,
+            system: false,
+            retries: 3,
+        }
+    }
+}
+
+/// What [`run_and_snapshot`] saw.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// One snapshot per Go process that exited (taken at its exit stop), in exit order.
+    pub snapshots: Vec<Snapshot>,
+    /// The command's exit code, or `128 + signal` when it was killed by a signal.
+    pub exit_code: i32,
+    /// Processes that exited but could not be read (not Go, or unreadable), with why.
+    pub skipped: Vec<(u32, String)>,
+}
+
+/// Snapshots the goroutines of process `pid`.
+pub fn attach_pid(pid: u32, opts: &AttachOptions) -> Result<Snapshot, AttachError> {
+    #[cfg(target_os = "linux")]
+    {
+        live::attach_pid(pid, opts)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pid, opts);
+        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+    }
+}
+
+/// Reads the goroutines of a core file. `exe` is the program that dumped it (default: the
+/// path recorded in the core's file notes).
+pub fn read_core(
+    core: &Path,
+    exe: Option<&Path>,
+    opts: &AttachOptions,
+) -> Result<Snapshot, AttachError> {
+    #[cfg(target_os = "linux")]
+    {
+        core_file::read_core(core, exe, opts)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (core, exe, opts);
+        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+    }
+}
+
+/// Runs `cmd` under ptrace, following its children, and snapshots every Go process when it is
+/// about to exit (what is still alive then has leaked past the end of the program).
+pub fn run_and_snapshot(cmd: &[OsString], opts: &AttachOptions) -> Result<RunOutcome, AttachError> {
+    #[cfg(target_os = "linux")]
+    {
+        run::run_and_snapshot(cmd, opts)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (cmd, opts);
+        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+    }
+}
+
+/// Builds a snapshot from any memory: the shared core of every entry point (and of tests with
+/// a [`FakeMemory`]).
+pub fn snapshot_from_memory(
+    bin: &binary::GoBinary,
+    mem: &dyn ProcessMemory,
+    bias: u64,
+    wopts: walk::WalkOptions,
+    source: goroscope_model::Source,
+) -> Result<Snapshot, AttachError> {
+    let mut snap = Snapshot::new(source);
+    snap.go_version = Some(bin.go_version.clone());
+    snap.taken_at = Some(std::time::SystemTime::now());
+    let mut w = walk::Walker::new(bin, mem, bias, wopts);
+    w.snapshot_into(&mut snap)?;
+    for n in &bin.notes {
+        snap.warnings.push(goroscope_model::Warning::new(n.clone()));
+    }
+    for n in w.warnings {
+        snap.warnings.push(goroscope_model::Warning::new(n));
+    }
+    Ok(snap)
+}

@@ -1,0 +1,181 @@
+//! Live processes: `/proc/PID/exe`, `process_vm_readv`, and the optional ptrace pause.
+
+use crate::binary::GoBinary;
+use crate::error::AttachError;
+use crate::memory::LiveMemory;
+use crate::walk::WalkOptions;
+use crate::AttachOptions;
+use goroscope_model::{Format, ProcessInfo, ProfileKind, Snapshot, Source};
+use std::collections::HashMap;
+use std::io;
+
+fn ptrace_scope() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "not set (no Yama)".into())
+}
+
+pub(crate) fn permission(pid: u32, detail: impl Into<String>) -> AttachError {
+    AttachError::Permission {
+        pid,
+        scope: ptrace_scope(),
+        detail: detail.into(),
+    }
+}
+
+pub(crate) fn alive(pid: u32) -> bool {
+    // Not a zombie and still there.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// CLOCK_MONOTONIC now, which is what Go's `nanotime` reads.
+pub(crate) fn monotonic_nanos() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// The load bias of a PIE executable from `/proc/PID/maps` (0 for fixed-address executables).
+fn load_bias(pid: u32, bin: &GoBinary) -> u64 {
+    if !bin.pie {
+        return 0;
+    }
+    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return 0;
+    };
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    for line in maps.lines() {
+        let mut it = line.split_whitespace();
+        let (Some(range), Some(_perm), Some(off)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let path = it.nth(2).unwrap_or("");
+        if off.trim_start_matches('0').is_empty() && exe == std::path::Path::new(path) {
+            if let Some((lo, _)) = range.split_once('-') {
+                return u64::from_str_radix(lo, 16).unwrap_or(0);
+            }
+        }
+    }
+    0
+}
+
+/// Opens the target: its binary and a permission probe.
+pub(crate) fn open(pid: u32) -> Result<(GoBinary, String, u64), AttachError> {
+    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(AttachError::NoProcess(pid));
+    }
+    let exe_link = format!("/proc/{pid}/exe");
+    let shown = std::fs::read_link(&exe_link)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| exe_link.clone());
+    let bin = match GoBinary::load(std::path::Path::new(&exe_link)) {
+        Ok(b) => b,
+        Err(AttachError::Io { source, .. }) if source.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(permission(pid, format!("cannot open {exe_link}: {source}")))
+        }
+        Err(AttachError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Err(AttachError::NoProcess(pid))
+        }
+        Err(AttachError::NotGo(_)) => {
+            return Err(AttachError::NotGo(format!("process {pid} ({shown})")))
+        }
+        Err(e) => return Err(e),
+    };
+    let bias = load_bias(pid, &bin);
+    // Probe one read to turn EPERM/ESRCH into clear errors.
+    let (lo, _) = bin.pclntab.text_range();
+    let mut b = [0u8; 8];
+    let local = libc::iovec {
+        iov_base: b.as_mut_ptr().cast(),
+        iov_len: 8,
+    };
+    let remote = libc::iovec {
+        iov_base: (lo + bias) as *mut libc::c_void,
+        iov_len: 8,
+    };
+    // SAFETY: one 8-byte local buffer we own.
+    let r = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => {
+                permission(pid, format!("process_vm_readv: {e}"))
+            }
+            Some(libc::ESRCH) => AttachError::NoProcess(pid),
+            Some(libc::ENOSYS) => AttachError::Unsupported(
+                "process_vm_readv is blocked (seccomp?) or missing in this kernel".into(),
+            ),
+            _ => AttachError::io(format!("reading process {pid}"), e),
+        });
+    }
+    Ok((bin, shown, bias))
+}
+
+pub(crate) fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn snapshot_pid(
+    pid: u32,
+    bin: &GoBinary,
+    shown: &str,
+    bias: u64,
+    opts: &AttachOptions,
+    threads: HashMap<u64, (u64, u64)>,
+) -> Result<Snapshot, AttachError> {
+    let mem = LiveMemory { pid };
+    let wopts = WalkOptions {
+        system: opts.system,
+        retries: opts.retries,
+        now_nanos: Some(monotonic_nanos()),
+        threads,
+        ..WalkOptions::default()
+    };
+    let source = Source {
+        input: format!("pid {pid}"),
+        index: 0,
+        line: None,
+        format: Format::Attach,
+        kind: ProfileKind::Goroutine,
+    };
+    let res = crate::snapshot_from_memory(bin, &mem, bias, wopts, source);
+    if !alive(pid) {
+        return Err(AttachError::Exited(pid));
+    }
+    let mut snap = res?;
+    snap.process = Some(ProcessInfo {
+        pid: Some(pid),
+        executable: Some(shown.to_string()),
+        args: cmdline(pid),
+    });
+    Ok(snap)
+}
+
+pub fn attach_pid(pid: u32, opts: &AttachOptions) -> Result<Snapshot, AttachError> {
+    let (bin, shown, bias) = open(pid)?;
+    if !opts.pause {
+        return snapshot_pid(pid, &bin, &shown, bias, opts, HashMap::new());
+    }
+    let lock = crate::ptrace::ThreadLock::stop_all(pid)?;
+    let threads = lock.registers();
+    let r = snapshot_pid(pid, &bin, &shown, bias, opts, threads);
+    drop(lock);
+    r
+}

@@ -1,0 +1,212 @@
+//! Reading the target's memory: one trait for a live process, a core file and a test fake.
+//! Nothing here ever writes to the target.
+
+use std::collections::BTreeMap;
+
+/// A read failed: the address is not mapped (or the process is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmapped {
+    pub addr: u64,
+    pub len: usize,
+}
+
+/// Read access to a target's address space.
+pub trait ProcessMemory {
+    /// Fills `buf` from `addr`, all or nothing.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped>;
+
+    /// Reads many ranges into consecutive slices of `out` (`out.len()` = sum of lengths);
+    /// returns, per range, whether it was read whole. Live processes batch these into few
+    /// system calls.
+    fn read_batch(&self, ranges: &[(u64, usize)], out: &mut [u8]) -> Vec<bool> {
+        let mut pos = 0;
+        ranges
+            .iter()
+            .map(|&(a, n)| {
+                let ok = self.read(a, &mut out[pos..pos + n]).is_ok();
+                pos += n;
+                ok
+            })
+            .collect()
+    }
+
+    fn read_u64(&self, addr: u64) -> Result<u64, Unmapped> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+}
+
+/// An in-memory address space for tests: non-overlapping regions.
+#[derive(Debug, Default, Clone)]
+pub struct FakeMemory {
+    regions: BTreeMap<u64, Vec<u8>>,
+}
+
+impl FakeMemory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maps `data` at `addr`.
+    pub fn map(&mut self, addr: u64, data: Vec<u8>) {
+        self.regions.insert(addr, data);
+    }
+
+    /// Writes bytes into an already mapped region (test setup only).
+    pub fn poke(&mut self, addr: u64, bytes: &[u8]) {
+        let (&base, data) = self
+            .regions
+            .range_mut(..=addr)
+            .next_back()
+            .expect("poke outside any region");
+        let o = (addr - base) as usize;
+        data[o..o + bytes.len()].copy_from_slice(bytes);
+    }
+}
+
+impl ProcessMemory for FakeMemory {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
+        let err = Unmapped {
+            addr,
+            len: buf.len(),
+        };
+        let (&base, data) = self.regions.range(..=addr).next_back().ok_or(err.clone())?;
+        let o = (addr - base) as usize;
+        let src = data.get(o..o + buf.len()).ok_or(err)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// A live process, read with `process_vm_readv` (batched iovecs).
+#[cfg(target_os = "linux")]
+pub struct LiveMemory {
+    pub pid: u32,
+}
+
+#[cfg(target_os = "linux")]
+impl LiveMemory {
+    /// `IOV_MAX` on Linux.
+    const IOV: usize = 1024;
+
+    fn readv(&self, local: &[libc::iovec], remote: &[libc::iovec]) -> isize {
+        // SAFETY: the local iovecs point into buffers we own for the duration of the call;
+        // remote iovecs are only read by the kernel on the target's side.
+        unsafe {
+            libc::process_vm_readv(
+                self.pid as libc::pid_t,
+                local.as_ptr(),
+                local.len() as libc::c_ulong,
+                remote.as_ptr(),
+                remote.len() as libc::c_ulong,
+                0,
+            )
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl ProcessMemory for LiveMemory {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let local = [libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        }];
+        let remote = [libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: buf.len(),
+        }];
+        if self.readv(&local, &remote) == buf.len() as isize {
+            Ok(())
+        } else {
+            Err(Unmapped {
+                addr,
+                len: buf.len(),
+            })
+        }
+    }
+
+    fn read_batch(&self, ranges: &[(u64, usize)], out: &mut [u8]) -> Vec<bool> {
+        let mut ok = vec![false; ranges.len()];
+        let mut offsets = Vec::with_capacity(ranges.len());
+        let mut pos = 0;
+        for &(_, n) in ranges {
+            offsets.push(pos);
+            pos += n;
+        }
+        let mut i = 0;
+        while i < ranges.len() {
+            let end = (i + Self::IOV).min(ranges.len());
+            let base = out.as_mut_ptr();
+            let local: Vec<libc::iovec> = (i..end)
+                .map(|k| libc::iovec {
+                    // SAFETY: offsets[k] + len <= out.len() by construction.
+                    iov_base: unsafe { base.add(offsets[k]) }.cast(),
+                    iov_len: ranges[k].1,
+                })
+                .collect();
+            let remote: Vec<libc::iovec> = (i..end)
+                .map(|k| libc::iovec {
+                    iov_base: ranges[k].0 as *mut libc::c_void,
+                    iov_len: ranges[k].1,
+                })
+                .collect();
+            let got = self.readv(&local, &remote);
+            if got < 0 {
+                // The first range failed outright: skip it and go on.
+                i += 1;
+                continue;
+            }
+            // A partial transfer stops at the first range that failed.
+            let mut left = got as usize;
+            let mut k = i;
+            while k < end && left >= ranges[k].1 {
+                left -= ranges[k].1;
+                ok[k] = true;
+                k += 1;
+            }
+            i = if k == end { end } else { k + 1 };
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fake_memory_reads_inside_regions_only() {
+        let mut m = FakeMemory::new();
+        m.map(0x1000, vec![1, 2, 3, 4]);
+        let mut b = [0u8; 2];
+        m.read(0x1001, &mut b).unwrap();
+        assert_eq!(b, [2, 3]);
+        assert!(m.read(0x1003, &mut b).is_err());
+        assert!(m.read(0x10, &mut b).is_err());
+        let mut out = [0u8; 4];
+        assert_eq!(
+            m.read_batch(&[(0x1000, 2), (0x2000, 2)], &mut out),
+            vec![true, false]
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn live_batch_reads_own_memory_and_skips_holes() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let mem = LiveMemory {
+            pid: std::process::id(),
+        };
+        let a = data.as_ptr() as u64;
+        let ranges = [(a, 10), (8, 4), (a + 50, 5)];
+        let mut out = vec![0u8; 19];
+        assert_eq!(mem.read_batch(&ranges, &mut out), vec![true, false, true]);
+        assert_eq!(&out[..10], &data[..10]);
+        assert_eq!(&out[14..], &data[50..55]);
+    }
+}

@@ -1,0 +1,706 @@
+//! The goroutine walker: `allgs` → every `runtime.g` → status, wait reason, creator, labels and
+//! the stack, unwound with the pclntab `pcsp` tables and printed the way the runtime's own
+//! traceback prints it (runtime frames and wrappers hidden, inlined frames expanded).
+
+use crate::binary::GoBinary;
+use crate::error::AttachError;
+use crate::memory::ProcessMemory;
+use crate::pclntab::{Func, FUNC_FLAG_TOP_FRAME};
+use goroscope_model::{
+    Elision, Frame, FrameId, Goid, Goroutine, Interner, LabelSetId, Snapshot, Status, WaitReason,
+};
+use std::collections::HashMap;
+
+/// What to read and how.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Show what `GOTRACEBACK=system` shows: runtime goroutines and runtime frames. `false`
+    /// matches pprof `debug=2` / `runtime.Stack(buf, true)`.
+    pub system: bool,
+    /// Re-read each goroutine after reading its stack and retry this many times on a change.
+    pub retries: u32,
+    /// `CLOCK_MONOTONIC` now, in the target's clock, for wait minutes (None: don't compute).
+    pub now_nanos: Option<i64>,
+    /// Running threads' registers: `m.procid` (thread id) → (pc, sp), when stopped or from a core.
+    pub threads: HashMap<u64, (u64, u64)>,
+    /// Refuse more goroutines than this (bad memory guard).
+    pub max_goroutines: u64,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            system: false,
+            retries: 3,
+            now_nanos: None,
+            threads: HashMap::new(),
+            max_goroutines: 50_000_000,
+        }
+    }
+}
+
+const G_SCAN: u32 = 0x1000;
+const G_RUNNABLE: u32 = 1;
+const G_RUNNING: u32 = 2;
+const G_SYSCALL: u32 = 3;
+const G_WAITING: u32 = 4;
+const G_DEAD: u32 = 6;
+const G_COPYSTACK: u32 = 8;
+const G_PREEMPTED: u32 = 9;
+const G_LEAKED: u32 = 10;
+const G_DEADEXTRA: u32 = 11;
+/// Initial stack read per goroutine; deeper stacks are read word by word.
+const STACK_WINDOW: u64 = 64 * 1024;
+const MAX_PHYS_FRAMES: usize = 100_000;
+const INNER_FRAMES: usize = 50;
+const OUTER_FRAMES: usize = 50;
+
+/// The fields of one `runtime.g` we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GFields {
+    pub addr: u64,
+    pub status: u32,
+    pub goid: u64,
+    pub stack_lo: u64,
+    pub stack_hi: u64,
+    pub m: u64,
+    pub sched_sp: u64,
+    pub sched_pc: u64,
+    pub syscallsp: u64,
+    pub syscallpc: u64,
+    pub waitsince: i64,
+    pub waitreason: u8,
+    pub lockedm: u64,
+    pub parent_goid: u64,
+    pub gopc: u64,
+    pub startpc: u64,
+    pub labels: u64,
+}
+
+fn rd64(b: &[u8], o: u64) -> u64 {
+    let o = o as usize;
+    b.get(o..o + 8)
+        .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
+        .unwrap_or(0)
+}
+
+impl GFields {
+    pub fn decode(bin: &GoBinary, addr: u64, b: &[u8]) -> GFields {
+        let l = &bin.layout;
+        GFields {
+            addr,
+            status: (rd64(b, l.g_atomicstatus) & 0xffff_ffff) as u32,
+            goid: rd64(b, l.g_goid),
+            stack_lo: rd64(b, l.g_stack),
+            stack_hi: rd64(b, l.g_stack + 8),
+            m: rd64(b, l.g_m),
+            sched_sp: rd64(b, l.g_sched + l.gobuf_sp),
+            sched_pc: rd64(b, l.g_sched + l.gobuf_pc),
+            syscallsp: rd64(b, l.g_syscallsp),
+            syscallpc: rd64(b, l.g_syscallpc),
+            waitsince: rd64(b, l.g_waitsince) as i64,
+            waitreason: b.get(l.g_waitreason as usize).copied().unwrap_or(0),
+            lockedm: rd64(b, l.g_lockedm),
+            parent_goid: rd64(b, l.g_parent_goid),
+            gopc: rd64(b, l.g_gopc),
+            startpc: rd64(b, l.g_startpc),
+            labels: rd64(b, l.g_labels),
+        }
+    }
+
+    /// Where unwinding starts: `syscallsp/pc` while in a syscall, else `sched` (as
+    /// `unwinder.initAt` does for a goroutine that is not running).
+    fn start(&self) -> (u64, u64) {
+        if self.syscallsp != 0 {
+            (self.syscallpc, self.syscallsp)
+        } else {
+            (self.sched_pc, self.sched_sp)
+        }
+    }
+}
+
+/// One logical frame, symbolized once per physical pc.
+#[derive(Debug, Clone, Copy)]
+struct Logical {
+    id: FrameId,
+    /// Name has a dot and is not an unexported `runtime.` function.
+    visible_by_name: bool,
+    gopanic: bool,
+    /// `runtime.runFinalizers` / `runtime.runCleanups`: always shown.
+    always: bool,
+    wrapper: bool,
+    /// `gopanic`, `sigpanic`, `panicwrap`: a wrapper calling these is shown.
+    panicky: bool,
+}
+
+/// Reads goroutines out of a target.
+pub struct Walker<'a> {
+    pub bin: &'a GoBinary,
+    pub mem: &'a dyn ProcessMemory,
+    /// Load bias (PIE): runtime address = link address + bias.
+    pub bias: u64,
+    pub opts: WalkOptions,
+    interner: Interner,
+    cache: HashMap<(u64, bool), Vec<Logical>>,
+    pub warnings: Vec<String>,
+    /// Physical frames unwound (for benchmarks).
+    pub frames_unwound: u64,
+}
+
+/// Raw data of one goroutine before it becomes a model `Goroutine`.
+struct Raw {
+    g: GFields,
+    frames: Option<Vec<(u64, bool)>>,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(
+        bin: &'a GoBinary,
+        mem: &'a dyn ProcessMemory,
+        bias: u64,
+        opts: WalkOptions,
+    ) -> Self {
+        Walker {
+            bin,
+            mem,
+            bias,
+            opts,
+            interner: Interner::new(),
+            cache: HashMap::new(),
+            warnings: Vec::new(),
+            frames_unwound: 0,
+        }
+    }
+
+    fn find(&self, pc: u64) -> Option<Func> {
+        self.bin.pclntab.find(pc.wrapping_sub(self.bias))
+    }
+
+    /// `runtime.allgs` data pointer and `allglen`, read in the runtime's own order
+    /// (`atomicAllG`: length first).
+    pub fn allgs(&self) -> Result<(u64, u64), AttachError> {
+        let (allgs, allglen) = match (self.bin.allgs, self.bin.allglen) {
+            (Some(a), Some(l)) => (a + self.bias, l + self.bias),
+            _ => crate::stripped::find_allgs(self.bin, self.mem, self.bias)?,
+        };
+        let len = self.mem.read_u64(allglen).map_err(|e| {
+            AttachError::BadMemory(format!("cannot read runtime.allglen at {:#x}", e.addr))
+        })?;
+        let ptr = self.mem.read_u64(allgs).map_err(|e| {
+            AttachError::BadMemory(format!("cannot read runtime.allgs at {:#x}", e.addr))
+        })?;
+        if len > self.opts.max_goroutines {
+            return Err(AttachError::BadMemory(format!(
+                "runtime.allglen = {len} is implausible (limit {})",
+                self.opts.max_goroutines
+            )));
+        }
+        Ok((ptr, len))
+    }
+
+    /// Reads every `g` (dead ones included) in allgs order.
+    pub fn read_gs(&self) -> Result<Vec<GFields>, AttachError> {
+        let (ptr, len) = self.allgs()?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pbuf = vec![0u8; len as usize * 8];
+        self.mem.read(ptr, &mut pbuf).map_err(|_| {
+            AttachError::BadMemory(format!(
+                "cannot read {len} pointers of runtime.allgs at {ptr:#x}"
+            ))
+        })?;
+        let addrs: Vec<u64> = pbuf
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let gsz = self.bin.layout.g_size as usize;
+        let ranges: Vec<(u64, usize)> = addrs.iter().map(|&a| (a, gsz)).collect();
+        let mut gbuf = vec![0u8; gsz * ranges.len()];
+        let ok = self.mem.read_batch(&ranges, &mut gbuf);
+        let mut out = Vec::with_capacity(addrs.len());
+        for (i, &a) in addrs.iter().enumerate() {
+            if !ok[i] {
+                continue;
+            }
+            out.push(GFields::decode(self.bin, a, &gbuf[i * gsz..(i + 1) * gsz]));
+        }
+        if out.len() < addrs.len() {
+            self.check_alive()?;
+        }
+        Ok(out)
+    }
+
+    fn check_alive(&self) -> Result<(), AttachError> {
+        Ok(())
+    }
+
+    /// Unwinds from `(pc, sp)` using pcsp; returns physical frames as `(pc, trap)`.
+    fn unwind(
+        &mut self,
+        pc: u64,
+        sp: u64,
+        hi: u64,
+        stack: &[u8],
+        trap0: bool,
+    ) -> Result<Vec<(u64, bool)>, String> {
+        let mut out = Vec::new();
+        let (mut pc, mut sp, mut trap) = (pc, sp, trap0);
+        let base = sp;
+        let word = |a: u64| -> Option<u64> {
+            let o = a.checked_sub(base)?;
+            if o + 8 <= stack.len() as u64 {
+                Some(rd64(stack, o))
+            } else if a + 8 <= hi {
+                self.mem.read_u64(a).ok()
+            } else {
+                None
+            }
+        };
+        loop {
+            let Some(f) = self.find(pc) else {
+                return Err(format!("pc {pc:#x} is outside Go text"));
+            };
+            out.push((pc, trap));
+            if f.flag & FUNC_FLAG_TOP_FRAME != 0 || out.len() >= MAX_PHYS_FRAMES {
+                break;
+            }
+            let Some(delta) = self.bin.pclntab.sp_delta(&f, pc.wrapping_sub(self.bias)) else {
+                return Err(format!(
+                    "no pcsp entry for {} at {pc:#x}",
+                    self.bin.pclntab.name(&f)
+                ));
+            };
+            let fp = sp.wrapping_add(delta as i64 as u64).wrapping_add(8);
+            if fp <= sp && delta != 0 || fp > hi {
+                return Err(format!(
+                    "frame of {} leaves the stack",
+                    self.bin.pclntab.name(&f)
+                ));
+            }
+            let Some(lr) = word(fp - 8) else {
+                return Err(format!("cannot read return address at {:#x}", fp - 8));
+            };
+            if lr == 0 {
+                break;
+            }
+            let name = self.bin.pclntab.name(&f);
+            trap = name == "runtime.sigpanic" || name == "runtime.debugCallV2";
+            sp = fp;
+            pc = lr;
+        }
+        self.frames_unwound += out.len() as u64;
+        Ok(out)
+    }
+
+    fn logical(&mut self, pc: u64, trap: bool) -> Vec<Logical> {
+        if let Some(v) = self.cache.get(&(pc, trap)) {
+            return v.clone();
+        }
+        let Some(f) = self.find(pc) else {
+            return Vec::new();
+        };
+        let link_pc = pc.wrapping_sub(self.bias);
+        let sym_pc = if !trap && link_pc > f.entry {
+            link_pc - 1
+        } else {
+            link_pc
+        };
+        let bin = self.bin;
+        let frames = bin
+            .pclntab
+            .frames_at(&f, sym_pc, &|off, ix| bin.inl_record(off, ix));
+        let n = frames.len();
+        let wrapper_id = bin.layout.funcid_wrapper;
+        let v: Vec<Logical> = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, sf)| {
+                let physical = i + 1 == n;
+                let function = self.interner.intern_str(&sf.name);
+                let file = self.interner.intern_str(&sf.file);
+                let id = self.interner.intern_frame(Frame {
+                    function,
+                    file,
+                    line: sf.line,
+                    offset: physical
+                        .then(|| (link_pc - f.entry) as u32)
+                        .filter(|&o| o > 0),
+                    inlined: !physical,
+                });
+                let name = sf.name.as_str();
+                Logical {
+                    id,
+                    visible_by_name: visible_name(name),
+                    gopanic: name == "runtime.gopanic",
+                    always: name == "runtime.runFinalizers" || name == "runtime.runCleanups",
+                    wrapper: sf.func_id == wrapper_id && wrapper_id != 0,
+                    panicky: matches!(
+                        name,
+                        "runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap"
+                    ),
+                }
+            })
+            .collect();
+        self.cache.insert((pc, trap), v.clone());
+        v
+    }
+
+    /// The frames the runtime would print, with elision.
+    fn printed(&mut self, phys: &[(u64, bool)]) -> (Vec<FrameId>, Elision) {
+        let mut all = Vec::new();
+        for &(pc, trap) in phys {
+            all.extend(self.logical(pc, trap));
+        }
+        let pick = |show_runtime: bool| -> Vec<FrameId> {
+            let mut out = Vec::new();
+            let mut callee_panicky = false;
+            for l in &all {
+                let callee = callee_panicky;
+                callee_panicky = l.panicky;
+                let show = show_runtime
+                    || if l.wrapper && !callee {
+                        false
+                    } else {
+                        l.always || (l.gopanic && !out.is_empty()) || l.visible_by_name
+                    };
+                if show {
+                    out.push(l.id);
+                }
+            }
+            out
+        };
+        let mut shown = pick(self.opts.system);
+        if shown.is_empty() {
+            shown = pick(true);
+        }
+        if shown.len() > INNER_FRAMES + OUTER_FRAMES {
+            let elided = shown.len() - INNER_FRAMES - OUTER_FRAMES;
+            let mut v = shown[..INNER_FRAMES].to_vec();
+            v.extend_from_slice(&shown[shown.len() - OUTER_FRAMES..]);
+            return (v, Elision::Count(elided as u32));
+        }
+        (shown, Elision::None)
+    }
+
+    fn is_system(&self, g: &GFields) -> bool {
+        let Some(f) = self.find(g.startpc) else {
+            return false;
+        };
+        let name = self.bin.pclntab.name(&f);
+        match name {
+            "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent" => false,
+            // Shown while calling back into user code; parked on their own wait reason otherwise.
+            "runtime.runfinq" | "runtime.runFinalizers" => {
+                g.status & !G_SCAN == G_WAITING
+                    && self.bin.layout.wait_reason(g.waitreason) == Some("finalizer wait")
+            }
+            "runtime.runCleanups" => {
+                g.status & !G_SCAN == G_WAITING
+                    && self.bin.layout.wait_reason(g.waitreason) == Some("cleanup wait")
+            }
+            n => n.starts_with("runtime."),
+        }
+    }
+
+    /// Reads one goroutine's stack and unwinds it. `Ok(None)`: no stack to read (running).
+    fn stack_of(
+        &mut self,
+        g: &GFields,
+        stack: Option<&[u8]>,
+    ) -> Result<Option<Vec<(u64, bool)>>, String> {
+        let st = g.status & !G_SCAN;
+        let (pc, sp, trap) = if st == G_RUNNING {
+            let Some(&(pc, sp)) = self.thread_of(g).as_ref() else {
+                return Ok(None);
+            };
+            if sp < g.stack_lo || sp >= g.stack_hi {
+                return Ok(None);
+            }
+            (pc, sp, true)
+        } else {
+            let (pc, sp) = g.start();
+            (pc, sp, false)
+        };
+        if sp < g.stack_lo || sp > g.stack_hi || g.stack_hi - sp > 1 << 30 {
+            return Err(format!(
+                "sp {sp:#x} outside its stack [{:#x}, {:#x})",
+                g.stack_lo, g.stack_hi
+            ));
+        }
+        let owned;
+        let bytes = match stack {
+            Some(b) if st != G_RUNNING => b,
+            _ => {
+                let n = (g.stack_hi - sp).min(STACK_WINDOW) as usize;
+                let mut b = vec![0u8; n];
+                self.mem
+                    .read(sp, &mut b)
+                    .map_err(|_| format!("cannot read stack at {sp:#x}"))?;
+                owned = b;
+                &owned
+            }
+        };
+        self.unwind(pc, sp, g.stack_hi, bytes, trap).map(Some)
+    }
+
+    fn thread_of(&self, g: &GFields) -> Option<(u64, u64)> {
+        if g.m == 0 || self.opts.threads.is_empty() {
+            return None;
+        }
+        let procid = self.mem.read_u64(g.m + self.bin.layout.m_procid).ok()?;
+        self.opts.threads.get(&procid).copied()
+    }
+
+    /// Reads all goroutines into `snap`.
+    pub fn snapshot_into(&mut self, snap: &mut Snapshot) -> Result<(), AttachError> {
+        let gs = self.read_gs()?;
+        // Sanity: goroutine 1 must be among the first.
+        if !gs.is_empty() && !gs.iter().take(4).any(|g| g.goid == 1) {
+            return Err(AttachError::BadMemory(format!(
+                "runtime.allgs does not start with goroutine 1 (layout {} wrong for {}?)",
+                self.bin.layout_source, self.bin.go_version
+            )));
+        }
+        let live: Vec<GFields> = gs
+            .into_iter()
+            .filter(|g| {
+                let st = g.status & !G_SCAN;
+                st != G_DEAD && st != G_DEADEXTRA
+            })
+            .filter(|g| self.opts.system || !self.is_system(g))
+            .collect();
+        // Batch-read the stacks of goroutines that are not running.
+        let ranges: Vec<(u64, usize)> = live
+            .iter()
+            .map(|g| {
+                let (_, sp) = g.start();
+                if g.status & !G_SCAN == G_RUNNING || sp < g.stack_lo || sp > g.stack_hi {
+                    (0, 0)
+                } else {
+                    (sp, (g.stack_hi - sp).min(STACK_WINDOW) as usize)
+                }
+            })
+            .collect();
+        let total: usize = ranges.iter().map(|r| r.1).sum();
+        let mut sbuf = vec![0u8; total];
+        let ok = self.mem.read_batch(&ranges, &mut sbuf);
+        let mut raws = Vec::with_capacity(live.len());
+        let mut pos = 0;
+        for (i, g) in live.iter().enumerate() {
+            let n = ranges[i].1;
+            let slice = &sbuf[pos..pos + n];
+            pos += n;
+            let r = self.stack_of(g, ok[i].then_some(slice));
+            raws.push((*g, r));
+        }
+        // Re-validate: a goroutine that moved while we read it is read again, alone.
+        let gsz = self.bin.layout.g_size as usize;
+        let again: Vec<(u64, usize)> = raws.iter().map(|(g, _)| (g.addr, gsz)).collect();
+        let mut gbuf = vec![0u8; gsz * again.len()];
+        let ok2 = self.mem.read_batch(&again, &mut gbuf);
+        let mut out = Vec::with_capacity(raws.len());
+        for (i, (g, r)) in raws.into_iter().enumerate() {
+            let now =
+                ok2[i].then(|| GFields::decode(self.bin, g.addr, &gbuf[i * gsz..(i + 1) * gsz]));
+            if let (true, Ok(frames)) = (now.is_some_and(|n| same(&n, &g)), &r) {
+                out.push(Raw {
+                    g,
+                    frames: frames.clone(),
+                });
+                continue;
+            }
+            out.push(self.retry(now.unwrap_or(g), r)?);
+        }
+        for raw in out {
+            if let Some(gr) = self.goroutine(raw) {
+                snap.goroutines.push(gr);
+            }
+        }
+        snap.interner = std::mem::take(&mut self.interner);
+        Ok(())
+    }
+
+    fn retry(
+        &mut self,
+        mut g: GFields,
+        mut last: Result<Option<Vec<(u64, bool)>>, String>,
+    ) -> Result<Raw, AttachError> {
+        let gsz = self.bin.layout.g_size as usize;
+        let mut b = vec![0u8; gsz];
+        for _ in 0..self.opts.retries {
+            if self.mem.read(g.addr, &mut b).is_err() {
+                break;
+            }
+            let before = GFields::decode(self.bin, g.addr, &b);
+            let r = self.stack_of(&before, None);
+            if self.mem.read(g.addr, &mut b).is_err() {
+                break;
+            }
+            let after = GFields::decode(self.bin, g.addr, &b);
+            g = after;
+            last = r;
+            if let (true, Ok(frames)) = (same(&before, &after), &last) {
+                return Ok(Raw {
+                    g,
+                    frames: frames.clone(),
+                });
+            }
+        }
+        match last {
+            Ok(frames) => Ok(Raw { g, frames }),
+            Err(e) => {
+                self.warnings.push(format!(
+                    "goroutine {}: stack unreadable ({e}); it changed while being read",
+                    g.goid
+                ));
+                Ok(Raw { g, frames: None })
+            }
+        }
+    }
+
+    fn goroutine(&mut self, raw: Raw) -> Option<Goroutine> {
+        let g = raw.g;
+        let st = g.status & !G_SCAN;
+        if st == G_DEAD || st == G_DEADEXTRA {
+            return None;
+        }
+        let (stack, elided) = match &raw.frames {
+            Some(ph) => {
+                let (v, e) = self.printed(ph);
+                (self.interner.intern_stack(&v), e)
+            }
+            None => (self.interner.intern_stack(&[]), Elision::None),
+        };
+        let mut gr = Goroutine::new(Goid(g.goid), stack);
+        gr.elided = elided;
+        gr.stack_unavailable = raw.frames.is_none();
+        gr.gp = Some(g.addr);
+        let reason_text = if (st == G_WAITING || st == G_LEAKED) && g.waitreason != 0 {
+            Some(
+                self.bin
+                    .layout
+                    .wait_reason(g.waitreason)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("wait reason {}", g.waitreason)),
+            )
+        } else {
+            None
+        };
+        gr.status = match st {
+            0 => Status::Idle,
+            G_RUNNABLE => Status::Runnable,
+            G_RUNNING => Status::Running,
+            G_SYSCALL => Status::Syscall,
+            G_WAITING => Status::Waiting,
+            G_COPYSTACK => Status::CopyStack,
+            G_PREEMPTED => Status::Preempted,
+            G_LEAKED => Status::Leaked,
+            _ => Status::Unknown,
+        };
+        gr.leaked = st == G_LEAKED;
+        let state = match &reason_text {
+            Some(r) => {
+                gr.wait_reason = Some(WaitReason::from_text(r));
+                r.clone()
+            }
+            None => gr.status.as_str().to_string(),
+        };
+        gr.state = self.interner.intern_str(&state);
+        if let (Some(now), true) = (
+            self.opts.now_nanos,
+            (st == G_WAITING || st == G_SYSCALL) && g.waitsince != 0,
+        ) {
+            let m = (now - g.waitsince) / 60_000_000_000;
+            if m >= 1 {
+                gr.wait_minutes = Some(m.min(u32::MAX as i64) as u32);
+            }
+        }
+        gr.locked_to_thread = g.lockedm != 0;
+        gr.labels = self.labels(&g);
+        if g.goid != 1 {
+            if let Some(f) = self.find(g.gopc) {
+                let name = self.bin.pclntab.name(&f).to_string();
+                let wrapper = f.func_id == self.bin.layout.funcid_wrapper;
+                if self.opts.system || (visible_name(&name) && !wrapper) {
+                    let link = g.gopc.wrapping_sub(self.bias);
+                    let tracepc = if link > f.entry { link - 1 } else { link };
+                    let (file, line) = self.bin.pclntab.file_line(&f, tracepc);
+                    let function = self.interner.intern_str(&name);
+                    let file = self.interner.intern_str(&file);
+                    gr.created_by = Some(self.interner.intern_frame(Frame {
+                        function,
+                        file,
+                        line,
+                        offset: (link > f.entry).then(|| (link - f.entry) as u32),
+                        inlined: false,
+                    }));
+                    if g.parent_goid != 0 {
+                        gr.creator_goid = Some(Goid(g.parent_goid));
+                    }
+                }
+            }
+        }
+        Some(gr)
+    }
+
+    fn labels(&mut self, g: &GFields) -> LabelSetId {
+        if g.labels == 0 {
+            return Interner::NO_LABELS;
+        }
+        let pairs = if self.bin.layout.labels_are_map() {
+            crate::labels::read_map(self.mem, g.labels)
+        } else {
+            crate::labels::read_slice(self.mem, g.labels)
+        };
+        match pairs {
+            Ok(p) => {
+                let v = p
+                    .into_iter()
+                    .map(|(k, v)| (self.interner.intern_str(&k), self.interner.intern_str(&v)))
+                    .collect();
+                self.interner.intern_labels(v)
+            }
+            Err(e) => {
+                self.warnings
+                    .push(format!("goroutine {}: labels unreadable: {e}", g.goid));
+                Interner::NO_LABELS
+            }
+        }
+    }
+}
+
+fn same(a: &GFields, b: &GFields) -> bool {
+    a.status == b.status
+        && a.goid == b.goid
+        && a.sched_sp == b.sched_sp
+        && a.sched_pc == b.sched_pc
+        && a.syscallsp == b.syscallsp
+        && a.stack_hi == b.stack_hi
+}
+
+/// `showfuncinfo`'s name test: a dot, and not an unexported `runtime.` function.
+pub fn visible_name(name: &str) -> bool {
+    if !name.contains('.') {
+        return false;
+    }
+    match name.strip_prefix("runtime.") {
+        Some(rest) => rest.starts_with(|c: char| c.is_ascii_uppercase()),
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_frames_are_hidden_like_showfuncinfo() {
+        assert!(visible_name("main.main"));
+        assert!(visible_name("runtime.Gosched"));
+        assert!(!visible_name("runtime.gopark"));
+        assert!(!visible_name("runtime.goexit"));
+        assert!(visible_name("runtime/pprof.writeGoroutine"));
+        assert!(!visible_name("nodot"));
+    }
+}

@@ -1,0 +1,317 @@
+//! Shared helpers for the attach tests: building and driving the `attach_*` fixtures, and a
+//! small reader of the runtime's own `debug=2` text to compare against.
+#![allow(dead_code)]
+
+use goroscope_attach::gen::{go_cmd, toolchains, Toolchain};
+use goroscope_model::{Elision, Snapshot};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Installed toolchains; an empty list is reported loudly by the caller.
+pub fn installed() -> Vec<Toolchain> {
+    let t = toolchains(&repo());
+    if t.is_empty() {
+        eprintln!("SKIP: no Go toolchains in .toolchains/ — run scripts/install-go.sh");
+    }
+    t
+}
+
+/// Builds `fixtures/go/<name>` with `tc` (stripped with `-ldflags=-s -w` when asked) into a
+/// per-test-process temp dir.
+pub fn build(name: &str, tc: &Toolchain, stripped: bool) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("goroscope-attach-fixtures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!(
+        "{name}-{}{}",
+        tc.version,
+        if stripped { "-stripped" } else { "" }
+    ));
+    if out.exists() {
+        return out;
+    }
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let tmp = out.with_extension(format!(
+        "tmp{}",
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut c = go_cmd(&tc.go);
+    c.current_dir(repo().join("fixtures/go"))
+        .args(["build", "-o"])
+        .arg(&tmp);
+    if stripped {
+        c.arg("-ldflags=-s -w");
+    }
+    let st = c.arg(format!("./{name}")).status().expect("run go build");
+    assert!(st.success(), "go {} build ./{name} failed", tc.version);
+    std::fs::rename(&tmp, &out).unwrap();
+    out
+}
+
+/// A running fixture that talks over stdin/stdout.
+pub struct Fixture {
+    pub child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Fixture {
+    pub fn start(exe: &Path, env: &[(&str, &str)]) -> Fixture {
+        let mut c = Command::new(exe);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().expect("start fixture");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut f = Fixture {
+            child,
+            stdin,
+            stdout,
+        };
+        f.read_until("READY");
+        f
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads lines until one equals `marker`; returns the lines before it.
+    pub fn read_until(&mut self, marker: &str) -> String {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "fixture exited before printing {marker}");
+            if line.trim_end() == marker {
+                return text;
+            }
+            text.push_str(&line);
+        }
+    }
+
+    pub fn send(&mut self, cmd: &str) {
+        writeln!(self.stdin, "{cmd}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The process's own `debug=2` dump.
+    pub fn dump(&mut self) -> String {
+        self.send("dump");
+        self.read_until("END")
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One goroutine of a debug=2 dump, as plain strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct G {
+    pub goid: u64,
+    pub state: String,
+    pub labels: Vec<(String, String)>,
+    /// `function|file|line|offset|inlined`
+    pub frames: Vec<String>,
+    pub elided: Option<u32>,
+    pub created_by: Option<String>,
+    pub creator: Option<u64>,
+    pub unavailable: bool,
+}
+
+fn unquote(s: &str) -> String {
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
+        .replace("\\\"", "\"")
+}
+
+fn parse_location(line: &str) -> (String, u32, Option<u32>) {
+    let l = line.trim();
+    let (loc, off) = match l.rsplit_once(" +0x") {
+        Some((a, b)) => (
+            a,
+            u32::from_str_radix(b.split_whitespace().next().unwrap(), 16).ok(),
+        ),
+        None => (l, None),
+    };
+    let (file, line) = loc.rsplit_once(':').unwrap();
+    (file.to_string(), line.parse().unwrap(), off)
+}
+
+/// Parses a `debug=2` / traceback text (enough for these fixtures).
+pub fn parse_debug2(text: &str) -> Vec<G> {
+    let mut out: Vec<G> = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i];
+        i += 1;
+        let Some(rest) = l.strip_prefix("goroutine ") else {
+            continue;
+        };
+        let Some(open) = rest.find(" [") else {
+            continue;
+        };
+        let Ok(goid) = rest[..open].split_whitespace().next().unwrap().parse() else {
+            continue;
+        };
+        let close = rest.rfind("]").unwrap();
+        let state = rest[open + 2..close].to_string();
+        let mut labels = Vec::new();
+        let tail = rest[close + 1..].trim().trim_end_matches(':').trim();
+        if let Some(inner) = tail.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            for kv in inner.split(", ") {
+                if let Some((k, v)) = kv.split_once(": ") {
+                    labels.push((unquote(k), unquote(v)));
+                }
+            }
+            labels.sort();
+        }
+        let mut g = G {
+            goid,
+            state,
+            labels,
+            frames: Vec::new(),
+            elided: None,
+            created_by: None,
+            creator: None,
+            unavailable: false,
+        };
+        while i < lines.len() && !lines[i].is_empty() {
+            let l = lines[i];
+            if l.trim() == "goroutine running on other thread; stack unavailable" {
+                g.unavailable = true;
+                i += 1;
+            } else if let Some(n) = l
+                .strip_prefix("...")
+                .and_then(|s| s.strip_suffix(" frames elided..."))
+            {
+                g.elided = n.parse().ok();
+                i += 1;
+            } else if let Some(c) = l.strip_prefix("created by ") {
+                let (func, creator) = match c.split_once(" in goroutine ") {
+                    Some((f, n)) => (f.to_string(), n.trim().parse().ok()),
+                    None => (c.to_string(), None),
+                };
+                let (file, line, off) = parse_location(lines[i + 1]);
+                g.created_by = Some(format!("{func}|{file}|{line}|{off:?}|false"));
+                g.creator = creator;
+                i += 2;
+            } else {
+                let p = l.rfind('(').unwrap();
+                let func = &l[..p];
+                let inlined = &l[p..] == "(...)";
+                let (file, line, off) = parse_location(lines[i + 1]);
+                g.frames
+                    .push(format!("{func}|{file}|{line}|{off:?}|{inlined}"));
+                i += 2;
+            }
+        }
+        out.push(g);
+    }
+    out
+}
+
+/// The same view of a snapshot goroutine.
+pub fn from_snapshot(s: &Snapshot) -> Vec<G> {
+    s.goroutines
+        .iter()
+        .map(|g| {
+            let fr = |f| {
+                let x = s.frame(f);
+                format!(
+                    "{}|{}|{}|{:?}|{}",
+                    s.str(x.function),
+                    s.str(x.file),
+                    x.line,
+                    x.offset,
+                    x.inlined
+                )
+            };
+            let mut state = s.str(g.state).to_string();
+            if g.leaked {
+                state += " (leaked)";
+            }
+            if let Some(m) = g.wait_minutes {
+                state += &format!(", {m} minutes");
+            }
+            if g.locked_to_thread {
+                state += ", locked to thread";
+            }
+            let mut labels: Vec<(String, String)> = s
+                .labels(g.labels)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            labels.sort();
+            G {
+                goid: g.goid.0,
+                state,
+                labels,
+                frames: s.stack(g.stack).iter().map(|&f| fr(f)).collect(),
+                elided: match g.elided {
+                    Elision::Count(n) => Some(n),
+                    _ => None,
+                },
+                created_by: g.created_by.map(fr),
+                creator: g.creator_goid.map(|g| g.0),
+                unavailable: g.stack_unavailable,
+            }
+        })
+        .collect()
+}
+
+/// Compares goroutine by goroutine; `skip` are the goids whose differences are tolerated
+/// (named by the caller). Returns human-readable differences.
+pub fn compare(dump: &[G], ours: &[G], skip: &[u64], compare_labels: bool) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let by_id = |v: &[G]| {
+        v.iter()
+            .map(|g| (g.goid, g.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (a, b) = (by_id(dump), by_id(ours));
+    for (id, d) in &a {
+        if skip.contains(id) {
+            continue;
+        }
+        let Some(o) = b.get(id) else {
+            diffs.push(format!(
+                "goroutine {id} [{}] is in the dump but not in the snapshot",
+                d.state
+            ));
+            continue;
+        };
+        let mut o = o.clone();
+        if !compare_labels {
+            o.labels = d.labels.clone();
+        }
+        if *d != o {
+            diffs.push(format!(
+                "goroutine {id} differs:\n  dump: {d:#?}\n  ours: {o:#?}"
+            ));
+        }
+    }
+    for (id, o) in &b {
+        if !skip.contains(id) && !a.contains_key(id) {
+            diffs.push(format!(
+                "goroutine {id} [{}] is in the snapshot but not in the dump",
+                o.state
+            ));
+        }
+    }
+    diffs
+}

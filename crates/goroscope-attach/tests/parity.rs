@@ -1,0 +1,149 @@
+//! PARITY: for the `attach_basic` fixture built with every installed Go release, stripped and
+//! not, the attach snapshot equals the process's own pprof `debug=2` dump goroutine by
+//! goroutine: goroutine set, states (status, wait reason, locked to thread, leaked), labels,
+//! creators and every frame's function/file/line/offset/inlining, and frame elision.
+//!
+//! Tolerated difference, by name: goroutine 1, which is the goroutine that *wrote* the dump
+//! (running `pprof.writeGoroutineStacks` in the dump, reading stdin when we attach).
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::*;
+use goroscope_attach::{attach_pid, AttachOptions};
+use goroscope_model::{Format, Status, WaitReason};
+
+const DUMP_WRITER: &[u64] = &[1];
+
+fn parity(stripped: bool) {
+    let tcs = installed();
+    assert!(
+        !tcs.is_empty(),
+        "no Go toolchains installed: run scripts/install-go.sh"
+    );
+    for tc in &tcs {
+        let exe = build("attach_basic", tc, stripped);
+        let mut fx = Fixture::start(&exe, &[("GODEBUG", "tracebacklabels=1")]);
+        let dump_text = fx.dump();
+        let dump = parse_debug2(&dump_text);
+        let snap = attach_pid(fx.pid(), &AttachOptions::default())
+            .unwrap_or_else(|e| panic!("go{} stripped={stripped}: {e}", tc.version));
+        assert_eq!(snap.source.format, Format::Attach);
+        assert_eq!(
+            snap.go_version.as_deref(),
+            Some(format!("go{}", tc.version).as_str())
+        );
+        let ours = from_snapshot(&snap);
+        // Labels appear in debug=2 headers from Go 1.26 on (GODEBUG=tracebacklabels=1).
+        let labels_printed = dump.iter().any(|g| !g.labels.is_empty());
+        let diffs = compare(&dump, &ours, DUMP_WRITER, labels_printed);
+        assert!(
+            diffs.is_empty(),
+            "go{} stripped={stripped}: {} differences:\n{}",
+            tc.version,
+            diffs.len(),
+            diffs.join("\n")
+        );
+        assert!(
+            dump.len() >= 22,
+            "go{}: only {} goroutines in the dump",
+            tc.version,
+            dump.len()
+        );
+        // The fixture's shapes really are there (so parity is not vacuous).
+        let gs = &snap.goroutines;
+        assert!(gs.iter().any(|g| g.locked_to_thread));
+        assert!(gs
+            .iter()
+            .any(|g| matches!(g.elided, goroscope_model::Elision::Count(n) if n > 0)));
+        assert!(gs.iter().any(|g| g.creator_goid.is_some_and(|c| c.0 != 1)));
+        assert!(gs
+            .iter()
+            .any(|g| g.wait_reason == Some(WaitReason::ChanReceive)));
+        assert!(gs
+            .iter()
+            .any(|g| g.wait_reason == Some(WaitReason::SyncMutexLock)));
+        assert!(gs.iter().any(|g| g.wait_reason == Some(WaitReason::IoWait)));
+        assert!(gs
+            .iter()
+            .any(|g| snap.stack(g.stack).iter().any(|&f| snap.frame(f).inlined)));
+        let labelled = gs
+            .iter()
+            .filter(|g| {
+                snap.labels(g.labels)
+                    .any(|(k, v)| k == "tenant" && v == "acme corp")
+            })
+            .count();
+        assert_eq!(labelled, 2, "go{}: labelled goroutines", tc.version);
+        // A method-value wrapper frame (`go w.run()`) is hidden the way the runtime hides it.
+        let run = gs
+            .iter()
+            .find(|g| {
+                snap.stack(g.stack)
+                    .iter()
+                    .any(|&f| snap.function(f) == "main.(*worker).run")
+            })
+            .expect("worker goroutine");
+        let last = *snap.stack(run.stack).last().unwrap();
+        assert_eq!(snap.function(last), "main.(*worker).run");
+        eprintln!(
+            "go{} stripped={stripped}: {} goroutines identical",
+            tc.version,
+            dump.len() - 1
+        );
+    }
+}
+
+#[test]
+fn parity_with_debug2_unstripped() {
+    parity(false);
+}
+
+#[test]
+fn parity_with_debug2_stripped() {
+    parity(true);
+}
+
+/// Go 1.26+: after the goroutineleak profile ran, leaked goroutines are `_Gleaked`; the
+/// snapshot says so exactly where the dump prints `(leaked)`.
+#[test]
+fn leaked_status_matches_goroutineleak_gc() {
+    let tcs: Vec<_> = installed()
+        .into_iter()
+        .filter(|t| goroscope_attach::binary::go_minor(&format!("go{}", t.version)) >= Some(26))
+        .collect();
+    if tcs.is_empty() {
+        eprintln!("SKIP: no Go >= 1.26 toolchain installed (the goroutineleak profile is 1.26+)");
+        return;
+    }
+    for tc in &tcs {
+        let exe = build("attach_basic", tc, false);
+        let mut fx = Fixture::start(&exe, &[("GODEBUG", "tracebacklabels=1")]);
+        fx.send("leakgc");
+        let r = fx.read_until("LEAKGC");
+        assert!(r.is_empty(), "{r}");
+        let dump = parse_debug2(&fx.dump());
+        let snap = attach_pid(fx.pid(), &AttachOptions::default()).unwrap();
+        let diffs = compare(&dump, &from_snapshot(&snap), DUMP_WRITER, true);
+        assert!(diffs.is_empty(), "go{}: {}", tc.version, diffs.join("\n"));
+        let leaked = snap
+            .goroutines
+            .iter()
+            .filter(|g| g.status == Status::Leaked)
+            .count();
+        let in_dump = dump.iter().filter(|g| g.state.contains("(leaked)")).count();
+        assert!(
+            leaked >= 1,
+            "go{}: no leaked goroutine after the leak GC",
+            tc.version
+        );
+        assert_eq!(
+            leaked, in_dump,
+            "go{}: leaked goroutines vs the dump",
+            tc.version
+        );
+        assert!(snap
+            .goroutines
+            .iter()
+            .all(|g| g.leaked == (g.status == Status::Leaked)));
+    }
+}
