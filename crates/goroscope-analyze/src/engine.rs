@@ -64,6 +64,12 @@ impl Acc {
     fn merge(&mut self, o: &Acc, max_goids: usize) {
         if o.count > self.count {
             self.stack = o.stack;
+            if o.created_by.is_some() {
+                self.created_by = o.created_by;
+            }
+        }
+        if self.created_by.is_none() {
+            self.created_by = o.created_by;
         }
         self.count += o.count;
         self.minutes = match (self.minutes, o.minutes) {
@@ -187,8 +193,10 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
         let mut h = Fnv::new().str(sim.as_str());
         h = match sim {
             Similarity::ExactStack => h.u64(f.sig_exact).str(created),
-            Similarity::IgnoreLines => h.u64(f.sig_functions).str(created),
-            Similarity::BlockingSite => h.u64(f.sig_blocking).str(created),
+            // Not the creator: debug=1/protobuf have none, and the stack's outermost frame
+            // already names the goroutine's function; the creator is kept as a fact.
+            Similarity::IgnoreLines => h.u64(f.sig_functions),
+            Similarity::BlockingSite => h.u64(f.sig_blocking),
             Similarity::CreationSite => {
                 if created.is_empty() {
                     h.u64(f.sig_functions)

@@ -226,6 +226,9 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
     let mut he = Fnv::new();
     for &fr in &frames[start..] {
         let s = snap.frame_site(fr);
+        if s.function == "runtime.goexit" {
+            continue; // printed by protobuf profiles, not by tracebacks
+        }
         hf = hf.str(s.function);
         he = he.str(s.function).str(s.file).u64(s.line as u64);
     }

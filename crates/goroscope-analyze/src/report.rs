@@ -15,9 +15,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Similarity {
-    /// Same functions, files and lines (offsets ignored) and the same state.
+    /// Same functions, files and lines (offsets ignored), state and `created by` function.
     ExactStack,
-    /// Same functions in the same order and the same state; lines and offsets ignored.
+    /// Same functions in the same order and the same state; lines, offsets and the creator
+    /// ignored (so dumps of every form, with or without `created by`, agree).
     /// The default: a rebuilt binary or a different call line of one loop still groups together.
     #[default]
     IgnoreLines,
