@@ -1,0 +1,361 @@
+//! Options, ignore rules, levels, baselines, diff and trend on snapshots built with the model API.
+
+use goroscope_analyze::{
+    analyze, diff, diff_fails, fails, trend, trend_fails, Change, Config, Level, Options,
+    Similarity, Verdict,
+};
+use goroscope_model::{Format, Frame, Goid, Goroutine, ProfileKind, Snapshot, Source, StateText};
+use std::time::{Duration, UNIX_EPOCH};
+
+struct B(Snapshot, u64);
+
+impl B {
+    fn new() -> B {
+        B(
+            Snapshot::new(Source {
+                input: "t".into(),
+                index: 0,
+                line: None,
+                format: Format::Debug2,
+                kind: ProfileKind::Goroutine,
+            }),
+            1,
+        )
+    }
+    fn add(mut self, n: usize, state: &str, frames: &[(&str, u32)], created_by: Option<&str>) -> B {
+        let s = &mut self.0;
+        let mut ids = Vec::new();
+        for (f, line) in frames {
+            let function = s.interner.intern_str(f);
+            let file = s.interner.intern_str("main.go");
+            ids.push(s.interner.intern_frame(Frame {
+                function,
+                file,
+                line: *line,
+                offset: None,
+                inlined: false,
+            }));
+        }
+        let stack = s.interner.intern_stack(&ids);
+        let cb = created_by.map(|c| {
+            let function = s.interner.intern_str(c);
+            let file = s.interner.intern_str("main.go");
+            s.interner.intern_frame(Frame {
+                function,
+                file,
+                line: 1,
+                offset: None,
+                inlined: false,
+            })
+        });
+        for _ in 0..n {
+            let mut g = Goroutine::new(Goid(self.1), stack);
+            self.1 += 1;
+            g.set_state(&StateText::parse(state), &mut s.interner);
+            g.created_by = cb;
+            g.creator_goid = Some(Goid(1));
+            s.goroutines.push(g);
+        }
+        self
+    }
+    fn leaks(self, n: usize) -> B {
+        self.add(
+            n,
+            "chan send",
+            &[("main.send.func1", 10)],
+            Some("main.send"),
+        )
+    }
+    fn snap(self) -> Snapshot {
+        self.0
+    }
+}
+
+fn healthy() -> B {
+    B::new()
+        .add(
+            1,
+            "select (no cases)",
+            &[("main.main", 5), ("runtime.main", 283)],
+            None,
+        )
+        .add(
+            1,
+            "IO wait",
+            &[
+                ("internal/poll.(*FD).Accept", 1),
+                ("net.(*netFD).accept", 2),
+                ("net.(*TCPListener).Accept", 3),
+                ("net/http.(*Server).Serve", 4),
+            ],
+            Some("main.main"),
+        )
+        .add(
+            300,
+            "IO wait",
+            &[
+                ("internal/poll.(*FD).Read", 1),
+                ("net.(*conn).Read", 2),
+                ("net/http.(*connReader).Read", 3),
+                ("bufio.(*Reader).fill", 4),
+                ("net/http.(*conn).serve", 5),
+            ],
+            Some("net/http.(*Server).Serve"),
+        )
+        .add(
+            1,
+            "GC worker (idle)",
+            &[("runtime.gcBgMarkWorker", 1)],
+            Some("runtime.gcBgMarkWorkerStartWorkers"),
+        )
+        .add(
+            1,
+            "syscall",
+            &[("os/signal.signal_recv", 1), ("os/signal.loop", 2)],
+            Some("os/signal.Notify.func1.1"),
+        )
+        .add(
+            1,
+            "running",
+            &[
+                ("runtime/pprof.writeGoroutineStacks", 1),
+                ("net/http.(*conn).serve", 2),
+            ],
+            None,
+        )
+}
+
+#[test]
+fn healthy_server_has_no_findings() {
+    let r = &analyze(&[healthy().snap()], &Options::default())[0];
+    assert_eq!(r.summary.leaks + r.summary.suspects, 0, "{:#?}", r.groups);
+    assert!(!fails(std::slice::from_ref(r), Verdict::Suspect));
+    let serve = r.groups.iter().find(|g| g.count == 300).unwrap();
+    assert_eq!(serve.pattern.as_deref(), Some("benign:http-server-idle"));
+}
+
+#[test]
+fn ignore_rules_levels_and_fail_thresholds() {
+    let s = healthy().leaks(4).snap();
+    let r = analyze(std::slice::from_ref(&s), &Options::default());
+    assert!(fails(&r, Verdict::Suspect) && !fails(&r, Verdict::Leak));
+    assert_eq!(r[0].summary.suspects, 1);
+
+    let cfg = Config::from_toml_str("[ignore]\ntop_function = [\"main.send.*\"]\n").unwrap();
+    let opts = Options {
+        config: cfg,
+        ..Options::default()
+    };
+    let r = analyze(std::slice::from_ref(&s), &opts);
+    assert!(!fails(&r, Verdict::Suspect));
+    assert_eq!(r[0].summary.ignored, 1);
+    let g = r[0].groups.iter().find(|g| g.count == 4).unwrap();
+    assert!(g.evidence[0].contains("top_function"), "{g:#?}");
+    assert_eq!(g.pattern.as_deref(), Some("chan-send-receiver-gone"));
+
+    for (cfg, verdict) in [
+        ("[ignore]\ncreated_by = [\"main.send\"]\n", Verdict::Benign),
+        ("[ignore]\nany_function = [\"main.*\"]\n", Verdict::Benign),
+        (
+            "[rules]\nchan-send-receiver-gone = \"allow\"\n",
+            Verdict::Benign,
+        ),
+        (
+            "[rules]\nchan-send-receiver-gone = \"deny\"\n",
+            Verdict::Leak,
+        ),
+        (
+            "[rules]\nchan-send-receiver-gone = \"warn\"\n",
+            Verdict::Suspect,
+        ),
+    ] {
+        let opts = Options {
+            config: Config::from_toml_str(cfg).unwrap(),
+            ..Options::default()
+        };
+        let r = analyze(std::slice::from_ref(&s), &opts);
+        let g = r[0].groups.iter().find(|g| g.count == 4).unwrap();
+        assert_eq!(g.verdict, verdict, "{cfg}");
+    }
+    // The command line overrides the config.
+    let mut opts = Options {
+        config: Config::from_toml_str("[rules]\nchan-send-receiver-gone = \"allow\"\n").unwrap(),
+        ..Options::default()
+    };
+    opts.set_level("chan-send-receiver-gone", Level::Deny)
+        .unwrap();
+    assert!(fails(
+        &analyze(std::slice::from_ref(&s), &opts),
+        Verdict::Leak
+    ));
+    assert!(opts
+        .set_level("no-such-rule", Level::Warn)
+        .unwrap_err()
+        .contains("unknown rule"));
+    // -W caps a leak at suspect.
+    let nil = B::new()
+        .add(2, "chan receive (nil chan)", &[("main.f", 1)], None)
+        .snap();
+    let mut opts = Options::default();
+    opts.set_level("nil-chan", Level::Warn).unwrap();
+    let r = analyze(&[nil], &opts);
+    assert_eq!(r[0].groups[0].verdict, Verdict::Suspect);
+}
+
+#[test]
+fn baseline_silences_what_was_already_there() {
+    let before = healthy().leaks(4).snap();
+    let after = healthy().leaks(4).snap();
+    let opts = Options::default().with_baseline(&before);
+    assert!(!fails(
+        &analyze(std::slice::from_ref(&after), &opts),
+        Verdict::Suspect
+    ));
+    let grown = healthy().leaks(9).snap();
+    let r = analyze(&[grown], &opts);
+    let g = r[0].groups.iter().find(|g| g.count == 9).unwrap();
+    assert_eq!(g.verdict, Verdict::Suspect);
+    assert!(
+        g.evidence
+            .iter()
+            .any(|e| e.contains("4 of them already in the baseline")),
+        "{g:#?}"
+    );
+}
+
+#[test]
+fn diff_matches_by_signature_not_goid() {
+    let before = healthy().leaks(2).snap();
+    // Different goids, different lines: still the same groups.
+    let after = healthy()
+        .add(
+            7,
+            "chan send",
+            &[("main.send.func1", 99)],
+            Some("main.send"),
+        )
+        .add(
+            3,
+            "sync.Mutex.Lock",
+            &[("main.(*c).get", 4)],
+            Some("main.start"),
+        )
+        .snap();
+    let d = diff(&before, &after, &Options::default());
+    assert_eq!(d.groups[0].change, Change::Grown, "{:#?}", d.groups);
+    assert_eq!(
+        (d.groups[0].before, d.groups[0].after, d.groups[0].delta),
+        (2, 7, 5)
+    );
+    assert_eq!(d.groups[1].change, Change::New);
+    assert_eq!(
+        d.groups[1].group.pattern.as_deref(),
+        Some("mutex-never-unlocked")
+    );
+    assert!(d.groups.iter().all(|g| g.change != Change::Gone));
+    assert!(d.unchanged >= 5);
+    assert!(diff_fails(&d, Verdict::Suspect));
+    let same = diff(&before, &before, &Options::default());
+    assert!(same.groups.is_empty() && !diff_fails(&same, Verdict::Suspect));
+    // Exact-stack grouping tells the lines apart.
+    let opts = Options {
+        similarity: Similarity::ExactStack,
+        ..Options::default()
+    };
+    let d = diff(&before, &after, &opts);
+    assert!(d.groups.iter().any(|g| g.change == Change::Gone));
+}
+
+#[test]
+fn trend_calls_steady_growth_a_leak_and_a_flat_pool_benign() {
+    let pool = |b: B| b.add(8, "chan receive", &[("main.worker", 12)], Some("main.main"));
+    let snaps: Vec<Snapshot> = (0..6)
+        .map(|i| {
+            let mut s = pool(healthy())
+                .add(
+                    1 + 3 * i,
+                    "select",
+                    &[("main.poll.func1", 3)],
+                    Some("main.poll"),
+                )
+                .snap();
+            s.taken_at = Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 120 * i as u64));
+            s
+        })
+        .collect();
+    // One snapshot: the pool needs more samples, the single-instance select is nothing yet.
+    let one = &analyze(&snaps[..1], &Options::default())[0];
+    let p = one.groups.iter().find(|g| g.count == 8).unwrap();
+    assert_eq!(p.verdict, Verdict::NeedMoreSamples);
+    let t = trend(&snaps, &Options::default());
+    assert_eq!(t.minutes.as_ref().unwrap()[1], 2.0);
+    let grow = &t.groups[0];
+    assert_eq!(grow.counts, vec![1, 4, 7, 10, 13, 16]);
+    assert_eq!(grow.verdict, Verdict::Leak);
+    assert!(
+        grow.slope_per_minute && (grow.slope - 1.5).abs() < 1e-9,
+        "{}",
+        grow.slope
+    );
+    assert!(grow.p_value < 0.01);
+    let flat = t.groups.iter().find(|g| g.group.count == 8).unwrap();
+    assert_eq!(flat.verdict, Verdict::Benign, "{flat:#?}");
+    assert!(trend_fails(&t, Verdict::Leak));
+    // Three points cannot be significant: growth at each step is only suspect.
+    let t = trend(&snaps[..3], &Options::default());
+    assert_eq!(t.groups[0].verdict, Verdict::Suspect);
+    // Two points: the trend alone says need-more-samples; the last snapshot's own verdict
+    // (4 copies of one select loop: suspect) is kept when worse.
+    let t = trend(&snaps[..2], &Options::default());
+    assert_eq!(t.groups[0].verdict, Verdict::Suspect);
+    assert!(
+        t.groups[0].evidence[0].contains("too few"),
+        "{:?}",
+        t.groups[0].evidence
+    );
+}
+
+#[test]
+fn report_json_uses_the_documented_names() {
+    let s = healthy()
+        .leaks(3)
+        .add(2, "chan receive (nil chan)", &[("main.nil", 1)], None)
+        .snap();
+    let r = &analyze(
+        &[s],
+        &Options {
+            max_goids: 2,
+            ..Options::default()
+        },
+    )[0];
+    let v = serde_json::to_value(r).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["grouping"], "ignore_lines");
+    let g = &v["groups"][0];
+    assert_eq!(g["verdict"], "leak");
+    assert_eq!(g["pattern"], "nil-chan");
+    for k in [
+        "id",
+        "count",
+        "status",
+        "wait_reason",
+        "wait_minutes",
+        "top_frame",
+        "blocking_site",
+        "created_by",
+        "labels",
+        "stack",
+        "goids",
+        "goids_truncated",
+        "proven",
+        "explanation",
+        "fix",
+        "evidence",
+    ] {
+        assert!(g.get(k).is_some(), "missing {k}");
+    }
+    let big = r.groups.iter().find(|g| g.count == 300).unwrap();
+    assert_eq!((big.goids.len(), big.goids_truncated), (2, true));
+    let back: goroscope_analyze::Report = serde_json::from_value(v).unwrap();
+    assert_eq!(&back, r);
+}
