@@ -22,33 +22,54 @@ pub struct CoreMemory<'a> {
     exe: Option<&'a GoBinary>,
 }
 
-impl ProcessMemory for CoreMemory<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
-        let err = || Unmapped {
-            addr,
-            len: buf.len(),
-        };
+impl CoreMemory<'_> {
+    /// Copies what one segment (or the executable) has at `addr`; returns the bytes copied.
+    fn read_some(&self, addr: u64, buf: &mut [u8]) -> usize {
         let i = self.loads.partition_point(|l| l.0 <= addr);
         if i > 0 {
             let (va, memsz, off, filesz) = self.loads[i - 1];
             let o = addr - va;
-            if o + buf.len() as u64 <= filesz {
+            if o < filesz {
+                let n = (filesz - o).min(buf.len() as u64) as usize;
                 let s = (off + o) as usize;
-                if let Some(src) = self.data.get(s..s + buf.len()) {
-                    buf.copy_from_slice(src);
-                    return Ok(());
+                if let Some(src) = self.data.get(s..s + n) {
+                    buf[..n].copy_from_slice(src);
+                    return n;
                 }
-            } else if o + buf.len() as u64 > memsz {
-                // Not in this segment at all: maybe in the executable below.
+            } else if o < memsz {
+                // Not dumped (read-only file-backed pages): the executable has them.
+                let n = (memsz - o).min(buf.len() as u64) as usize;
+                if let Some(src) = self.exe.and_then(|b| b.read_static(addr, n)) {
+                    buf[..n].copy_from_slice(src);
+                    return n;
+                }
+                return 0;
             }
         }
         match self.exe.and_then(|b| b.read_static(addr, buf.len())) {
             Some(src) => {
                 buf.copy_from_slice(src);
-                Ok(())
+                buf.len()
             }
-            None => Err(err()),
+            None => 0,
         }
+    }
+}
+
+impl ProcessMemory for CoreMemory<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = self.read_some(addr + done as u64, &mut buf[done..]);
+            if n == 0 {
+                return Err(Unmapped {
+                    addr,
+                    len: buf.len(),
+                });
+            }
+            done += n;
+        }
+        Ok(())
     }
 }
 

@@ -211,6 +211,9 @@ pub fn parse_debug2(text: &str) -> Vec<G> {
                 g.created_by = Some(format!("{func}|{file}|{line}|{off:?}|false"));
                 g.creator = creator;
                 i += 2;
+            } else if !l.ends_with(')') || i + 1 >= lines.len() || !lines[i + 1].starts_with('\t') {
+                // Not a frame (register dumps, runtime notes): not part of a goroutine.
+                i += 1;
             } else {
                 let p = l.rfind('(').unwrap();
                 let func = &l[..p];

@@ -1,0 +1,191 @@
+//! Core files: the snapshot read from a core equals the dump the runtime printed when it made
+//! that core (`GOTRACEBACK=crash` + SIGQUIT), goroutine by goroutine; and a `gcore` core of a
+//! live fixture equals the fixture's own `debug=2` dump.
+//!
+//! Tolerated differences, by name: `goroutine 0` blocks (the crash dump also prints each
+//! thread's g0/signal stack, which is not a goroutine) and, for gcore, goroutine 1 (the
+//! goroutine that wrote the debug=2 dump).
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::*;
+use goroscope_attach::{read_core, AttachOptions};
+use goroscope_model::Format;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn core_pattern() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/core_pattern")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Runs the fixture with GOTRACEBACK=crash in `dir`, sends SIGQUIT, returns (stderr, core path).
+fn crash(exe: &std::path::Path, dir: &std::path::Path) -> Option<(String, PathBuf)> {
+    let mut c = Command::new(exe);
+    c.current_dir(dir)
+        .env("GOTRACEBACK", "crash")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            let r = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &r);
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0 && line.trim() != "READY" {
+        line.clear();
+    }
+    let pid = child.id();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGQUIT) };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let _ = child.wait();
+    for name in [format!("core.{pid}"), "core".to_string()] {
+        let p = dir.join(name);
+        if p.exists() {
+            return Some((err, p));
+        }
+    }
+    None
+}
+
+#[test]
+fn core_from_gotraceback_crash_matches_crash_dump() {
+    let pattern = core_pattern();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        eprintln!("SKIP: kernel.core_pattern is {pattern:?} (cores go to a handler or another directory); the gcore test covers core reading");
+        return;
+    }
+    let tcs = installed();
+    assert!(
+        !tcs.is_empty(),
+        "no Go toolchains installed: run scripts/install-go.sh"
+    );
+    for tc in &tcs {
+        let exe = build("attach_basic", tc, false);
+        let dir = std::env::temp_dir().join(format!(
+            "goroscope-core-{}-{}",
+            std::process::id(),
+            tc.version
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let Some((stderr, core)) = crash(&exe, &dir) else {
+            eprintln!(
+                "SKIP: go{}: no core file was written in {} (core_pattern {pattern:?})",
+                tc.version,
+                dir.display()
+            );
+            continue;
+        };
+        let crash_dump = parse_debug2(&stderr);
+        let opts = AttachOptions {
+            system: true,
+            ..Default::default()
+        };
+        let snap =
+            read_core(&core, Some(&exe), &opts).unwrap_or_else(|e| panic!("go{}: {e}", tc.version));
+        assert_eq!(snap.source.format, Format::Core);
+        let ours = from_snapshot(&snap);
+        let labels_printed = crash_dump.iter().any(|g| !g.labels.is_empty());
+        let diffs = compare(&crash_dump, &ours, &[0], labels_printed);
+        assert!(
+            diffs.is_empty(),
+            "go{}: {} differences:\n{}",
+            tc.version,
+            diffs.len(),
+            diffs.join("\n")
+        );
+        assert!(ours.len() >= 22);
+        // Without --exe, the executable is found through the core's NT_FILE note.
+        let again = read_core(&core, None, &opts).unwrap();
+        assert_eq!(again.goroutines.len(), snap.goroutines.len());
+        eprintln!(
+            "go{}: {} goroutines identical to the crash dump",
+            tc.version,
+            ours.len()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn gcore_core_matches_debug2() {
+    if Command::new("gcore").arg("--version").output().is_err() {
+        eprintln!("SKIP: gcore (gdb) is not installed");
+        return;
+    }
+    let tcs = installed();
+    assert!(
+        !tcs.is_empty(),
+        "no Go toolchains installed: run scripts/install-go.sh"
+    );
+    for tc in &tcs {
+        for stripped in [false, true] {
+            let exe = build("attach_basic", tc, stripped);
+            let mut fx = Fixture::start(&exe, &[("GODEBUG", "tracebacklabels=1")]);
+            let dump = parse_debug2(&fx.dump());
+            let dir = std::env::temp_dir().join(format!("goroscope-gcore-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let prefix = dir.join(format!("g-{}-{stripped}", tc.version));
+            let st = Command::new("gcore")
+                .arg("-o")
+                .arg(&prefix)
+                .arg(fx.pid().to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            if !st.success() {
+                eprintln!("SKIP: gcore failed on pid {}", fx.pid());
+                return;
+            }
+            let core = PathBuf::from(format!("{}.{}", prefix.display(), fx.pid()));
+            let snap = read_core(&core, Some(&exe), &AttachOptions::default())
+                .unwrap_or_else(|e| panic!("go{} stripped={stripped}: {e}", tc.version));
+            let labels_printed = dump.iter().any(|g| !g.labels.is_empty());
+            let diffs = compare(&dump, &from_snapshot(&snap), &[1], labels_printed);
+            assert!(
+                diffs.is_empty(),
+                "go{} stripped={stripped}: {}",
+                tc.version,
+                diffs.join("\n")
+            );
+            let _ = std::fs::remove_file(&core);
+        }
+    }
+}
+
+#[test]
+fn bad_core_inputs_give_clear_errors() {
+    let dir = std::env::temp_dir().join(format!("goroscope-badcore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("not-a-core");
+    std::fs::write(&p, b"hello").unwrap();
+    let e = read_core(&p, None, &AttachOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not-a-core") && e.contains("not an ELF"), "{e}");
+    let e = read_core(&dir.join("missing"), None, &AttachOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing"), "{e}");
+    // An executable is not a core.
+    let exe = std::env::current_exe().unwrap();
+    let e = read_core(&exe, None, &AttachOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a core file"), "{e}");
+}
