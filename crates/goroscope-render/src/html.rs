@@ -43,6 +43,9 @@ pre.stack { background: #f8f9fa; border: 1px solid var(--line); padding: 8px; ov
 table.groups { border-collapse: collapse; width: 100%; }
 table.groups th, table.groups td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 table.groups td.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.groups td.p { white-space: nowrap; }
+table.groups td code { word-break: break-all; }
+.tablewrap { overflow-x: auto; }
 details summary { cursor: pointer; }
 "#;
 
@@ -207,9 +210,7 @@ fn report(
                 ..FlameOptions::default()
             },
         )?;
-        let svg = String::from_utf8_lossy(&svg);
-        // Inline SVG in HTML: drop the XML declaration and doctype before `<svg`.
-        out.push_str(svg.find("<svg").map_or(&svg[..], |at| &svg[at..]));
+        out.push_str(&inline_svg(&String::from_utf8_lossy(&svg)));
         out.push_str("\n</figure>\n");
     }
 
@@ -225,7 +226,7 @@ fn report(
 
     let _ = writeln!(out, "<h3>All groups ({})</h3>", groups.len());
     out.push_str(
-        "<table class=\"groups\">\n<thead><tr><th>Goroutines</th><th>Verdict</th><th>Pattern</th><th>State</th><th>Where</th><th>Created by</th></tr></thead>\n<tbody>\n",
+        "<div class=\"tablewrap\"><table class=\"groups\">\n<thead><tr><th>Goroutines</th><th>Verdict</th><th>Pattern</th><th>State</th><th>Where</th><th>Created by</th></tr></thead>\n<tbody>\n",
     );
     for g in &groups {
         let mut state = text::state(g);
@@ -234,7 +235,7 @@ fn report(
         }
         let _ = writeln!(
             out,
-            "<tr id=\"s{i}-g{}\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}<details><summary>stack</summary>{}</details></td><td>{}</td></tr>",
+            "<tr id=\"s{i}-g{}\"><td class=\"n\">{}</td><td>{}</td><td class=\"p\">{}</td><td>{}</td><td>{}<details><summary>stack</summary>{}</details></td><td>{}</td></tr>",
             xml(&g.id),
             thousands(g.count),
             badge(g.verdict, g.proven),
@@ -245,7 +246,7 @@ fn report(
             g.created_by.as_ref().map(loc_html).unwrap_or_default(),
         );
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
     Ok(())
 }
 
@@ -313,4 +314,49 @@ fn finding(out: &mut String, i: usize, n: usize, g: &Group) {
         "<details><summary>stack</summary>{}</details>\n</div>",
         stack_html(g)
     );
+}
+
+/// inferno's SVG, made fit to sit inside the page: no XML prolog, and none of the script
+/// machinery (even with `no_javascript` inferno keeps an `onload` handler, a script of settings
+/// and the search/zoom controls, which would be dead text and CSP violations here). Each frame's
+/// `<title>` still gives its tooltip.
+pub(crate) fn inline_svg(svg: &str) -> String {
+    let mut s = svg.find("<svg").map_or(svg, |at| &svg[at..]).to_string();
+    s = s.replacen(" onload=\"init(evt)\"", "", 1);
+    while let Some(start) = s.find("<script") {
+        match s[start..].find("</script>") {
+            Some(len) => s.replace_range(start..start + len + "</script>".len(), ""),
+            None => {
+                s.truncate(start);
+                break;
+            }
+        }
+    }
+    for id in ["details", "unzoom", "search", "matched"] {
+        let marker = format!("<text id=\"{id}\"");
+        if let Some(start) = s.find(&marker) {
+            if let Some(len) = s[start..].find("</text>") {
+                s.replace_range(start..start + len + "</text>".len(), "");
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_svg_drops_prolog_and_script() {
+        let svg = concat!(
+            "<?xml version=\"1.0\"?><!DOCTYPE svg><svg onload=\"init(evt)\" x=\"1\">",
+            "<script type=\"text/ecmascript\"><![CDATA[var a = 1;]]></script>",
+            "<text id=\"search\" x=\"1\">Search</text><g><title>f</title></g></svg>"
+        );
+        assert_eq!(
+            inline_svg(svg),
+            "<svg x=\"1\"><g><title>f</title></g></svg>"
+        );
+    }
 }
