@@ -1,0 +1,905 @@
+//! The line state machine: turns the lines of a text stream into goroutines and events.
+//!
+//! A [`Parser`] is resumable: it can be fed several consecutive blocks of whole lines. Blocks
+//! that start at a goroutine header can be parsed by independent parsers (the header resets
+//! every piece of per-goroutine state); the merger then puts their outputs together in order.
+//! Everything a parser produces is owned (interned into its own [`Interner`]), so a parser can
+//! outlive the bytes it read.
+
+use super::line::{self, FileLine, MarkerKind};
+use goroscope_model::{
+    Ancestor, Elision, Frame, FrameId, Goid, Goroutine, Interner, LabelSetId, StateText, Sym,
+    Warning,
+};
+use hashbrown::HashTable;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::Hasher;
+
+/// Frames kept per stack; Go prints at most 100 (+ ancestors), so this only stops hostile input.
+const MAX_FRAMES: usize = 4096;
+/// Ancestor blocks kept per goroutine (`tracebackancestors` is capped far lower by Go).
+const MAX_ANCESTORS: usize = 1024;
+/// Consecutive unrecognised lines after which an open goroutine is considered finished.
+const MAX_NOISE_IN_GOROUTINE: u32 = 8;
+/// How much of a marker line (`panic: …`) is kept as the snapshot's reason.
+const MAX_REASON: usize = 1024;
+/// Marker lines remembered while looking for the next header.
+const MAX_CANDIDATES: usize = 8;
+
+/// Per-goroutine facts the merger needs besides the [`Goroutine`] itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GInfo {
+    /// Line of the header, relative to the parser's first line (1-based).
+    pub line: u64,
+    /// Lowest Go minor version the goroutine's text implies (0: nothing implied).
+    pub hint: u8,
+}
+
+/// Something between goroutines that matters to snapshot boundaries or diagnostics.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    /// Number of goroutines this parser had emitted when the event happened.
+    pub at: usize,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum EventKind {
+    /// A report's first line (`panic: …`, `SIGQUIT: quit`), accepted because a goroutine header
+    /// followed it; or a `debug=1` profile header, which ends the dump before it.
+    Marker {
+        kind: MarkerKind,
+        text: String,
+        line: u64,
+    },
+    /// A warning whose line is relative to the parser's first line.
+    Warning(Warning),
+    /// A race report or Delve listing, which are not goroutine dumps.
+    NotDump { race: bool, line: u64 },
+}
+
+/// A marker line seen outside any goroutine, waiting for a header to confirm it.
+#[derive(Debug, Clone)]
+struct Candidate {
+    kind: MarkerKind,
+    text: String,
+    /// Where the marker starts in the raw line.
+    pos: usize,
+    /// The bytes before it (capped), to compare with the header's log prefix.
+    before: Vec<u8>,
+    line: u64,
+}
+
+/// How lines of the current dump are prefixed (log timestamps, klog headers…).
+#[derive(Debug, Clone, Default)]
+struct Prefix {
+    /// Length of the header's prefix.
+    len: usize,
+    /// Its last one or two bytes (`"] "`, `": "`, `"Z "`), to find a varying-length prefix.
+    delim: Vec<u8>,
+}
+
+impl Prefix {
+    fn from_header_prefix(p: &[u8]) -> Prefix {
+        let t = line::trim_end(p);
+        let delim = if t.is_empty() {
+            Vec::new()
+        } else if t.len() < p.len() {
+            vec![t[t.len() - 1], b' ']
+        } else {
+            vec![t[t.len() - 1]]
+        };
+        Prefix {
+            len: p.len(),
+            delim,
+        }
+    }
+
+    /// The content of a line after the prefix.
+    #[inline]
+    fn strip<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        let dl = self.delim.len();
+        if raw.len() >= self.len && (dl == 0 || raw[..self.len].ends_with(&self.delim)) {
+            return &raw[self.len..];
+        }
+        if dl > 0 {
+            if let Some(p) = memchr::memmem::find(raw, &self.delim) {
+                return &raw[p + dl..];
+            }
+            // A prefix-only line whose trailing space was trimmed.
+            if dl == 2 && raw.ends_with(&self.delim[..1]) && raw.len() <= self.len {
+                return b"";
+            }
+        }
+        if raw.len() <= self.len {
+            return b"";
+        }
+        raw
+    }
+
+    fn accepts(&self, c: &Candidate) -> bool {
+        c.pos == 0
+            || c.pos == self.len
+            || (!self.delim.is_empty() && c.before.ends_with(&self.delim))
+            || !c.before.iter().any(u8::is_ascii_alphanumeric)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Frame,
+    CreatedBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not inside a goroutine.
+    Outside,
+    /// Inside a `runtime stack:` block (a thread's system stack): skipped until a blank line.
+    SkipBlock,
+    /// Inside a goroutine, expecting a function line (or a tail line).
+    Func,
+    /// Inside a goroutine, expecting the file line of the previous function line.
+    File(Target),
+}
+
+/// An ancestor block being read.
+#[derive(Debug, Clone)]
+struct AncestorBuf {
+    goid: u64,
+    start: usize,
+    created_by: Option<FrameId>,
+}
+
+/// The goroutine being read.
+#[derive(Debug)]
+struct Cur {
+    g: Goroutine,
+    line: u64,
+    hint: u8,
+    frames: Vec<FrameId>,
+    anc: Vec<AncestorBuf>,
+    anc_frames: Vec<FrameId>,
+    frames_capped: bool,
+}
+
+/// Cached result of a header's bracket text.
+#[derive(Debug, Clone)]
+struct StateTemplate {
+    g: Goroutine,
+    hint: u8,
+}
+
+/// Where a cached frame's key bytes live in the arena.
+#[derive(Debug, Clone, Copy)]
+struct FrameKey {
+    name: (u32, u32),
+    key: (u32, u32),
+    dots: bool,
+    id: FrameId,
+}
+
+/// Turns lines into goroutines (see the module docs).
+pub(crate) struct Parser {
+    pub interner: Interner,
+    pub goroutines: Vec<Goroutine>,
+    pub info: Vec<GInfo>,
+    pub events: Vec<Event>,
+    /// Lines consumed so far.
+    pub lines: u64,
+    /// The input ended inside a goroutine.
+    pub truncated: bool,
+
+    state: State,
+    prefix: Option<Prefix>,
+    /// A header was found inside a line at this position; the next line decides whether the
+    /// dump is glued to log text or every line carries a prefix.
+    probe: Option<(Prefix, u8)>,
+    cur: Option<Cur>,
+    /// The allocations of the last finished goroutine, reused by the next.
+    spare: Option<Cur>,
+    candidates: Vec<Candidate>,
+    /// A run of unrecognised lines outside goroutines: (first line, count).
+    noise_run: Option<(u64, u64)>,
+    noise_in_g: u32,
+    seen_header: bool,
+    not_dump_seen: bool,
+    /// The last line had no newline (end of input).
+    partial_line: bool,
+
+    pend_name: Vec<u8>,
+    pend_dots: bool,
+    pend_creator: Option<u64>,
+
+    frame_table: HashTable<u32>,
+    frame_keys: Vec<FrameKey>,
+    key_arena: Vec<u8>,
+    states: FxHashMap<Box<[u8]>, StateTemplate>,
+    labels: FxHashMap<Box<[u8]>, LabelSetId>,
+}
+
+#[inline]
+fn hash_frame(name: &[u8], key: &[u8], dots: bool) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(name);
+    h.write_u8(0xff);
+    h.write(key);
+    h.write_u8(dots as u8);
+    h.finish()
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// Functions a complete stack usually ends in.
+fn is_terminal_function(name: &str) -> bool {
+    matches!(
+        name,
+        "main.main"
+            | "runtime.main"
+            | "runtime.goexit"
+            | "runtime.goexit0"
+            | "runtime.mstart"
+            | "runtime.mstart0"
+            | "runtime.mstart1"
+            | "runtime.rt0_go"
+            | "runtime.mcall"
+            | "runtime.systemstack"
+            | "runtime.morestack"
+            | "runtime.asmcgocall"
+            | "runtime.cgocallback"
+            | "testing.tRunner"
+    )
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser {
+    pub fn new() -> Parser {
+        Parser {
+            interner: Interner::new(),
+            goroutines: Vec::new(),
+            info: Vec::new(),
+            events: Vec::new(),
+            lines: 0,
+            truncated: false,
+            state: State::Outside,
+            prefix: None,
+            probe: None,
+            cur: None,
+            spare: None,
+            candidates: Vec::new(),
+            noise_run: None,
+            noise_in_g: 0,
+            seen_header: false,
+            not_dump_seen: false,
+            partial_line: false,
+            pend_name: Vec::new(),
+            pend_dots: false,
+            pend_creator: None,
+            frame_table: HashTable::new(),
+            frame_keys: Vec::new(),
+            key_arena: Vec::new(),
+            states: FxHashMap::default(),
+            labels: FxHashMap::default(),
+        }
+    }
+
+    /// Feeds whole lines. `buf` must end with `\n` unless it is the end of the input.
+    pub fn feed(&mut self, buf: &[u8]) {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', buf) {
+            self.line(&buf[start..nl]);
+            start = nl + 1;
+        }
+        if start < buf.len() {
+            self.partial_line = true;
+            self.line(&buf[start..]);
+        }
+    }
+
+    /// Adds a warning about the next line to be fed.
+    pub fn warn_next_line(&mut self, message: String) {
+        let line = self.lines + 1;
+        self.warn(Warning::new(message).at_line(line));
+    }
+
+    fn warn(&mut self, w: Warning) {
+        self.events.push(Event {
+            at: self.goroutines.len(),
+            kind: EventKind::Warning(w),
+        });
+    }
+
+    /// The next block starts with a goroutine header: whatever is open is complete.
+    pub fn close_at_cut(&mut self) {
+        if self.cur.is_some() {
+            self.close_goroutine();
+        }
+        self.state = State::Outside;
+        self.flush_noise();
+    }
+
+    /// The input ended: decide whether the last goroutine was cut off.
+    pub fn finish_eof(&mut self) {
+        self.flush_noise();
+        let Some(c) = self.cur.as_ref() else {
+            return;
+        };
+        let (goid, line) = (c.g.goid, c.line);
+        let cut_mid_frame = matches!(self.state, State::File(_));
+        let complete = !cut_mid_frame
+            && (c.g.stack_unavailable
+                || c.g.elided == Elision::Additional
+                || c.g.created_by.is_some()
+                || c.anc.last().is_some_and(|a| a.created_by.is_some())
+                || c.frames.last().is_some_and(|f| {
+                    is_terminal_function(self.interner.str(self.interner.frame(*f).function))
+                }));
+        if cut_mid_frame {
+            // Drop the frame whose file line is missing: keep only what is complete.
+            self.state = State::Func;
+        }
+        self.close_goroutine();
+        if !complete {
+            self.truncated = true;
+            let how = if self.partial_line {
+                "in the middle of a line"
+            } else {
+                "before the stack looks complete"
+            };
+            self.warn(
+                Warning::new(format!(
+                    "input ends inside goroutine {goid} (header at line {line}), {how}: its stack may be incomplete"
+                ))
+                .at_line(self.lines),
+            );
+        }
+    }
+
+    #[inline]
+    fn line(&mut self, raw: &[u8]) {
+        self.lines += 1;
+        let raw = match raw.last() {
+            Some(b'\r') => &raw[..raw.len() - 1],
+            _ => raw,
+        };
+        if self.probe.is_some() {
+            self.probe_prefix(raw);
+        }
+        let content = match &self.prefix {
+            None => raw,
+            Some(p) => p.strip(raw),
+        };
+        match self.state {
+            State::Func => self.in_func(raw, content),
+            State::File(t) => {
+                if let Some(f) = line::parse_file(content) {
+                    self.noise_in_g = 0;
+                    self.complete_frame(t, Some(f));
+                    self.state = State::Func;
+                } else {
+                    let what = match t {
+                        Target::Frame => "function",
+                        Target::CreatedBy => "`created by`",
+                    };
+                    let msg = format!("{what} line without its file line");
+                    self.warn(Warning::new(msg).at_line(self.lines - 1));
+                    self.complete_frame(t, None);
+                    self.state = State::Func;
+                    self.in_func(raw, content);
+                }
+            }
+            State::Outside => self.outside(raw, content),
+            State::SkipBlock => {
+                if line::is_blank(content) {
+                    self.state = State::Outside;
+                } else if line::parse_func(content).is_none()
+                    && line::parse_file(content).is_none()
+                    && line::parse_elided(content).is_none()
+                    && !content.starts_with(b"created by ")
+                {
+                    self.state = State::Outside;
+                    self.outside(raw, content);
+                }
+            }
+        }
+    }
+
+    /// Decides how the lines after a header found inside a line are prefixed.
+    fn probe_prefix(&mut self, raw: &[u8]) {
+        let Some((p, tries)) = self.probe.take() else {
+            return;
+        };
+        let fits = |c: &[u8]| {
+            line::parse_func(c).is_some()
+                || c.starts_with(b"created by ")
+                || line::is_unavailable(c)
+                || line::parse_ancestor(c).is_some()
+                || line::parse_elided(c).is_some()
+        };
+        if fits(raw) {
+            self.prefix = None;
+            return;
+        }
+        if raw.len() > p.len && fits(p.strip(raw)) {
+            self.prefix = Some(p);
+            return;
+        }
+        if tries < 3 {
+            self.probe = Some((p, tries + 1));
+        } else {
+            self.prefix = None;
+        }
+    }
+
+    fn in_func(&mut self, raw: &[u8], content: &[u8]) {
+        if let Some(f) = line::parse_func(content) {
+            self.noise_in_g = 0;
+            self.pend_name.clear();
+            self.pend_name.extend_from_slice(f.name);
+            self.pend_dots = f.args == b"...";
+            if let Some(c) = self.cur.as_mut() {
+                if c.hint < 18 && !f.args.is_empty() {
+                    if memchr::memchr(b'?', f.args).is_some() {
+                        c.hint = 18;
+                    } else if c.hint < 17 && memchr::memchr(b'{', f.args).is_some() {
+                        c.hint = 17;
+                    }
+                }
+            }
+            self.state = State::File(Target::Frame);
+            return;
+        }
+        if content.starts_with(b"created by ") {
+            if let Some((name, creator)) = line::parse_created_by(content) {
+                self.noise_in_g = 0;
+                self.pend_name.clear();
+                self.pend_name.extend_from_slice(name);
+                self.pend_dots = false;
+                self.pend_creator = creator;
+                self.state = State::File(Target::CreatedBy);
+                return;
+            }
+        }
+        if line::is_blank(content) {
+            self.close_goroutine();
+            return;
+        }
+        if content.starts_with(b"goroutine ") {
+            if let Some(h) = line::parse_header(content) {
+                self.start_goroutine(h, raw, None);
+                return;
+            }
+        }
+        if let Some(id) = line::parse_ancestor(content) {
+            self.noise_in_g = 0;
+            if let Some(c) = self.cur.as_mut() {
+                if c.anc.len() < MAX_ANCESTORS {
+                    c.anc.push(AncestorBuf {
+                        goid: id,
+                        start: c.anc_frames.len(),
+                        created_by: None,
+                    });
+                }
+            }
+            return;
+        }
+        if let Some(e) = line::parse_elided(content) {
+            self.noise_in_g = 0;
+            if let Some(c) = self.cur.as_mut() {
+                if c.anc.is_empty() {
+                    c.g.elided = match e {
+                        None => Elision::Additional,
+                        Some(n) => {
+                            c.hint = c.hint.max(21);
+                            Elision::Count(n)
+                        }
+                    };
+                }
+            }
+            return;
+        }
+        if line::is_unavailable(content) {
+            self.noise_in_g = 0;
+            if let Some(c) = self.cur.as_mut() {
+                c.g.stack_unavailable = true;
+            }
+            return;
+        }
+        if line::strip_indent(content).starts_with(b"non-Go function") {
+            self.noise_in_g = 0;
+            self.pend_name.clear();
+            self.pend_name.extend_from_slice(b"non-Go function");
+            self.pend_dots = false;
+            self.complete_frame(Target::Frame, None);
+            return;
+        }
+        // A header glued to text or behind a different prefix, or a new report: the goroutine
+        // is over.
+        if line::trim_end(raw).ends_with(b":") {
+            if let Some(p) = line::find_header(raw) {
+                let h = line::parse_header(&raw[p..]).expect("find_header checked it");
+                self.start_goroutine(h, raw, Some(p));
+                return;
+            }
+        }
+        if line::marker_at(content).is_some()
+            || line::marker_at(raw).is_some()
+            || line::is_known_noise(content)
+        {
+            self.close_goroutine();
+            self.outside(raw, content);
+            return;
+        }
+        self.noise_in_g += 1;
+        let msg = format!(
+            "skipped a line inside goroutine {}: {:?}",
+            self.cur.as_ref().map_or(0, |c| c.g.goid.0),
+            shorten(raw)
+        );
+        self.warn(Warning::new(msg).at_line(self.lines));
+        if self.noise_in_g >= MAX_NOISE_IN_GOROUTINE {
+            self.close_goroutine();
+        }
+    }
+
+    fn outside(&mut self, raw: &[u8], content: &[u8]) {
+        if line::is_blank(content) {
+            return;
+        }
+        let t = line::trim_end(raw);
+        if t.ends_with(b":") {
+            if content.starts_with(b"goroutine ") {
+                if let Some(h) = line::parse_header(content) {
+                    self.start_goroutine(h, raw, None);
+                    return;
+                }
+            }
+            if let Some(p) = line::find_header(raw) {
+                let h = line::parse_header(&raw[p..]).expect("find_header checked it");
+                self.start_goroutine(h, raw, Some(p));
+                return;
+            }
+            if line::trim_end(content) == b"runtime stack:" {
+                self.state = State::SkipBlock;
+                return;
+            }
+        }
+        if let Some((pos, kind)) = line::find_marker(raw) {
+            self.flush_noise();
+            let text =
+                lossy(line::trim_end(&raw[pos..raw.len().min(pos + MAX_REASON)])).into_owned();
+            if kind == MarkerKind::Debug1 && (pos == 0 || content.len() + pos == raw.len()) {
+                self.candidates.clear();
+                self.events.push(Event {
+                    at: self.goroutines.len(),
+                    kind: EventKind::Marker {
+                        kind,
+                        text,
+                        line: self.lines,
+                    },
+                });
+                return;
+            }
+            if self.candidates.len() < MAX_CANDIDATES {
+                self.candidates.push(Candidate {
+                    kind,
+                    text,
+                    pos,
+                    before: raw[..pos.min(256)].to_vec(),
+                    line: self.lines,
+                });
+            }
+            return;
+        }
+        if (line::is_race(raw) || line::is_delve(content)) && !self.not_dump_seen {
+            self.not_dump_seen = true;
+            self.events.push(Event {
+                at: self.goroutines.len(),
+                kind: EventKind::NotDump {
+                    race: line::is_race(raw),
+                    line: self.lines,
+                },
+            });
+            return;
+        }
+        if line::is_known_noise(content) || !self.seen_header {
+            return;
+        }
+        match &mut self.noise_run {
+            Some((_, n)) => *n += 1,
+            None => self.noise_run = Some((self.lines, 1)),
+        }
+    }
+
+    fn flush_noise(&mut self) {
+        if let Some((first, n)) = self.noise_run.take() {
+            let msg = if n == 1 {
+                "skipped 1 line that is not part of a goroutine".to_string()
+            } else {
+                format!(
+                    "skipped {n} lines that are not part of a goroutine (lines {first}-{})",
+                    first + n - 1
+                )
+            };
+            self.warn(Warning::new(msg).at_line(first));
+        }
+    }
+
+    fn start_goroutine(&mut self, h: line::Header<'_>, raw: &[u8], found_at: Option<usize>) {
+        if self.cur.is_some() {
+            self.close_goroutine();
+        }
+        self.flush_noise();
+        self.seen_header = true;
+        self.noise_in_g = 0;
+        if let Some(p) = found_at {
+            if p == 0 {
+                self.prefix = None;
+            } else {
+                let pre = Prefix::from_header_prefix(&raw[..p]);
+                // Same prefix as before: keep it; otherwise let the next line decide.
+                self.probe = Some((pre, 0));
+            }
+        }
+        // A marker line before this header starts a new report.
+        if !self.candidates.is_empty() {
+            let pre = match (found_at, &self.prefix) {
+                (Some(p), _) => Prefix::from_header_prefix(&raw[..p]),
+                (None, Some(p)) => p.clone(),
+                (None, None) => Prefix::default(),
+            };
+            if let Some(c) = self.candidates.iter().find(|c| pre.accepts(c)) {
+                self.events.push(Event {
+                    at: self.goroutines.len(),
+                    kind: EventKind::Marker {
+                        kind: c.kind,
+                        text: c.text.clone(),
+                        line: c.line,
+                    },
+                });
+            }
+            self.candidates.clear();
+        }
+
+        let mut hint;
+        let mut g = match self.states.get(h.state) {
+            Some(t) => {
+                hint = t.hint;
+                let mut g = t.g.clone();
+                g.goid = Goid(h.goid);
+                g
+            }
+            None => {
+                let text = lossy(h.state);
+                let st = StateText::parse(&text);
+                let mut g = Goroutine::new(Goid(h.goid), goroscope_model::StackId(0));
+                g.set_state(&st, &mut self.interner);
+                let mut th = 0u8;
+                if st.leaked {
+                    th = 26;
+                } else if st.synctest_bubble.is_some() || text.contains("(durable)") {
+                    th = 24;
+                }
+                self.states.insert(
+                    h.state.into(),
+                    StateTemplate {
+                        g: g.clone(),
+                        hint: th,
+                    },
+                );
+                hint = th;
+                g
+            }
+        };
+        if h.has_gp {
+            hint = hint.max(22);
+            g.gp = h.gp;
+            g.m = h.m;
+        }
+        if let Some(lb) = h.labels {
+            if !lb.is_empty() {
+                hint = 27;
+            }
+            g.labels = match self.labels.get(lb) {
+                Some(&id) => id,
+                None => {
+                    let id = match line::parse_labels(lb) {
+                        Some(pairs) => {
+                            let pairs = pairs
+                                .iter()
+                                .map(|(k, v)| {
+                                    (self.interner.intern_str(k), self.interner.intern_str(v))
+                                })
+                                .collect();
+                            self.interner.intern_labels(pairs)
+                        }
+                        None => {
+                            let msg = format!(
+                                "could not read the labels of goroutine {}: {:?}",
+                                h.goid,
+                                shorten(lb)
+                            );
+                            self.warn(Warning::new(msg).at_line(self.lines));
+                            Interner::NO_LABELS
+                        }
+                    };
+                    self.labels.insert(lb.into(), id);
+                    id
+                }
+            };
+        }
+        let mut c = self.spare.take().unwrap_or_else(|| Cur {
+            g: g.clone(),
+            line: 0,
+            hint: 0,
+            frames: Vec::new(),
+            anc: Vec::new(),
+            anc_frames: Vec::new(),
+            frames_capped: false,
+        });
+        c.g = g;
+        c.line = self.lines;
+        c.hint = hint;
+        c.frames.clear();
+        c.anc.clear();
+        c.anc_frames.clear();
+        c.frames_capped = false;
+        self.cur = Some(c);
+        self.state = State::Func;
+    }
+
+    /// Finishes the pending function or `created by` line with its file line (or none).
+    fn complete_frame(&mut self, t: Target, f: Option<FileLine<'_>>) {
+        let id = self.frame_id(f);
+        let Some(c) = self.cur.as_mut() else {
+            return;
+        };
+        match t {
+            Target::Frame => {
+                let dst = if c.anc.is_empty() {
+                    &mut c.frames
+                } else {
+                    &mut c.anc_frames
+                };
+                if dst.len() < MAX_FRAMES {
+                    dst.push(id);
+                } else if !c.frames_capped {
+                    c.frames_capped = true;
+                    let msg = format!(
+                        "goroutine {} has more than {MAX_FRAMES} frames; the rest were skipped",
+                        c.g.goid
+                    );
+                    let line = self.lines;
+                    self.warn(Warning::new(msg).at_line(line));
+                }
+            }
+            Target::CreatedBy => match c.anc.last_mut() {
+                Some(a) => a.created_by = Some(id),
+                None => {
+                    c.g.created_by = Some(id);
+                    c.g.creator_goid = self.pend_creator.map(Goid);
+                    if self.pend_creator.is_some() {
+                        c.hint = c.hint.max(21);
+                    }
+                }
+            },
+        }
+        self.pend_creator = None;
+    }
+
+    /// Interns the pending function with its file line, through the per-parser cache keyed by
+    /// the raw bytes.
+    fn frame_id(&mut self, f: Option<FileLine<'_>>) -> FrameId {
+        let name = &self.pend_name[..];
+        let key = f.as_ref().map_or(&b""[..], |f| f.key);
+        let dots = self.pend_dots;
+        let h = hash_frame(name, key, dots);
+        let keys = &self.frame_keys;
+        let arena = &self.key_arena;
+        let slice = |r: (u32, u32)| &arena[r.0 as usize..r.1 as usize];
+        if let Some(&i) = self.frame_table.find(h, |&i| {
+            let k = &keys[i as usize];
+            k.dots == dots && slice(k.name) == name && slice(k.key) == key
+        }) {
+            return self.frame_keys[i as usize].id;
+        }
+        let function = self.interner.intern_str(&lossy(name));
+        let (file, line, offset) = match &f {
+            Some(f) => (self.interner.intern_str(&lossy(f.path)), f.line, f.offset),
+            None => (Interner::EMPTY, 0, None),
+        };
+        let id = self.interner.intern_frame(Frame {
+            function,
+            file,
+            line,
+            offset,
+            inlined: dots && f.is_some() && offset.is_none(),
+        });
+        let n0 = self.key_arena.len() as u32;
+        self.key_arena.extend_from_slice(name);
+        let n1 = self.key_arena.len() as u32;
+        self.key_arena.extend_from_slice(key);
+        let n2 = self.key_arena.len() as u32;
+        let idx = self.frame_keys.len() as u32;
+        self.frame_keys.push(FrameKey {
+            name: (n0, n1),
+            key: (n1, n2),
+            dots,
+            id,
+        });
+        let keys = &self.frame_keys;
+        let arena = &self.key_arena;
+        self.frame_table.insert_unique(h, idx, |&i| {
+            let k = &keys[i as usize];
+            hash_frame(
+                &arena[k.name.0 as usize..k.name.1 as usize],
+                &arena[k.key.0 as usize..k.key.1 as usize],
+                k.dots,
+            )
+        });
+        id
+    }
+
+    fn close_goroutine(&mut self) {
+        if let State::File(t) = self.state {
+            let msg = match t {
+                Target::Frame => "function line without its file line",
+                Target::CreatedBy => "`created by` line without its file line",
+            };
+            self.warn(Warning::new(msg).at_line(self.lines));
+            self.complete_frame(t, None);
+        }
+        self.state = State::Outside;
+        let Some(c) = self.cur.take() else {
+            return;
+        };
+        let mut g = c.g.clone();
+        g.stack = self.interner.intern_stack(&c.frames);
+        if !c.anc.is_empty() {
+            let mut out = Vec::with_capacity(c.anc.len());
+            for (i, a) in c.anc.iter().enumerate() {
+                let end = c.anc.get(i + 1).map_or(c.anc_frames.len(), |n| n.start);
+                out.push(Ancestor {
+                    goid: Goid(a.goid),
+                    stack: self.interner.intern_stack(&c.anc_frames[a.start..end]),
+                    created_by: a.created_by,
+                    creator_goid: c.anc.get(i + 1).map(|n| Goid(n.goid)),
+                });
+            }
+            if g.creator_goid.is_none() {
+                g.creator_goid = Some(out[0].goid);
+            }
+            g.ancestors = out.into_boxed_slice();
+        }
+        self.goroutines.push(g);
+        self.info.push(GInfo {
+            line: c.line,
+            hint: c.hint,
+        });
+        // Keep the allocations for the next goroutine.
+        self.spare = Some(c);
+    }
+
+    /// A symbol by id, for callers holding only the parser.
+    #[allow(dead_code)]
+    pub fn sym(&self, s: Sym) -> &str {
+        self.interner.str(s)
+    }
+}
+
+/// A line for a warning: at most 120 characters.
+fn shorten(b: &[u8]) -> String {
+    let s = lossy(&b[..b.len().min(160)]);
+    let mut out: String = s.chars().take(120).collect();
+    if out.len() < s.len() || b.len() > 160 {
+        out.push('…');
+    }
+    out
+}
