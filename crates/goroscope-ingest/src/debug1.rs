@@ -17,7 +17,8 @@
 //!
 //! What the format lacks: goroutine ids, states, wait times and creators; and the runtime frames
 //! at the top of each stack (`runtime.gopark`…), which Go hides from the `#` lines. The `@` PCs
-//! are checked but not kept.
+//! are checked but not kept; a record with an empty `@` list (Go then prints a lone `#\t0x0`)
+//! has an empty stack, as in the protobuf form.
 //!
 //! Inlined calls: Go prints them as separate frames whose `pc - offset` (the entry of the
 //! function the code physically lives in) equals that of the next frame (older releases print
@@ -110,6 +111,8 @@ struct RecordBuilder {
     labels: goroscope_model::LabelSetId,
     frames: Vec<RawFrame>,
     saw_frame: bool,
+    /// The `@` list was empty: Go then prints a lone `#\t0x0`, which is no frame.
+    no_pcs: bool,
 }
 
 struct RawFrame {
@@ -131,17 +134,18 @@ impl Parser<'_> {
             return Ok(());
         }
         if let Some((kind_name, total)) = parse_header(trimmed) {
-            let kind =
-                match kind_name {
-                    "goroutine" => ProfileKind::Goroutine,
-                    "goroutineleak" => ProfileKind::GoroutineLeak,
-                    other => return Err(self.err(
+            let kind = match kind_name {
+                "goroutine" => ProfileKind::Goroutine,
+                "goroutineleak" => ProfileKind::GoroutineLeak,
+                other => {
+                    return Err(self.err(
                         line_no,
                         format!(
                             "this is a `{other}` profile, not a goroutine or goroutineleak profile"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             let total = total
                 .ok_or_else(|| self.err(line_no, "the profile header's total is not a number"))?;
             self.finish_snapshot(false);
@@ -203,7 +207,9 @@ impl Parser<'_> {
                 IngestError::new(self.name, format!("bad frame line: {m}")).at_line(line_no)
             })?;
             rec.saw_frame = true;
-            rec.frames.push(raw);
+            if !(rec.no_pcs && raw.pc == 0 && raw.entry.is_none()) {
+                rec.frames.push(raw);
+            }
             return Ok(());
         }
         if let Some((count, pcs)) = trimmed.split_once(" @") {
@@ -211,10 +217,12 @@ impl Parser<'_> {
                 .trim()
                 .parse()
                 .map_err(|_| self.err(line_no, format!("bad record count `{}`", count.trim())))?;
+            let mut no_pcs = true;
             for pc in pcs.split_whitespace() {
                 if parse_hex(pc).is_none() {
                     return Err(self.err(line_no, format!("bad PC `{pc}` in the `@` list")));
                 }
+                no_pcs = false;
             }
             self.finish_record();
             self.rec = Some(RecordBuilder {
@@ -222,6 +230,7 @@ impl Parser<'_> {
                 labels: Interner::NO_LABELS,
                 frames: Vec::new(),
                 saw_frame: false,
+                no_pcs,
             });
             return Ok(());
         }
@@ -580,7 +589,7 @@ mod tests {
         assert!(parse_frame("\t0x1\tmain.f+0x1\tf.go", &mut i).is_err());
     }
 
-    const TWO: &str = "goroutine profile: total 3
+    const TWO: &str = "goroutine profile: total 4
 2 @ 0x1 0x2
 # labels: {\"k\":\"v\"}
 #\t0x6b888b\tinternal/sync.(*Mutex).Lock+0x2b\t\tinternal/sync/mutex.go:70
@@ -591,6 +600,9 @@ mod tests {
 
 1 @ 0x3
 #\t0x3
+
+1 @
+#\t0x0
 
 goroutineleak profile: total 1
 1 @ 0x4
@@ -605,8 +617,8 @@ goroutineleak profile: total 1
         let s = &snaps[0];
         assert_eq!(s.source.kind, ProfileKind::Goroutine);
         assert_eq!(s.source.line, Some(1));
-        assert_eq!(s.declared_total, Some(3));
-        assert_eq!(s.total_goroutines(), 3);
+        assert_eq!(s.declared_total, Some(4));
+        assert_eq!(s.total_goroutines(), 4);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
         assert!(!s.truncated);
         let st = s.stack(s.records[0].stack);
@@ -617,9 +629,11 @@ goroutineleak profile: total 1
             [("k", "v")]
         );
         assert_eq!(s.function(s.stack(s.records[1].stack)[0]), "0x3");
+        // An empty `@` list is an empty stack, as in the protobuf form.
+        assert!(s.stack(s.records[2].stack).is_empty());
         let l = &snaps[1];
         assert_eq!(l.source.kind, ProfileKind::GoroutineLeak);
-        assert_eq!((l.source.index, l.source.line), (1, Some(13)));
+        assert_eq!((l.source.index, l.source.line), (1, Some(16)));
         assert_eq!(l.total_goroutines(), 1);
     }
 

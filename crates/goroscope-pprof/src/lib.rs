@@ -284,9 +284,13 @@ pub fn gunzip(bytes: &[u8], limit: u64) -> Result<Vec<u8>, Error> {
 
 /// Encodes a profile and gzips it, as Go's `runtime/pprof` does.
 pub fn encode_gz(p: &Profile) -> Vec<u8> {
-    let raw = p.encode_to_vec();
+    gzip(&p.encode_to_vec())
+}
+
+/// Gzips bytes (default compression).
+pub fn gzip(raw: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 4 + 64), Default::default());
-    enc.write_all(&raw)
+    enc.write_all(raw)
         .and_then(|()| enc.finish())
         .expect("gzip into a Vec cannot fail")
 }
