@@ -9,7 +9,7 @@
 //!
 //! Several snapshots are merged: counts of equal paths are summed.
 
-use goroscope_model::{Goroutine, Interner, Snapshot, StackId, Status, Sym};
+use goroscope_model::{Entry, Goroutine, Interner, Snapshot, StackId, Status, Sym};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
@@ -109,12 +109,30 @@ fn path(snap: &Snapshot, stack: StackId, leaf: Leaf, opts: &FoldOptions) -> Stri
     out
 }
 
+/// Which goroutines to keep: called once per entry (goroutine or aggregated record).
+pub type Keep<'k> = &'k dyn Fn(&Snapshot, &Entry<'_>) -> bool;
+
 /// The folded paths of `snapshots` with their goroutine counts, sorted by path.
-pub fn fold(snapshots: &[Snapshot], opts: &FoldOptions) -> Vec<(String, u64)> {
+pub fn fold<'a>(
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
+    opts: &FoldOptions,
+) -> Vec<(String, u64)> {
+    fold_where(snapshots, opts, &|_, _| true)
+}
+
+/// [`fold`] of only the entries `keep` accepts (e.g. the goroutines of leak groups).
+pub fn fold_where<'a>(
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
+    opts: &FoldOptions,
+    keep: Keep<'_>,
+) -> Vec<(String, u64)> {
     let mut merged: BTreeMap<String, u64> = BTreeMap::new();
     for snap in snapshots {
         let mut per_key: HashMap<(StackId, Leaf), u64> = HashMap::new();
         for e in snap.entries() {
+            if !keep(snap, &e) {
+                continue;
+            }
             let leaf = match (opts.state_leaf, e.goroutine) {
                 (true, Some(g)) => leaf_of(g),
                 _ => Leaf::None,
@@ -132,9 +150,9 @@ pub fn fold(snapshots: &[Snapshot], opts: &FoldOptions) -> Vec<(String, u64)> {
 }
 
 /// Writes `path count` lines.
-pub fn write_folded(
+pub fn write_folded<'a>(
     w: &mut dyn Write,
-    snapshots: &[Snapshot],
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
     opts: &FoldOptions,
 ) -> io::Result<()> {
     for (p, n) in fold(snapshots, opts) {
@@ -170,9 +188,9 @@ impl Default for FlameOptions {
 
 /// Draws a flame graph of `snapshots` as SVG. A snapshot with no goroutines still gives a
 /// valid SVG that says so, not an error.
-pub fn write_flamegraph(
+pub fn write_flamegraph<'a>(
     w: &mut dyn Write,
-    snapshots: &[Snapshot],
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
     opts: &FlameOptions,
 ) -> io::Result<()> {
     let lines: Vec<String> = fold(snapshots, &opts.fold)

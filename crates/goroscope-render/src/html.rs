@@ -78,7 +78,7 @@ pub fn reports(
         out.push_str("<p>No goroutine snapshots to report on.</p>\n");
     }
     for (i, r) in reports.iter().enumerate() {
-        let snap = snapshots.get(i);
+        let snap = crate::snapshot_of(r, snapshots);
         report(&mut out, i, r, snap, opts)?;
     }
     out.push_str("</main>\n</body>\n</html>\n");
@@ -201,7 +201,7 @@ fn report(
         let mut svg = Vec::new();
         write_flamegraph(
             &mut svg,
-            std::slice::from_ref(snap),
+            [snap],
             &FlameOptions {
                 title: format!("Goroutines: {}", text::source_name(&r.source)),
                 no_javascript: true,

@@ -29,7 +29,9 @@ pub mod pprof_out;
 mod terminal;
 mod text;
 
-pub use folded::{fold, write_flamegraph, write_folded, FlameOptions, FoldOptions};
+pub use folded::{
+    fold, fold_where, write_flamegraph, write_folded, FlameOptions, FoldOptions, Keep,
+};
 
 use goroscope_analyze::{DiffReport, Group, Report, TrendReport, Verdict};
 use goroscope_model::Snapshot;
@@ -177,9 +179,10 @@ impl Default for RenderOptions {
     }
 }
 
-/// Writes the analysis of one or more snapshots. `snapshots` runs parallel to `reports` (the
-/// snapshot each report was made from); the stack-based formats (`svg`, `folded`, `pprof` and
-/// the HTML flame graph) use it, the others only read `reports`.
+/// Writes the analysis of one or more snapshots. `snapshots` are the snapshots the reports were
+/// made from (matched to reports by source input, index and format, so a goroutineleak profile
+/// that only served as proof may be among them); the stack-based formats (`svg`, `folded`,
+/// `pprof` and the HTML flame graph) use them, the others only read `reports`.
 pub fn render(
     w: &mut dyn Write,
     format: OutputFormat,
@@ -196,7 +199,7 @@ pub fn render(
             let title = flame_title(reports);
             folded::write_flamegraph(
                 w,
-                snapshots,
+                stack_snapshots(reports, snapshots),
                 &FlameOptions {
                     title,
                     fold: opts.fold,
@@ -204,8 +207,10 @@ pub fn render(
                 },
             )
         }
-        OutputFormat::Folded => folded::write_folded(w, snapshots, &opts.fold),
-        OutputFormat::Pprof => pprof_out::write(w, snapshots),
+        OutputFormat::Folded => {
+            folded::write_folded(w, stack_snapshots(reports, snapshots), &opts.fold)
+        }
+        OutputFormat::Pprof => pprof_out::write(w, stack_snapshots(reports, snapshots)),
         OutputFormat::Junit => junit::reports(w, reports),
     }
 }
@@ -288,6 +293,30 @@ fn unsupported(format: OutputFormat, what: &str) -> io::Error {
             "--output {format} is not available for {what}; use terminal, json, markdown, junit, svg, folded or pprof"
         ),
     )
+}
+
+/// The snapshot a report was made from: same input, position and format (a goroutineleak
+/// profile that only proved other snapshots has no report of its own).
+pub(crate) fn snapshot_of<'a>(r: &Report, snapshots: &'a [Snapshot]) -> Option<&'a Snapshot> {
+    snapshots.iter().find(|s| {
+        s.source.input == r.source.input
+            && s.source.index == r.source.index
+            && s.source.format.as_str() == r.source.format
+    })
+}
+
+/// The snapshots the stack-based formats draw: those the reports were made from, or every
+/// snapshot when no report names one (e.g. the caller rendered without analysing).
+fn stack_snapshots<'a>(reports: &[Report], snapshots: &'a [Snapshot]) -> Vec<&'a Snapshot> {
+    let matched: Vec<&Snapshot> = reports
+        .iter()
+        .filter_map(|r| snapshot_of(r, snapshots))
+        .collect();
+    if matched.is_empty() {
+        snapshots.iter().collect()
+    } else {
+        matched
+    }
 }
 
 fn flame_title(reports: &[Report]) -> String {

@@ -8,6 +8,7 @@
 //! addresses or mappings: the profile carries names, files and lines only, which is all a
 //! goroutine dump knows.
 
+use crate::folded::Keep;
 use goroscope_model::{FrameId, Interner, LabelSetId, Snapshot, StackId, Sym};
 use goroscope_pprof::{Function, Label, Line, Location, Profile, Sample, StringTable, ValueType};
 use std::collections::HashMap;
@@ -21,7 +22,17 @@ pub const STATE_LABEL: &str = "goroutine.state";
 type SampleKey = (Vec<u64>, Vec<(i64, i64)>);
 
 /// Builds the goroutine profile of `snapshots`.
-pub fn profile(snapshots: &[Snapshot]) -> Profile {
+pub fn profile<'a>(snapshots: impl IntoIterator<Item = &'a Snapshot>) -> Profile {
+    profile_where(snapshots, &|_, _| true)
+}
+
+/// The profile of only the entries `keep` accepts: a filtered profile (e.g. only the
+/// goroutines of leak groups) that still opens in every pprof tool.
+pub fn profile_where<'a>(
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
+    keep: Keep<'_>,
+) -> Profile {
+    let snapshots: Vec<&Snapshot> = snapshots.into_iter().collect();
     let mut b = Builder::default();
     let goroutine = b.strings.index("goroutine");
     let count = b.strings.index("count");
@@ -30,9 +41,12 @@ pub fn profile(snapshots: &[Snapshot]) -> Profile {
     // Aggregate per snapshot by ids first: a million goroutines share few stacks.
     let mut samples: HashMap<SampleKey, i64> = HashMap::new();
     let mut order: Vec<SampleKey> = Vec::new();
-    for snap in snapshots {
+    for &snap in &snapshots {
         let mut per: HashMap<(StackId, LabelSetId, Sym), u64> = HashMap::new();
         for e in snap.entries() {
+            if !keep(snap, &e) {
+                continue;
+            }
             let state = e.goroutine.map(|g| g.state).unwrap_or(Interner::EMPTY);
             *per.entry((e.stack, e.labels, state)).or_default() += e.count;
         }
@@ -116,7 +130,10 @@ pub fn profile(snapshots: &[Snapshot]) -> Profile {
 }
 
 /// Writes the gzipped goroutine profile of `snapshots`.
-pub fn write(w: &mut dyn Write, snapshots: &[Snapshot]) -> io::Result<()> {
+pub fn write<'a>(
+    w: &mut dyn Write,
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
+) -> io::Result<()> {
     w.write_all(&goroscope_pprof::encode_gz(&profile(snapshots)))
 }
 

@@ -1,0 +1,121 @@
+//! Reports of real Go 1.27 dumps (`shared/research/go127-samples`), read by the ingest readers
+//! and analysed by goroscope-analyze, in every human format. Addresses, group ids and goroutine
+//! ids are filtered out of the snapshots so they only change when the rendering does.
+
+use goroscope_analyze::{analyze, Options, Report};
+use goroscope_model::Snapshot;
+use goroscope_render::{render, render_diff, OutputFormat, RenderOptions};
+use std::path::Path;
+
+const SAMPLES: &str = "/work/shared/research/go127-samples";
+
+fn read(names: &[&str]) -> Option<Vec<Snapshot>> {
+    let mut all = Vec::new();
+    for name in names {
+        let p = Path::new(SAMPLES).join(name);
+        if !p.exists() {
+            eprintln!("SKIP: {} is missing", p.display());
+            return None;
+        }
+        let snaps = goroscope_ingest::read_input(
+            p.to_str().unwrap(),
+            &goroscope_ingest::Options::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        all.extend(snaps);
+    }
+    Some(all)
+}
+
+fn out(format: OutputFormat, reports: &[Report], snaps: &[Snapshot]) -> String {
+    let mut buf = Vec::new();
+    render(&mut buf, format, reports, snaps, &RenderOptions::default()).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+macro_rules! snap {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"\b[0-9a-f]{16}\b", "[group-id]"),
+            (r"0x[0-9a-f]+", "[addr]"),
+            (r"/work/shared/research/go127-samples/", "[samples]/"),
+        ]}, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+#[test]
+fn proto_with_goroutineleak_proof() {
+    let Some(snaps) = read(&["goroutine_debug0.pb.gz", "goroutineleak_debug0.pb.gz"]) else {
+        return;
+    };
+    let reports = analyze(&snaps, &Options::default());
+    assert_eq!(reports.len(), 1, "the goroutineleak profile only proves");
+    assert!(reports[0].proof.available);
+    let term = out(OutputFormat::Terminal, &reports, &snaps);
+    assert!(term.contains("LEAK (proven)"), "{term}");
+    snap!("proto_terminal", term);
+    snap!(
+        "proto_markdown",
+        out(OutputFormat::Markdown, &reports, &snaps)
+    );
+    snap!("proto_junit", out(OutputFormat::Junit, &reports, &snaps));
+
+    // Stack formats draw the analysed snapshot only, not the proof profile beside it.
+    let folded = out(OutputFormat::Folded, &reports, &snaps);
+    let total: u64 = folded
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, reports[0].total_goroutines);
+    snap!("proto_folded", folded);
+
+    let html = out(OutputFormat::Html, &reports, &snaps);
+    assert!(html.contains("<svg"), "flame graph in the page");
+    assert!(html.contains("main.leakRecv.func1"));
+}
+
+#[test]
+fn debug1_report() {
+    let Some(snaps) = read(&["goroutine_debug1.txt"]) else {
+        return;
+    };
+    let reports = analyze(&snaps, &Options::default());
+    let term = out(OutputFormat::Terminal, &reports, &snaps);
+    assert!(
+        term.contains("(inferred)"),
+        "debug=1 states are inferred:\n{term}"
+    );
+    snap!("debug1_terminal", term);
+    let json: serde_json::Value =
+        serde_json::from_str(&out(OutputFormat::Json, &reports, &snaps)).unwrap();
+    assert_eq!(json["source"]["format"], "debug1");
+    assert_eq!(
+        json["total_goroutines"].as_u64().unwrap(),
+        snaps[0].total_goroutines()
+    );
+}
+
+#[test]
+fn diff_of_real_profiles() {
+    let Some(before) = read(&["goroutine_debug1.txt"]) else {
+        return;
+    };
+    let Some(after) = read(&["goroutine_debug0.pb.gz"]) else {
+        return;
+    };
+    let d = goroscope_analyze::diff(&before[0], &after[0], &Options::default());
+    let mut buf = Vec::new();
+    render_diff(
+        &mut buf,
+        OutputFormat::Terminal,
+        &d,
+        &[before[0].clone(), after[0].clone()],
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let s = String::from_utf8(buf).unwrap();
+    assert!(s.starts_with("goroscope diff:"), "{s}");
+    snap!("diff_debug1_then_proto_terminal", s);
+}
