@@ -30,6 +30,13 @@ pub const TABLE: &[Benign] = &[
         reason: "the main goroutine: the program lives as long as it does, so it cannot leak",
     },
     Benign {
+        id: "main-goroutine",
+        function: "main.main",
+        states: &[],
+        std_only: false,
+        reason: "the main goroutine (tracebacks hide runtime.main): the program lives as long as it does, so it cannot leak",
+    },
+    Benign {
         id: "runtime-worker",
         function: "runtime.*",
         states: &[

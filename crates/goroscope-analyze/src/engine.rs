@@ -383,6 +383,13 @@ fn decide(cx: &Ctx<'_>, opts: &Options, proven: Option<String>, baseline: Option
         return d;
     }
     let Some((rule, f)) = best else {
+        if cx.reason.is_none() && cx.status == Status::Unknown && cx.facts.has_user_frame {
+            d.verdict = Verdict::NeedMoreSamples;
+            d.evidence.push(
+                "the state is unknown in this form (debug=1 hides the runtime frames that tell it); a debug=2 or protobuf dump decides"
+                    .into(),
+            );
+        }
         return d;
     };
     d.verdict = f.verdict;

@@ -86,6 +86,16 @@ pub fn is_plumbing(function: &str) -> bool {
         || pkg.starts_with("vendor/")
 }
 
+/// Low-level I/O and buffering packages of the standard library: for goroutines that live
+/// entirely in the standard library, the blocking site skips these too, so an idle HTTP server
+/// connection blocks in `net/http.(*connReader).Read`, not `net.(*netFD).Read`.
+pub fn is_io_plumbing(function: &str) -> bool {
+    matches!(
+        package_of(function),
+        "net" | "bufio" | "io" | "os" | "crypto/tls" | "net/textproto" | "io/ioutil"
+    )
+}
+
 /// Runtime (and sync/poll) functions that tell what a goroutine waits for. The outermost match
 /// among the plumbing frames wins (`sync.(*WaitGroup).Wait` over `runtime.semacquire1`).
 const STATE_FRAMES: &[(&str, WaitReason)] = &[
@@ -195,10 +205,14 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
     let mut f = StackFacts::default();
     let mut first_non_plumbing = None;
     let mut first_user = None;
+    let mut first_above_io = None;
     for (i, &fr) in frames.iter().enumerate() {
         let name = snap.function(fr);
         if first_non_plumbing.is_none() && !is_plumbing(name) {
             first_non_plumbing = Some(i);
+        }
+        if first_above_io.is_none() && !is_plumbing(name) && !is_io_plumbing(name) {
+            first_above_io = Some(i);
         }
         if first_user.is_none() && !is_std(name) {
             first_user = Some(i);
@@ -209,10 +223,10 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
     }
     f.first_non_plumbing = first_non_plumbing;
     f.has_user_frame = first_user.is_some();
-    f.blocking =
-        first_user
-            .or(first_non_plumbing)
-            .or(if frames.is_empty() { None } else { Some(0) });
+    f.blocking = first_user
+        .or(first_above_io)
+        .or(first_non_plumbing)
+        .or(if frames.is_empty() { None } else { Some(0) });
     // The state: the outermost state-telling frame before the first non-plumbing frame (or
     // before the user frame, so `net.(*conn).Read` still reaches `runtime_pollWait`).
     let limit = first_user.unwrap_or(frames.len());

@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 /// A single select loop is a normal background task (benign); several from one `go`
 /// statement are one per owner: `suspect`.
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
-    if cx.reason? != WaitReason::Select || !cx.in_user_code() || cx.count < 2 {
+    if cx.reason? != WaitReason::Select || !cx.blocks_in_user_code() || cx.count < 2 {
         return None;
     }
     Some(cx.basic_evidence(Finding::new(

@@ -34,7 +34,7 @@ pub(super) fn receive_verdict(cx: &Ctx<'_>, plain_receive: bool) -> (Verdict, &'
 }
 
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
-    if cx.reason? != WaitReason::ChanReceive || !cx.in_user_code() {
+    if cx.reason? != WaitReason::ChanReceive || !cx.blocks_in_user_code() {
         return None;
     }
     if cx.facts.recv2 {

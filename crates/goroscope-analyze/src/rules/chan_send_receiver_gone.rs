@@ -13,7 +13,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
-    if cx.reason? != WaitReason::ChanSend || !cx.in_user_code() {
+    if cx.reason? != WaitReason::ChanSend || !cx.blocks_in_user_code() {
         return None;
     }
     Some(cx.basic_evidence(Finding::new(

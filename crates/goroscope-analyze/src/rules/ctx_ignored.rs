@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
 /// One sleeping goroutine is an ordinary background poller (benign); several started by the
 /// same `go` statement are one per call: `suspect`.
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
-    if cx.reason? != WaitReason::Sleep || !cx.in_user_code() || cx.count < 2 {
+    if cx.reason? != WaitReason::Sleep || !cx.blocks_in_user_code() || cx.count < 2 {
         return None;
     }
     Some(cx.basic_evidence(Finding::new(

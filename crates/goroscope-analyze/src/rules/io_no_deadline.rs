@@ -22,8 +22,32 @@ const SERVER_SIDE: &[&str] = &[
     "google.golang.org/grpc/internal/transport.(*http2Server).*",
 ];
 
+/// net/http client calls that wait for a response in `select`.
+const HTTP_CLIENT_WAIT: &[&str] = &[
+    "net/http.(*persistConn).roundTrip",
+    "net/http.(*Transport).getConn",
+    "net/http.(*http2ClientConn).RoundTrip",
+    "net/http.(*http2clientStream).waitOnHeaders",
+];
+
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
-    if cx.reason? != WaitReason::IoWait || !cx.in_user_code() {
+    let r = cx.reason?;
+    if !cx.in_user_code() {
+        return None;
+    }
+    if r == WaitReason::Select {
+        let call = cx.functions().find(|f| HTTP_CLIENT_WAIT.contains(f))?;
+        return Some(
+            cx.basic_evidence(Finding::new(
+                Verdict::Suspect,
+                "waiting for an HTTP response with no client timeout or request deadline",
+            ))
+            .with(format!(
+                "inside {call}: an http.Client without Timeout waits as long as the server does"
+            )),
+        );
+    }
+    if r != WaitReason::IoWait {
         return None;
     }
     if cx
@@ -71,6 +95,22 @@ mod tests {
         ("net.(*conn).Read", "net.go", 196),
         ("main.readReply", "main.go", 44),
     ];
+
+    #[test]
+    fn http_requests_without_timeout_are_suspect() {
+        let st = [
+            ("net/http.(*persistConn).roundTrip", "transport.go", 2700),
+            ("net/http.(*Transport).roundTrip", "transport.go", 600),
+            ("net/http.(*Client).Get", "client.go", 480),
+            ("main.main.func2", "main.go", 66),
+        ];
+        let g = one(&[G::new("select", &st).times(12)]);
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Suspect, Some("io-no-deadline"))
+        );
+        assert_eq!(g.blocking_site.unwrap().function, "main.main.func2");
+    }
 
     #[test]
     fn client_reads_are_suspect_server_reads_are_not() {

@@ -159,6 +159,13 @@ impl<'a> Ctx<'a> {
         self.facts.has_user_frame
     }
 
+    /// Whether the blocking operation is written in user code: the first frame outside runtime
+    /// plumbing is the user's (not a standard library call such as an HTTP round trip that
+    /// waits inside net/http).
+    pub fn blocks_in_user_code(&self) -> bool {
+        self.facts.has_user_frame && self.facts.first_non_plumbing == self.facts.blocking
+    }
+
     /// Whether the stack shows the runtime frames above the blocking site (debug=2 before Go
     /// 1.27, protobuf profiles), so `runtime.chanrecv1`/`chanrecv2` can be told apart.
     pub fn runtime_frames_visible(&self) -> bool {

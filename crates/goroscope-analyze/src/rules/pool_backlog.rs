@@ -21,7 +21,7 @@ const SERVERS: &[&str] = &[
 
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
     let r = cx.reason?;
-    if !matches!(r, WaitReason::ChanSend | WaitReason::Select) || !cx.in_user_code() {
+    if !matches!(r, WaitReason::ChanSend | WaitReason::Select) || !cx.blocks_in_user_code() {
         return None;
     }
     let server = cx.functions().find(|f| SERVERS.contains(f))?;

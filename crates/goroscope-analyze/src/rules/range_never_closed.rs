@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
 /// keep runtime frames (debug=2 before Go 1.27, protobuf) can name this pattern; elsewhere the
 /// group is reported as `chan-receive-no-sender`.
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
-    if cx.reason? != WaitReason::ChanReceive || !cx.in_user_code() || !cx.facts.recv2 {
+    if cx.reason? != WaitReason::ChanReceive || !cx.blocks_in_user_code() || !cx.facts.recv2 {
         return None;
     }
     let (v, why) = receive_verdict(cx, false);
