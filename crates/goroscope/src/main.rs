@@ -146,9 +146,8 @@ fn cmd_diff(args: cli::DiffArgs, color: ColorChoice) -> Result<u8> {
 fn cmd_trend(args: cli::TrendArgs, color: ColorChoice) -> Result<u8> {
     let ingest = args.input.ingest_options();
     let mut snapshots = Vec::new();
-    if args.inputs.len() == 1 && args.every.is_some() {
-        let url = &args.inputs[0];
-        let every: std::time::Duration = args.every.unwrap().into();
+    if let (Some(every), [url]) = (args.every, &args.inputs[..]) {
+        let every: std::time::Duration = every.into();
         for i in 0..args.samples {
             if i > 0 {
                 std::thread::sleep(every);
