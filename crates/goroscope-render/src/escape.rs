@@ -48,12 +48,22 @@ pub fn markdown(s: &str) -> String {
     out
 }
 
-/// A code span that holds `s` literally: the fence is one backtick longer than the longest run
-/// of backticks inside, and `|` (which GitHub treats as a cell border even in code) is escaped.
+/// A code span for a table cell: as [`markdown_code_text`], and `|` (which GitHub treats as a
+/// cell border even inside code) is escaped.
 pub fn markdown_code(s: &str) -> String {
+    code_span(&s.replace('|', "\\|"))
+}
+
+/// A code span outside tables that holds `s` literally: the fence is one backtick longer than
+/// the longest run of backticks inside.
+pub fn markdown_code_text(s: &str) -> String {
+    code_span(s)
+}
+
+fn code_span(s: &str) -> String {
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let body = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let body = s.replace(['\n', '\r'], " ");
     let pad = if body.starts_with('`') || body.ends_with('`') {
         " "
     } else {
@@ -100,6 +110,7 @@ mod tests {
     #[test]
     fn markdown_code_survives_backticks_and_pipes() {
         assert_eq!(markdown_code("a|b"), "`a\\|b`");
+        assert_eq!(markdown_code_text("a|b"), "`a|b`");
         assert_eq!(markdown_code("x`y"), "``x`y``");
         assert_eq!(markdown_code("`y"), "`` `y ``");
         assert_eq!(markdown_block("a```b", ""), "````\na```b\n````\n");

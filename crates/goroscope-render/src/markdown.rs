@@ -2,7 +2,9 @@
 //! `<details>`): a summary, a table of findings, each finding with its stack in a code block, and
 //! the other groups folded away.
 
-use crate::escape::{markdown as esc, markdown_block, markdown_code as code};
+use crate::escape::{
+    markdown as esc, markdown_block, markdown_code as code, markdown_code_text as ctext,
+};
 use crate::text::{self, plural, thousands};
 use crate::{is_finding, ordered, RenderOptions};
 use goroscope_analyze::{Change, DiffReport, Group, Location, Report, TrendReport, Verdict};
@@ -63,7 +65,7 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
     ));
     let mut facts = vec![format!("format `{}`", r.source.format)];
     if let Some(v) = r.go_version.as_ref().or(r.go_version_min.as_ref()) {
-        facts.push(code(v));
+        facts.push(ctext(v));
     }
     facts.push(plural(r.total_goroutines, "goroutine", "goroutines"));
     facts.push(plural(r.groups.len() as u64, "group", "groups"));
@@ -96,7 +98,7 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
     out.push_str(&verdicts.join(" · "));
     out.push_str("\n\n");
     if let Some(reason) = &r.reason {
-        out.push_str(&format!("Crash: {}\n\n", code(reason)));
+        out.push_str(&format!("Crash: {}\n\n", ctext(reason)));
     }
     if r.proof.available {
         out.push_str(&format!(
@@ -193,7 +195,7 @@ fn finding(out: &mut String, n: usize, g: &Group) {
         plural(g.count, "goroutine", "goroutines")
     );
     if let Some(p) = &g.pattern {
-        title.push_str(&format!(" · {}", code(p)));
+        title.push_str(&format!(" · {}", ctext(p)));
     }
     out.push_str(&title);
     out.push_str("\n\n");
@@ -224,7 +226,7 @@ fn finding(out: &mut String, n: usize, g: &Group) {
         let l: Vec<String> = g
             .labels
             .iter()
-            .map(|(k, v)| code(&format!("{k}={}", v.join("|"))))
+            .map(|(k, v)| ctext(&format!("{k}={}", v.join("|"))))
             .collect();
         out.push_str(&format!("- **Labels** {}\n", l.join(" ")));
     }
@@ -265,9 +267,9 @@ fn finding(out: &mut String, n: usize, g: &Group) {
 fn full_loc(l: &Location) -> String {
     let fl = text::file_line(l);
     if fl.is_empty() {
-        code(&l.function)
+        ctext(&l.function)
     } else {
-        format!("{} at {}", code(&l.function), code(&fl))
+        format!("{} at {}", ctext(&l.function), ctext(&fl))
     }
 }
 

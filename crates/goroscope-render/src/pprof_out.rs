@@ -205,7 +205,7 @@ mod tests {
     use super::*;
     use goroscope_model::{Format, Frame, Goid, Goroutine, ProfileKind, Record, Source, StateText};
 
-    fn snap() -> Snapshot {
+    pub(super) fn snap() -> Snapshot {
         let mut s = Snapshot::new(Source {
             input: "t".into(),
             index: 0,
@@ -265,5 +265,29 @@ mod tests {
         );
         let back = goroscope_pprof::decode(&goroscope_pprof::encode_gz(&p)).unwrap();
         assert_eq!(back, p);
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn keep_filters_entries() {
+        let s = tests_snap();
+        let p = profile_where([&s], &|_, e| e.goroutine.is_some());
+        let total: i64 = p.sample.iter().map(|s| s.value[0]).sum();
+        assert_eq!(total, 3, "only the goroutines, not the record of 2");
+        let none = profile_where([&s], &|_, _| false);
+        assert!(none.sample.is_empty());
+        assert_eq!(
+            none.sample_type.len(),
+            1,
+            "an empty profile is still a goroutine profile"
+        );
+    }
+
+    fn tests_snap() -> Snapshot {
+        super::tests::snap()
     }
 }

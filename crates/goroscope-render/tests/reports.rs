@@ -189,3 +189,37 @@ fn closed_pipe_comes_back_as_broken_pipe() {
         assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{f}: {e}");
     }
 }
+
+/// Parses `xml` to the end, failing on the first well-formedness error.
+fn assert_well_formed(xml: &str) {
+    let mut r = quick_xml::Reader::from_str(xml);
+    let mut depth = 0i32;
+    loop {
+        match r.read_event() {
+            Ok(quick_xml::events::Event::Start(_)) => depth += 1,
+            Ok(quick_xml::events::Event::End(_)) => depth -= 1,
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "not well-formed at byte {}: {e}\n{xml}",
+                r.buffer_position()
+            ),
+        }
+    }
+    assert_eq!(depth, 0, "unbalanced elements");
+}
+
+#[test]
+fn junit_is_well_formed_xml_with_hostile_text() {
+    let mut r = sample_report();
+    r.groups[0].explanation = Some("a < b && c > \"d\" ]]> \u{1} end".into());
+    r.source.input = "dump<&>.txt".into();
+    let s = out(OutputFormat::Junit, &[r], &opts());
+    assert_well_formed(&s);
+    let mut buf = Vec::new();
+    render_diff(&mut buf, OutputFormat::Junit, &sample_diff(), &[], &opts()).unwrap();
+    assert_well_formed(&String::from_utf8(buf).unwrap());
+    let mut buf = Vec::new();
+    render_trend(&mut buf, OutputFormat::Junit, &sample_trend(), &[], &opts()).unwrap();
+    assert_well_formed(&String::from_utf8(buf).unwrap());
+}
