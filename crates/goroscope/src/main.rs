@@ -146,6 +146,9 @@ fn cmd_diff(args: cli::DiffArgs, color: ColorChoice) -> Result<u8> {
 fn cmd_trend(args: cli::TrendArgs, color: ColorChoice) -> Result<u8> {
     let ingest = args.input.ingest_options();
     let mut snapshots = Vec::new();
+    if args.every.is_some() && args.inputs.len() != 1 {
+        anyhow::bail!("--every polls one URL; got {} inputs", args.inputs.len());
+    }
     if let (Some(every), [url]) = (args.every, &args.inputs[..]) {
         let every: std::time::Duration = every.into();
         for i in 0..args.samples {
