@@ -1,0 +1,91 @@
+//! Writes every dump form of fixture programs into a directory, for looking at by hand or for
+//! snapshot tests elsewhere:
+//!
+//! ```text
+//! cargo run -p goroscope-fixtures --example fixture-dumps -- OUTDIR [VERSION|all] [FIXTURE...] [--labels] [--n N]
+//! ```
+//!
+//! Per toolchain and fixture: `expect.json`, `goroutine_debug{2,1}.txt`, `goroutine_debug0.pb.gz`,
+//! `goroutineleak_debug{2,1}.txt` and `goroutineleak_debug0.pb.gz` (Go 1.27+), `sigquit.txt`
+//! (from a fresh process) and `panic.txt` (`GOTRACEBACK=all`).
+
+use goroscope_fixtures::{fixture_names, run_panic, toolchains, Fixture, StartOptions};
+use std::path::PathBuf;
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut opts = StartOptions::default();
+    if let Some(i) = args.iter().position(|a| a == "--labels") {
+        args.remove(i);
+        opts.labels = true;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--n") {
+        args.remove(i);
+        opts.n = Some(args.remove(i).parse().expect("--n takes a number"));
+    }
+    let Some(out) = args.first().map(PathBuf::from) else {
+        eprintln!("usage: fixture-dumps OUTDIR [VERSION|all] [FIXTURE...] [--labels] [--n N]");
+        std::process::exit(2);
+    };
+    let version = args.get(1).cloned().unwrap_or_else(|| "all".into());
+    let names: Vec<String> = if args.len() > 2 {
+        args[2..].to_vec()
+    } else {
+        fixture_names()
+    };
+    for tc in toolchains()
+        .into_iter()
+        .filter(|t| version == "all" || t.version == version)
+    {
+        for name in &names {
+            let dir = out.join(&tc.version).join(name);
+            std::fs::create_dir_all(&dir).expect("creating the output directory");
+            let write = |file: &str, bytes: &[u8]| {
+                std::fs::write(dir.join(file), bytes).expect("writing a dump");
+            };
+            let mut fx = Fixture::start(name, &tc, &opts);
+            write(
+                "expect.json",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "addr": fx.addr, "total": fx.expect.total, "go_version": fx.expect.go_version,
+                }))
+                .unwrap()
+                .as_bytes(),
+            );
+            let mut forms = vec![
+                ("goroutine_debug2.txt", "/debug/pprof/goroutine?debug=2"),
+                ("goroutine_debug1.txt", "/debug/pprof/goroutine?debug=1"),
+                ("goroutine_debug0.pb.gz", "/debug/pprof/goroutine?debug=0"),
+            ];
+            if tc.has_goroutineleak() {
+                forms.extend([
+                    (
+                        "goroutineleak_debug1.txt",
+                        "/debug/pprof/goroutineleak?debug=1",
+                    ),
+                    (
+                        "goroutineleak_debug0.pb.gz",
+                        "/debug/pprof/goroutineleak?debug=0",
+                    ),
+                    (
+                        "goroutineleak_debug2.txt",
+                        "/debug/pprof/goroutineleak?debug=2",
+                    ),
+                ]);
+            }
+            for (file, path) in forms {
+                match fx.fetch(path) {
+                    Ok(b) => write(file, &b),
+                    Err(e) => eprintln!("{} {name}: {e}", tc.version),
+                }
+            }
+            drop(fx);
+            let fx = Fixture::start(name, &tc, &opts);
+            write("expect_sigquit.txt", format!("{:?}", fx.expect).as_bytes());
+            write("sigquit.txt", fx.sigquit().as_bytes());
+            let crash = run_panic(name, &tc, &opts);
+            write("panic.txt", crash.stderr.as_bytes());
+            eprintln!("{} {name}: {}", tc.version, dir.display());
+        }
+    }
+}
