@@ -134,8 +134,21 @@ fn header(w: &mut dyn Write, r: &Report, p: Paint, width: usize) -> io::Result<(
     ));
     let name = text::source_name(&r.source);
     let line = format!("goroscope: {name} · {}", facts.join(" · "));
-    for l in wrap(&line, width) {
-        writeln!(w, "{}", p.bold(&l))?;
+    if text::width(&line) <= width {
+        writeln!(w, "{}", p.bold(&line))?;
+    } else {
+        // The input on a line of its own (long paths cut from the left), then the facts.
+        writeln!(
+            w,
+            "{}",
+            p.bold(&format!(
+                "goroscope: {}",
+                truncate_left(&name, width.saturating_sub(11))
+            ))
+        )?;
+        for l in wrap(&facts.join(" · "), width) {
+            writeln!(w, "{l}")?;
+        }
     }
 
     let s = &r.summary;
@@ -448,15 +461,21 @@ pub fn diff(w: &mut dyn Write, d: &DiffReport, opts: &RenderOptions) -> io::Resu
     let p = Paint(opts.color);
     let width = opts.width();
     let delta = d.after_total as i64 - d.before_total as i64;
-    let head = format!(
-        "goroscope diff: {} → {} · {} → {} goroutines ({delta:+})",
-        text::source_name(&d.before),
-        text::source_name(&d.after),
+    let (before, after) = (text::source_name(&d.before), text::source_name(&d.after));
+    let totals = format!(
+        "{} → {} goroutines ({delta:+})",
         thousands(d.before_total),
         thousands(d.after_total),
     );
-    for l in wrap(&head, width) {
-        writeln!(w, "{}", p.bold(&l))?;
+    let head = format!("goroscope diff: {before} → {after} · {totals}");
+    if text::width(&head) <= width {
+        writeln!(w, "{}", p.bold(&head))?;
+    } else {
+        let avail = width.saturating_sub(10);
+        writeln!(w, "{}", p.bold("goroscope diff"))?;
+        writeln!(w, "  before  {}", truncate_left(&before, avail))?;
+        writeln!(w, "  after   {}", truncate_left(&after, avail))?;
+        writeln!(w, "{totals}")?;
     }
     let count = |c: Change| d.groups.iter().filter(|g| g.change == c).count() as u64;
     writeln!(
@@ -653,6 +672,14 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
         .min(rest.len());
         let counts_w = (width / 3).max(12);
         let where_w = width.saturating_sub(2 + 18 + 2 + counts_w + 2).max(12);
+        writeln!(
+            w,
+            "  {}",
+            p.dim(&format!(
+                "{:<18}  {:<counts_w$}  WHERE",
+                "VERDICT", "COUNTS"
+            ))
+        )?;
         for tg in &rest[..shown] {
             let counts: Vec<String> = tg.counts.iter().map(|n| thousands(*n)).collect();
             let site = text::site(&tg.group)

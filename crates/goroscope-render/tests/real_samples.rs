@@ -116,6 +116,64 @@ fn diff_of_real_profiles() {
     )
     .unwrap();
     let s = String::from_utf8(buf).unwrap();
-    assert!(s.starts_with("goroscope diff:"), "{s}");
+    assert!(s.starts_with("goroscope diff"), "{s}");
     snap!("diff_debug1_then_proto_terminal", s);
+}
+
+#[test]
+fn debug2_text_dump() {
+    let Some(snaps) = read(&["goroutine_debug2.txt"]) else {
+        return;
+    };
+    let reports = analyze(&snaps, &Options::default());
+    let term = out(OutputFormat::Terminal, &reports, &snaps);
+    assert!(
+        term.contains("created by"),
+        "text dumps carry creators:\n{term}"
+    );
+    snap!("debug2_terminal", term);
+    snap!(
+        "debug2_markdown",
+        out(OutputFormat::Markdown, &reports, &snaps)
+    );
+    let folded = out(OutputFormat::Folded, &reports, &snaps);
+    assert!(
+        folded.lines().any(|l| l.contains(";[chan receive")),
+        "state as the leaf:\n{folded}"
+    );
+}
+
+#[test]
+fn trend_across_three_real_snapshots() {
+    let Some(snaps) = read(&[
+        "wait_61s_0gc_debug2.txt",
+        "wait_61s_1gc_debug2.txt",
+        "wait_61s_2gc_debug2.txt",
+    ]) else {
+        return;
+    };
+    let t = goroscope_analyze::trend(&snaps, &Options::default());
+    for format in [OutputFormat::Terminal, OutputFormat::Markdown] {
+        let mut buf = Vec::new();
+        goroscope_render::render_trend(&mut buf, format, &t, &snaps, &RenderOptions::default())
+            .unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.contains("3 snapshots"), "{s}");
+        snap!(format!("trend_wait61s_{format}"), s);
+    }
+    let mut buf = Vec::new();
+    goroscope_render::render_trend(
+        &mut buf,
+        OutputFormat::Folded,
+        &t,
+        &snaps,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let total: u64 = String::from_utf8(buf)
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, snaps[2].total_goroutines(), "the last snapshot");
 }
