@@ -1,0 +1,330 @@
+//! The analysis on the Go fixture programs (`fixtures/go/`), for every installed Go release.
+//!
+//! * every leak site of every pattern fixture is found in a debug=2 dump and a protobuf
+//!   profile, with the fixture's blocking site, creation site, count and pattern; sites the
+//!   runtime can prove are `leak` + `proven` when a goroutineleak profile is among the inputs
+//!   (Go 1.27+);
+//! * the healthy service (2000 idle keep-alive connections both ways, a worker pool) yields
+//!   zero leak or suspect groups in every form;
+//! * the mixed fixture is scored as precision/recall per group: 100 %/100 % on the leaks one
+//!   snapshot can decide (see [`decidable`]), and with a proof also on every provable site.
+//!
+//! Needs the Go toolchains of `scripts/install-go.sh` (the harness fails loudly without them).
+
+use goroscope_analyze::{analyze, Group, Options, Report, Verdict};
+use goroscope_fixtures::{toolchains, ExpectSite, Fixture, StartOptions, Toolchain};
+use goroscope_model::Snapshot;
+
+struct Dumps {
+    debug2: Vec<Snapshot>,
+    proto: Vec<Snapshot>,
+    debug1: Vec<Snapshot>,
+    leak: Option<Vec<Snapshot>>,
+}
+
+fn read(name: &str, bytes: &[u8]) -> Vec<Snapshot> {
+    goroscope_ingest::read_reader(name, bytes, &Default::default())
+        .unwrap_or_else(|e| panic!("reading {name}: {e}"))
+}
+
+fn dumps(fx: &mut Fixture) -> Dumps {
+    let tag = format!("{}@{}", fx.name, fx.toolchain.version);
+    let has_leak = fx.toolchain.has_goroutineleak();
+    let mut get = |path: &str| fx.fetch(path).unwrap_or_else(|e| panic!("{tag}: {e}"));
+    let debug2 = get("/debug/pprof/goroutine?debug=2");
+    let proto = get("/debug/pprof/goroutine?debug=0");
+    let debug1 = get("/debug/pprof/goroutine?debug=1");
+    let leak = has_leak.then(|| get("/debug/pprof/goroutineleak?debug=1"));
+    Dumps {
+        debug2: read(&format!("{tag} debug=2"), &debug2),
+        proto: read(&format!("{tag} debug=0"), &proto),
+        debug1: read(&format!("{tag} debug=1"), &debug1),
+        leak: leak.map(|l| read(&format!("{tag} goroutineleak"), &l)),
+    }
+}
+
+fn base(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The groups of `r` that are this site's goroutines.
+fn matching<'a>(r: &'a Report, s: &ExpectSite) -> Vec<&'a Group> {
+    r.groups
+        .iter()
+        .filter(|g| match s.line {
+            Some(line) => g.blocking_site.as_ref().is_some_and(|b| {
+                b.function == s.function && b.line == line && base(&b.file) == s.file
+            }),
+            None => {
+                g.stack.iter().any(|f| f.function == s.function)
+                    && g.wait_reason
+                        .as_deref()
+                        .is_some_and(|w| same_reason(w, &s.wait_reason))
+            }
+        })
+        .collect()
+}
+
+/// Go before 1.25 prints WaitGroup waits as `semacquire`; the analysis refines it from frames.
+fn same_reason(got: &str, want: &str) -> bool {
+    got == want || (want == "semacquire" && got == "sync.WaitGroup.Wait")
+}
+
+/// Patterns a single snapshot decides (leak or suspect) from its own evidence, without a
+/// runtime proof or a trend. Receives (`chan-receive-no-sender`, `range-never-closed`) are not
+/// in it: several receivers from one `go` statement look exactly like a worker pool, so one
+/// snapshot says need-more-samples (except a protobuf profile, where `runtime.chanrecv1`
+/// tells a plain receive from a range loop).
+fn decidable(s: &ExpectSite, proof: bool, proto: bool) -> bool {
+    if proof && s.provable {
+        return true;
+    }
+    match s.pattern.as_str() {
+        "chan-receive-no-sender" => proto,
+        "range-never-closed" => false,
+        // The pool's workers wait on a downstream channel: a receive, as above.
+        "pool-backlog" => s.wait_reason != "chan receive",
+        _ => s.leak,
+    }
+}
+
+/// The pattern a group may carry for a site: the site's own, or the receive rule for receive
+/// sites whose form cannot tell a range loop (or a stuck pool worker) from a plain receive.
+///
+/// Stateless forms (protobuf) cannot tell a nil-channel operation from an ordinary one (the
+/// same runtime functions park both): there a nil-chan site carries the plain send/receive
+/// rule.
+fn pattern_ok(g: &Group, s: &ExpectSite, proto: bool) -> bool {
+    let p = g.pattern.as_deref().unwrap_or("");
+    let receive = s.wait_reason.starts_with("chan receive");
+    p == s.pattern
+        || (s.wait_reason == "chan receive"
+            && matches!(p, "chan-receive-no-sender" | "range-never-closed"))
+        || (proto
+            && s.pattern == "nil-chan"
+            && p == if receive {
+                "chan-receive-no-sender"
+            } else {
+                "chan-send-receiver-gone"
+            })
+}
+
+struct Score {
+    tp: usize,
+    fn_: Vec<String>,
+    fp: Vec<String>,
+}
+
+/// Checks every site of a fixture in one report; returns what a precision/recall score needs.
+fn check_sites(tag: &str, r: &Report, sites: &[ExpectSite], proof: bool, proto: bool) -> Score {
+    let mut score = Score {
+        tp: 0,
+        fn_: Vec::new(),
+        fp: Vec::new(),
+    };
+    let mut claimed: Vec<&str> = Vec::new();
+    for s in sites {
+        let gs = matching(r, s);
+        let count: u64 = gs.iter().map(|g| g.count).sum();
+        if s.line.is_some() {
+            assert_eq!(count, s.count, "{tag}: site {s}: groups {gs:#?}");
+        } else {
+            assert!(count >= s.count, "{tag}: site {s}: groups {gs:#?}");
+        }
+        claimed.extend(gs.iter().map(|g| g.id.as_str()));
+        for g in &gs {
+            if let (Some(want), Some(line)) = (&s.created_by_function, s.created_by_line) {
+                let c = g.created_by.as_ref();
+                if !proto && r.source.format != "debug1" {
+                    assert!(
+                        c.is_some_and(|c| &c.function == want && c.line == line),
+                        "{tag}: site {s}: created by {c:?}, want {want}:{line}"
+                    );
+                }
+            }
+            if !s.leak {
+                assert!(
+                    matches!(g.verdict, Verdict::Benign | Verdict::NeedMoreSamples),
+                    "{tag}: healthy site {s} judged {}: {g:#?}",
+                    g.verdict
+                );
+                continue;
+            }
+            let flagged = matches!(g.verdict, Verdict::Leak | Verdict::Suspect);
+            if decidable(s, proof, proto) {
+                if flagged {
+                    score.tp += 1;
+                } else {
+                    score
+                        .fn_
+                        .push(format!("{s} judged {} ({:?})", g.verdict, g.evidence));
+                }
+            }
+            assert!(
+                pattern_ok(g, s, proto),
+                "{tag}: site {s}: pattern {:?}",
+                g.pattern
+            );
+            assert_ne!(
+                g.verdict,
+                Verdict::Benign,
+                "{tag}: leak site {s} judged benign: {g:#?}"
+            );
+            if proof && s.provable {
+                assert!(
+                    g.proven && g.verdict == Verdict::Leak,
+                    "{tag}: provable site {s} not proven: {g:#?}"
+                );
+            }
+        }
+    }
+    for g in &r.groups {
+        if matches!(g.verdict, Verdict::Leak | Verdict::Suspect)
+            && !claimed.contains(&g.id.as_str())
+        {
+            score.fp.push(format!(
+                "{} ×{} {} at {:?}",
+                g.verdict,
+                g.count,
+                g.pattern.as_deref().unwrap_or("-"),
+                g.blocking_site.as_ref().map(|b| b.to_string())
+            ));
+        }
+    }
+    score
+}
+
+fn analyze_forms(d: &Dumps) -> Vec<(String, Report, bool, bool)> {
+    let o = Options::default();
+    let mut out = vec![
+        (
+            "debug=2".to_string(),
+            analyze(&d.debug2, &o).remove(0),
+            false,
+            false,
+        ),
+        (
+            "debug=0".to_string(),
+            analyze(&d.proto, &o).remove(0),
+            false,
+            true,
+        ),
+    ];
+    if let Some(leak) = &d.leak {
+        let mut with = d.debug2.clone();
+        with.extend(leak.iter().cloned());
+        out.push((
+            "debug=2 + goroutineleak".into(),
+            analyze(&with, &o).remove(0),
+            true,
+            false,
+        ));
+    }
+    out
+}
+
+fn run(name: &str, tc: &Toolchain) -> (Fixture, Dumps) {
+    let mut fx = Fixture::start(name, tc, &StartOptions::default());
+    let d = dumps(&mut fx);
+    (fx, d)
+}
+
+const PATTERNS: &[&str] = &[
+    "chan-receive-no-sender",
+    "chan-send-receiver-gone",
+    "range-never-closed",
+    "nil-chan",
+    "select-no-cases",
+    "ctx-ignored",
+    "waitgroup-missing-done",
+    "mutex-never-unlocked",
+    "cond-no-signal",
+    "io-no-deadline",
+    "pool-backlog",
+    "background-loop",
+    "http-body-not-closed",
+];
+
+/// `GOROSCOPE_FIXTURES=a,b` narrows the pattern fixtures for a quick local run.
+fn selected(name: &str) -> bool {
+    match std::env::var("GOROSCOPE_FIXTURES") {
+        Ok(list) if !list.is_empty() => list.split([',', ' ']).any(|n| n == name),
+        _ => true,
+    }
+}
+
+#[test]
+fn every_pattern_fixture_is_found_with_its_sites() {
+    for tc in toolchains() {
+        for &name in PATTERNS {
+            if !selected(name) {
+                continue;
+            }
+            let (fx, d) = run(name, &tc);
+            for (form, r, proof, proto) in analyze_forms(&d) {
+                let tag = format!("{name}@{} {form}", tc.version);
+                let score = check_sites(&tag, &r, &fx.expect.sites, proof, proto);
+                assert!(score.fn_.is_empty(), "{tag}: missed {:#?}", score.fn_);
+            }
+        }
+    }
+}
+
+#[test]
+fn healthy_service_has_no_findings_in_any_form() {
+    for tc in toolchains() {
+        let (fx, d) = run("healthy", &tc);
+        let mut forms = analyze_forms(&d);
+        forms.push((
+            "debug=1".into(),
+            analyze(&d.debug1, &Options::default()).remove(0),
+            false,
+            false,
+        ));
+        for (form, r, proof, proto) in forms {
+            let tag = format!("healthy@{} {form}", tc.version);
+            assert_eq!(
+                r.summary.leaks + r.summary.suspects,
+                0,
+                "{tag}: {:#?}",
+                r.groups
+                    .iter()
+                    .filter(|g| g.verdict.rank() >= 2)
+                    .collect::<Vec<_>>()
+            );
+            if form != "debug=1" {
+                check_sites(&tag, &r, &fx.expect.sites, proof, proto);
+            }
+        }
+    }
+}
+
+#[test]
+fn mixed_fixture_precision_and_recall_are_perfect_on_decidable_leaks() {
+    for tc in toolchains() {
+        let (fx, d) = run("mixed", &tc);
+        for (form, r, proof, proto) in analyze_forms(&d) {
+            let tag = format!("mixed@{} {form}", tc.version);
+            let s = check_sites(&tag, &r, &fx.expect.sites, proof, proto);
+            let precision = s.tp as f64 / (s.tp + s.fp.len()).max(1) as f64;
+            let recall = s.tp as f64 / (s.tp + s.fn_.len()).max(1) as f64;
+            eprintln!(
+                "{tag}: precision {:.0}% recall {:.0}% ({} found)",
+                precision * 100.0,
+                recall * 100.0,
+                s.tp
+            );
+            assert!(s.tp > 0, "{tag}: nothing found");
+            assert!(
+                s.fp.is_empty(),
+                "{tag}: precision {precision:.2}: false positives {:#?}",
+                s.fp
+            );
+            assert!(
+                s.fn_.is_empty(),
+                "{tag}: recall {recall:.2}: missed {:#?}",
+                s.fn_
+            );
+        }
+    }
+}
