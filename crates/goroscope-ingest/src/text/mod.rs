@@ -101,8 +101,10 @@ impl<R: Read> Chunker<R> {
         loop {
             let mut buf = std::mem::take(&mut self.carry);
             if !self.eof {
-                buf.reserve(self.block.saturating_sub(buf.len()));
-                let want = self.block.saturating_sub(buf.len()) as u64;
+                // Always read at least half a block, so every call makes progress.
+                let want = self.block.saturating_sub(buf.len()).max(self.block / 2);
+                buf.reserve(want);
+                let want = want as u64;
                 let got = read_up_to(&mut self.r, &mut buf, want)?;
                 if got < want {
                     self.eof = true;
@@ -139,7 +141,8 @@ impl<R: Read> Chunker<R> {
                 }
                 None => {
                     // One line longer than a block: keep only its end.
-                    self.carry = buf[buf.len() - LONG_LINE_TAIL.min(buf.len())..].to_vec();
+                    let keep = LONG_LINE_TAIL.min(self.block / 4).min(buf.len());
+                    self.carry = buf[buf.len() - keep..].to_vec();
                     warn = Some(format!(
                         "a line longer than {} bytes was shortened to its last {LONG_LINE_TAIL} bytes",
                         self.block

@@ -111,9 +111,6 @@ impl Prefix {
                 return b"";
             }
         }
-        if raw.len() <= self.len {
-            return b"";
-        }
         raw
     }
 
@@ -383,6 +380,10 @@ impl Parser {
                     self.noise_in_g = 0;
                     self.complete_frame(t, Some(f));
                     self.state = State::Func;
+                } else if !recognised(raw, content) {
+                    // A stray line between a function and its file line (another writer's
+                    // log line): skip it and keep waiting for the file line.
+                    self.noise_line(raw);
                 } else {
                     let what = match t {
                         Target::Frame => "function",
@@ -537,6 +538,11 @@ impl Parser {
             self.outside(raw, content);
             return;
         }
+        self.noise_line(raw);
+    }
+
+    /// An unrecognised line inside a goroutine: warned with its line number.
+    fn noise_line(&mut self, raw: &[u8]) {
         self.noise_in_g += 1;
         let msg = format!(
             "skipped a line inside goroutine {}: {:?}",
@@ -892,6 +898,20 @@ impl Parser {
     pub fn sym(&self, s: Sym) -> &str {
         self.interner.str(s)
     }
+}
+
+/// Whether a line is one the dump grammar knows (anything but noise).
+fn recognised(raw: &[u8], content: &[u8]) -> bool {
+    line::is_blank(content)
+        || line::parse_func(content).is_some()
+        || content.starts_with(b"created by ")
+        || content.starts_with(b"goroutine ")
+        || line::parse_ancestor(content).is_some()
+        || line::parse_elided(content).is_some()
+        || line::is_unavailable(content)
+        || line::marker_at(content).is_some()
+        || line::is_known_noise(content)
+        || (line::trim_end(raw).ends_with(b":") && line::find_header(raw).is_some())
 }
 
 /// A line for a warning: at most 120 characters.
