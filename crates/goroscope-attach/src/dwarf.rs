@@ -49,6 +49,11 @@ pub fn read(file: &object::File<'_>) -> Result<Option<DwarfFacts>, AttachError> 
     let mut units = dwarf.units();
     while let Some(header) = units.next().map_err(dwarf_err)? {
         let unit = dwarf.unit(header).map_err(dwarf_err)?;
+        // Go emits one compile unit per package: only `runtime` holds what we need.
+        let is_runtime = unit.name.map(|n| n.slice() == b"runtime").unwrap_or(true);
+        if !is_runtime {
+            continue;
+        }
         let mut entries = unit.entries();
         // Depth-first walk; remember the struct we are inside.
         let mut current: Option<(isize, String)> = None;
