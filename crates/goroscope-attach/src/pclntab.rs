@@ -96,7 +96,10 @@ impl Pclntab {
             addr,
             data,
         };
-        let need = t.pcln.checked_add((nfunc + 1) * 8);
+        let need = nfunc
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(8))
+            .and_then(|n| t.pcln.checked_add(n));
         if need.is_none_or(|n| n > t.data.len())
             || [t.funcname, t.cutab, t.filetab, t.pctab]
                 .iter()

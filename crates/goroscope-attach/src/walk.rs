@@ -278,8 +278,11 @@ impl<'a> Walker<'a> {
                     self.bin.pclntab.name(&f)
                 ));
             }
-            let Some(lr) = word(fp - 8) else {
-                return Err(format!("cannot read return address at {:#x}", fp - 8));
+            let Some(lr) = word(fp.wrapping_sub(8)) else {
+                return Err(format!(
+                    "cannot read return address at {:#x}",
+                    fp.wrapping_sub(8)
+                ));
             };
             if lr == 0 {
                 break;

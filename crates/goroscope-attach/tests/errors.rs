@@ -1,0 +1,179 @@
+//! Bad targets give clear errors (never a panic or a hang), and the walker works on an
+//! in-memory fake address space.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::*;
+use goroscope_attach::binary::GoBinary;
+use goroscope_attach::walk::WalkOptions;
+use goroscope_attach::{attach_pid, snapshot_from_memory, AttachError, AttachOptions, FakeMemory};
+use goroscope_model::{Format, ProfileKind, Source, Status};
+use std::process::{Command, Stdio};
+
+fn src() -> Source {
+    Source {
+        input: "fake".into(),
+        index: 0,
+        line: None,
+        format: Format::Attach,
+        kind: ProfileKind::Goroutine,
+    }
+}
+
+#[test]
+fn non_go_and_missing_processes() {
+    let mut sleep = Command::new("sleep")
+        .arg("30")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let e = attach_pid(sleep.id(), &AttachOptions::default()).unwrap_err();
+    assert!(matches!(e, AttachError::NotGo(_)), "{e}");
+    assert!(e.to_string().contains("is not a Go program"), "{e}");
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    let e = attach_pid(u32::MAX - 7, &AttachOptions::default()).unwrap_err();
+    assert!(matches!(e, AttachError::NoProcess(_)), "{e}");
+    let e = goroscope_attach::run_and_snapshot(&[], &AttachOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("no command"), "{e}");
+}
+
+#[test]
+fn permission_error_names_the_fixes() {
+    let e = AttachError::Permission {
+        pid: 42,
+        scope: "1".into(),
+        detail: "EPERM".into(),
+    };
+    let m = e.to_string();
+    for needle in [
+        "ptrace_scope",
+        "CAP_SYS_PTRACE",
+        "--cap-add SYS_PTRACE",
+        "securityContext",
+        "sudo goroscope attach 42",
+    ] {
+        assert!(m.contains(needle), "missing {needle:?} in {m}");
+    }
+}
+
+fn fixture_binary() -> Option<(GoBinary, std::path::PathBuf)> {
+    let tcs = installed();
+    let tc = tcs.last()?;
+    let exe = build("attach_basic", tc, false);
+    Some((GoBinary::load(&exe).unwrap(), exe))
+}
+
+#[test]
+fn walker_on_fake_memory() {
+    let Some((bin, _)) = fixture_binary() else {
+        panic!("no Go toolchains installed: run scripts/install-go.sh");
+    };
+    let l = bin.layout.clone();
+    let (allgs, allglen) = (bin.allgs.unwrap(), bin.allglen.unwrap());
+    let goexit = bin.pclntab.find_by_name("runtime.goexit").unwrap();
+    let recurse = bin.pclntab.find_by_name("main.recurse").unwrap();
+    let mut mem = FakeMemory::new();
+    const ARR: u64 = 0x10_0000;
+    const G1: u64 = 0x20_0000;
+    const G2: u64 = 0x30_0000;
+    const STACK: u64 = 0x40_0000;
+    mem.map(allgs, vec![0; 24]);
+    mem.poke(allgs, &ARR.to_le_bytes());
+    mem.map(allglen, vec![0; 8]);
+    mem.poke(allglen, &2u64.to_le_bytes());
+    mem.map(ARR, [G1.to_le_bytes(), G2.to_le_bytes()].concat());
+    let mut g = |addr: u64, goid: u64, status: u32, pc: u64, sp: u64| {
+        mem.map(addr, vec![0; l.g_size as usize]);
+        mem.poke(addr + l.g_goid, &goid.to_le_bytes());
+        mem.poke(addr + l.g_atomicstatus, &status.to_le_bytes());
+        mem.poke(addr + l.g_stack, &STACK.to_le_bytes());
+        mem.poke(addr + l.g_stack + 8, &(STACK + 0x1000).to_le_bytes());
+        mem.poke(addr + l.g_sched + l.gobuf_pc, &pc.to_le_bytes());
+        mem.poke(addr + l.g_sched + l.gobuf_sp, &sp.to_le_bytes());
+        mem.poke(addr + l.g_startpc, &recurse.entry.to_le_bytes());
+    };
+    // Goroutine 1: parked at the very bottom (runtime.goexit), waiting on "chan receive".
+    g(G1, 1, 4, goexit.entry + 1, STACK + 0xff8);
+    // Goroutine 2: its saved sp is outside its stack (a torn or corrupt g).
+    g(G2, 2, 4, goexit.entry + 1, 0x99);
+    let chan_receive = l
+        .wait_reasons
+        .iter()
+        .position(|w| w == "chan receive")
+        .unwrap() as u8;
+    mem.poke(G1 + l.g_waitreason, &[chan_receive]);
+    mem.map(STACK, vec![0; 0x1000]);
+    let snap = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), src()).unwrap();
+    assert_eq!(snap.goroutines.len(), 2);
+    let g1 = &snap.goroutines[0];
+    assert_eq!((g1.goid.0, g1.status), (1, Status::Waiting));
+    assert_eq!(snap.str(g1.state), "chan receive");
+    // Only runtime frames: shown anyway, like the runtime does when nothing else is left.
+    assert_eq!(snap.function(snap.stack(g1.stack)[0]), "runtime.goexit");
+    let g2 = &snap.goroutines[1];
+    assert!(g2.stack_unavailable);
+    assert!(
+        snap.warnings
+            .iter()
+            .any(|w| w.message.contains("goroutine 2")),
+        "{:?}",
+        snap.warnings
+    );
+
+    // An implausible allglen is refused, not allocated.
+    mem.poke(allglen, &u64::MAX.to_le_bytes());
+    let e = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), src()).unwrap_err();
+    assert!(e.to_string().contains("implausible"), "{e}");
+    // A g array that does not start with goroutine 1 means a wrong layout: refused.
+    mem.poke(allglen, &1u64.to_le_bytes());
+    mem.poke(G1 + l.g_goid, &77u64.to_le_bytes());
+    let e = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), src()).unwrap_err();
+    assert!(e.to_string().contains("goroutine 1"), "{e}");
+    // Unmapped allgs.
+    let empty = FakeMemory::new();
+    let e = snapshot_from_memory(&bin, &empty, 0, WalkOptions::default(), src()).unwrap_err();
+    assert!(e.to_string().contains("runtime.allglen"), "{e}");
+}
+
+#[test]
+fn truncated_or_garbage_binaries_are_errors() {
+    let Some((_, exe)) = fixture_binary() else {
+        panic!("no Go toolchains installed: run scripts/install-go.sh");
+    };
+    let bytes = std::fs::read(&exe).unwrap();
+    for cut in [0usize, 16, 64, 4096, bytes.len() / 2] {
+        let r = GoBinary::from_bytes(format!("cut{cut}"), &bytes[..cut]);
+        assert!(r.is_err(), "binary cut at {cut} accepted");
+    }
+    // Random bytes anywhere must not panic or hang (errors or wrong names are fine).
+    // Garble inside .gopclntab (found by its header) and after it.
+    let start = bytes
+        .windows(8)
+        .position(|w| w == [0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8])
+        .expect("pclntab header");
+    for seed in 0..8u64 {
+        let mut b = bytes.clone();
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = start + (x % (b.len() - start) as u64) as usize;
+            b[i] = (x >> 32) as u8;
+        }
+        if let Ok(bin) = GoBinary::from_bytes("garbled".into(), &b) {
+            let (lo, hi) = bin.pclntab.text_range();
+            let mut pc = lo;
+            while pc < hi.min(lo + 2_000_000) {
+                if let Some(f) = bin.pclntab.find(pc) {
+                    let _ = bin
+                        .pclntab
+                        .frames_at(&f, pc, &|o, ix| bin.inl_record(o, ix));
+                    let _ = bin.pclntab.sp_delta(&f, pc);
+                }
+                pc += 997;
+            }
+        }
+    }
+}
