@@ -377,7 +377,10 @@ mod tests {
         let bomb = enc.finish().unwrap();
         assert!(bomb.len() < 64 << 10);
         let err = decode_with_limit(&bomb, 1 << 20).unwrap_err();
-        assert!(matches!(err, Error::TooLarge { limit } if limit == 1 << 20), "{err:?}");
+        assert!(
+            matches!(err, Error::TooLarge { limit } if limit == 1 << 20),
+            "{err:?}"
+        );
     }
 
     #[test]
