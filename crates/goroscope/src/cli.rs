@@ -47,6 +47,67 @@ pub enum Command {
     Diff(DiffArgs),
     /// Growth per group across snapshots in time order (files, or a URL polled with --every).
     Trend(TrendArgs),
+    /// Read the goroutines of a running Go process straight from its memory (no pprof endpoint,
+    /// no code change; needs ptrace permission, see the README's FAQ).
+    #[command(
+        after_help = "Examples:\n  sudo goroscope attach $(pidof myservice)\n  goroscope attach 1234 --pause -o json"
+    )]
+    Attach(AttachArgs),
+    /// Run a Go program (a test binary, `go test ./pkg`, following the processes it starts) and
+    /// report the goroutines still alive when each Go process exits.
+    #[command(
+        after_help = "Exit status: 1 when findings at or above --fail-on (default: suspect) are found in an exiting Go\nprocess, else the program's own exit status (2 if goroscope itself fails).\n\nExamples:\n  goroscope run -- go test ./pkg/...\n  goroscope run --fail-on leak -- ./server.test -test.run TestShutdown"
+    )]
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Process id of the Go program.
+    pub pid: u32,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    pub command: Vec<std::ffi::OsString>,
+    /// Also print reports for Go processes that exit with no findings.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MemoryArgs {
+    /// Stop every thread while reading (consistent stacks, running goroutines' stacks from
+    /// registers); the target is always resumed, even on error or Ctrl-C.
+    #[arg(long)]
+    pub pause: bool,
+    /// Include runtime goroutines and frames, like GOTRACEBACK=system.
+    #[arg(long)]
+    pub system: bool,
+}
+
+impl MemoryArgs {
+    pub fn options(&self) -> goroscope_attach::AttachOptions {
+        goroscope_attach::AttachOptions {
+            pause: self.pause,
+            system: self.system,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -67,6 +128,14 @@ pub struct AnalyzeArgs {
     /// Time budget for the goroutineleak request.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub prove_timeout: HumanDuration,
+    /// Read the goroutines from a core file (GOTRACEBACK=crash or gcore) instead of dumps.
+    #[arg(long, conflicts_with = "inputs")]
+    pub core: Option<PathBuf>,
+    /// With --core: the executable that dumped it (default: the path recorded in the core).
+    #[arg(long, requires = "core")]
+    pub exe: Option<PathBuf>,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -153,7 +222,7 @@ pub struct AnalysisArgs {
     /// creation site.
     #[arg(long = "group", value_parser = parse_similarity)]
     pub similarity: Option<Similarity>,
-    /// Exit 1 when findings of this verdict or worse exist.
+    /// Exit 1 when findings of this verdict or worse exist (leak or suspect).
     #[arg(long, value_parser = parse_verdict)]
     pub fail_on: Option<Verdict>,
     /// A TOML file with ignore rules (ignore_top_function, ignore_any_function,

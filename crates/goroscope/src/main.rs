@@ -58,6 +58,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Analyze(args) => cmd_analyze(args, color),
         Command::Diff(args) => cmd_diff(args, color),
         Command::Trend(args) => cmd_trend(args, color),
+        Command::Attach(args) => cmd_attach(args, color),
+        Command::Run(args) => cmd_run(args, color),
     }
 }
 
@@ -79,6 +81,12 @@ fn read_all(inputs: &[String], opts: &goroscope_ingest::Options) -> Result<Vec<S
 fn cmd_analyze(args: cli::AnalyzeArgs, color: ColorChoice) -> Result<u8> {
     let ingest = args.input.ingest_options();
     let mut inputs = args.inputs.clone();
+    if let Some(core) = &args.core {
+        let snap = goroscope_attach::read_core(core, args.exe.as_deref(), &args.memory.options())
+            .with_context(|| format!("reading core file {}", core.display()))?;
+        let inputs = [core.display().to_string()];
+        return report(vec![snap], &inputs, &args.analysis, &args.output, color);
+    }
     if inputs.is_empty() {
         if std::io::stdin().is_terminal() {
             anyhow::bail!(
@@ -102,18 +110,69 @@ fn cmd_analyze(args: cli::AnalyzeArgs, color: ColorChoice) -> Result<u8> {
             }
         }
     }
-    let opts = args.analysis.options()?;
+    report(snapshots, &inputs, &args.analysis, &args.output, color)
+}
+
+/// Analyses snapshots, writes the reports, and returns the exit code `--fail-on` asks for.
+fn report(
+    snapshots: Vec<Snapshot>,
+    inputs: &[String],
+    analysis: &cli::AnalysisArgs,
+    out: &cli::OutputArgs,
+    color: ColorChoice,
+) -> Result<u8> {
+    let opts = analysis.options()?;
     let reports = goroscope_analyze::analyze(&snapshots, &opts);
-    let fail = args
-        .analysis
+    let fail = analysis
         .fail_on
-        .map(|t| goroscope_analyze::fails(&reports, t))
-        .unwrap_or(false);
-    let render = args.output.render_options(color);
-    output::write(&args.output, &inputs, |w| {
-        goroscope_render::render(w, args.output.output, &reports, &snapshots, &render)
+        .is_some_and(|t| goroscope_analyze::fails(&reports, t));
+    let render = out.render_options(color);
+    output::write(out, inputs, |w| {
+        goroscope_render::render(w, out.output, &reports, &snapshots, &render)
     })?;
     Ok(if fail { EXIT_FINDINGS } else { 0 })
+}
+
+fn cmd_attach(args: cli::AttachArgs, color: ColorChoice) -> Result<u8> {
+    let snap = goroscope_attach::attach_pid(args.pid, &args.memory.options())
+        .with_context(|| format!("attaching to pid {}", args.pid))?;
+    let inputs = [format!("pid {}", args.pid)];
+    report(vec![snap], &inputs, &args.analysis, &args.output, color)
+}
+
+fn cmd_run(args: cli::RunArgs, color: ColorChoice) -> Result<u8> {
+    let outcome = goroscope_attach::run_and_snapshot(&args.command, &args.memory.options())?;
+    for (pid, why) in &outcome.skipped {
+        tracing::info!("pid {pid} exited but was not read: {why}");
+    }
+    let opts = args.analysis.options()?;
+    let threshold = args
+        .analysis
+        .fail_on
+        .unwrap_or(goroscope_analyze::Verdict::Suspect);
+    let mut kept = Vec::new();
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for snap in outcome.snapshots {
+        let r = goroscope_analyze::analyze(std::slice::from_ref(&snap), &opts);
+        let bad = goroscope_analyze::fails(&r, threshold);
+        failed |= bad;
+        if bad || args.all {
+            reports.extend(r);
+            kept.push(snap);
+        }
+    }
+    if !reports.is_empty() {
+        let render = args.output.render_options(color);
+        output::write(&args.output, &[], |w| {
+            goroscope_render::render(w, args.output.output, &reports, &kept, &render)
+        })?;
+    }
+    if failed {
+        return Ok(EXIT_FINDINGS);
+    }
+    // The program's own status (128+n when it was killed by signal n).
+    Ok(outcome.exit_code.clamp(0, 255) as u8)
 }
 
 fn read_one(input: &str, opts: &goroscope_ingest::Options) -> Result<Snapshot> {

@@ -194,3 +194,96 @@ fn diff_and_trend_run_on_real_dumps() {
         .code(2)
         .stderr(predicate::str::contains("at least two"));
 }
+
+/// The Go toolchains installed by `scripts/install-go.sh`.
+fn toolchains() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(repo().join(".toolchains")) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let go = e.path().join("bin/go");
+            if let (Some(v), true) = (name.strip_prefix("go-"), go.exists()) {
+                out.push((v.to_string(), go));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `go test -c` of a module under fixtures/gotest into `dir`.
+fn build_test_binary(go: &std::path::Path, module: &str, dir: &std::path::Path) -> PathBuf {
+    let out = dir.join(format!("{module}.test"));
+    let st = std::process::Command::new(go)
+        .args(["test", "-c", "-o"])
+        .arg(&out)
+        .current_dir(repo().join("fixtures/gotest").join(module))
+        // The same caches scripts/build-fixtures.sh and the fixtures harness use, so the
+        // standard library is compiled once per release for the whole suite.
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "")
+        .env("GOPROXY", "off")
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", repo().join("fixtures/build/.gocache"))
+        .env("GOPATH", repo().join("fixtures/build/.gopath"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "go test -c {module} failed");
+    out
+}
+
+#[test]
+fn run_reports_goroutines_a_test_binary_leaves_behind_and_is_silent_on_a_clean_one() {
+    let tcs = toolchains();
+    assert!(
+        !tcs.is_empty(),
+        "no Go toolchain under .toolchains/: run scripts/install-go.sh (scripts/test.sh does)"
+    );
+    // The oldest and the newest release: frame layouts and wait reasons differ most between them.
+    let picks = [tcs.first().unwrap(), tcs.last().unwrap()];
+    for (version, go) in picks {
+        let dir = tempfile::tempdir().unwrap();
+        let leaky = build_test_binary(go, "leaky", dir.path());
+        let out = goroscope()
+            .args(["run", "-o", "json", "--"])
+            .arg(&leaky)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "go {version}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The test binary prints PASS before the report.
+        let json = &stdout[stdout.find('{').expect("a JSON report")..];
+        let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        let groups = v["groups"].as_array().unwrap();
+        let g = groups
+            .iter()
+            .find(|g| g["blocking_site"]["function"] == "goroscope.test/gotest/leaky.Fetch.func1")
+            .unwrap_or_else(|| panic!("go {version}: no group for the leaked sender: {json}"));
+        assert_eq!(g["count"], 3, "go {version}");
+        assert_eq!(g["wait_reason"], "chan send", "go {version}");
+        assert_eq!(g["blocking_site"]["line"], 13, "go {version}");
+        assert_eq!(
+            g["created_by"]["function"], "goroscope.test/gotest/leaky.Fetch",
+            "go {version}"
+        );
+
+        let clean = build_test_binary(go, "clean", dir.path());
+        let out = goroscope()
+            .arg("run")
+            .arg("--")
+            .arg(&clean)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "go {version}: {stdout}");
+        assert!(
+            !stdout.contains("SUSPECT") && !stdout.contains("LEAK"),
+            "go {version}: {stdout}"
+        );
+    }
+}
