@@ -146,8 +146,9 @@ pub struct RenderOptions {
     pub color: bool,
     /// Terminal width in columns (at least 40 is used).
     pub width: usize,
-    /// Show at most this many findings and this many other groups; `None`: every finding and
-    /// [`RenderOptions::DEFAULT_OTHER_ROWS`] other groups (all with `verbose`).
+    /// Show this many findings in full and this many rows in each table (`--top N`); `None`:
+    /// [`RenderOptions::DEFAULT_FULL_FINDINGS`] and [`RenderOptions::DEFAULT_OTHER_ROWS`], or
+    /// everything with `verbose`. Whatever is left out is counted ("…and N more").
     pub top: Option<usize>,
     /// Evidence, goroutine ids, labels and full stacks in terminal output.
     pub verbose: bool,
@@ -158,8 +159,27 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
-    /// Rows of the "other groups" table without `--top` or `--verbose`.
+    /// Rows of each terminal table without `--top` or `--verbose`.
     pub const DEFAULT_OTHER_ROWS: usize = 10;
+    /// Findings shown in full in the terminal without `--top` or `--verbose`; the rest are
+    /// listed one line each.
+    pub const DEFAULT_FULL_FINDINGS: usize = 10;
+
+    pub(crate) fn full_findings(&self) -> usize {
+        match (self.top, self.verbose) {
+            (Some(t), _) => t,
+            (None, true) => usize::MAX,
+            (None, false) => Self::DEFAULT_FULL_FINDINGS,
+        }
+    }
+
+    pub(crate) fn table_rows(&self) -> usize {
+        match (self.top, self.verbose) {
+            (Some(t), _) => t,
+            (None, true) => usize::MAX,
+            (None, false) => Self::DEFAULT_OTHER_ROWS,
+        }
+    }
 
     pub(crate) fn width(&self) -> usize {
         self.width.max(40)

@@ -75,23 +75,26 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
             ))
         )?;
     } else {
-        let shown = opts.top.unwrap_or(usize::MAX).min(findings.len());
+        let shown = opts.full_findings().min(findings.len());
         for (i, g) in findings.iter().take(shown).enumerate() {
             writeln!(w)?;
             finding(w, i + 1, g, p, width, opts.verbose)?;
         }
         if shown < findings.len() {
+            // The rest of the findings, one line each: still all listed, worst first.
             let more = &findings[shown..];
             let n: u64 = more.iter().map(|g| g.count).sum();
             writeln!(w)?;
-            let line = format!(
-                "{} ({}); raise --top to see them",
-                text::more(more.len(), "finding", "findings"),
-                plural(n, "goroutine", "goroutines")
-            );
-            for l in wrap(&line, width) {
-                writeln!(w, "{l}")?;
-            }
+            writeln!(
+                w,
+                "{}",
+                p.bold(&format!(
+                    "More findings: {} ({})",
+                    thousands(more.len() as u64),
+                    plural(n, "goroutine", "goroutines")
+                ))
+            )?;
+            table(w, more, opts.table_rows(), p, width)?;
         }
     }
 
@@ -107,12 +110,7 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
                 plural(n, "goroutine", "goroutines")
             ))
         )?;
-        let limit = match (opts.top, opts.verbose) {
-            (Some(t), _) => t,
-            (None, true) => usize::MAX,
-            (None, false) => RenderOptions::DEFAULT_OTHER_ROWS,
-        };
-        table(w, &rest, limit, p, width)?;
+        table(w, &rest, opts.table_rows(), p, width)?;
     }
     Ok(())
 }
@@ -495,7 +493,7 @@ pub fn diff(w: &mut dyn Write, d: &DiffReport, opts: &RenderOptions) -> io::Resu
         writeln!(w)?;
         writeln!(w, "{}", p.good("Nothing new or grown in AFTER."))?;
     }
-    let limit = opts.top.unwrap_or(usize::MAX);
+    let limit = opts.full_findings();
     for (i, dg) in up.iter().take(limit).enumerate() {
         writeln!(w)?;
         let g = &dg.group;
@@ -536,11 +534,7 @@ pub fn diff(w: &mut dyn Write, d: &DiffReport, opts: &RenderOptions) -> io::Resu
     if !down.is_empty() {
         writeln!(w)?;
         writeln!(w, "{}", p.bold("Shrunk or gone"))?;
-        let shown = if opts.verbose {
-            down.len()
-        } else {
-            limit.min(down.len()).min(RenderOptions::DEFAULT_OTHER_ROWS)
-        };
+        let shown = opts.table_rows().min(down.len());
         let avail = width.saturating_sub(2 + 24);
         for dg in &down[..shown] {
             let site = text::site(&dg.group)
@@ -603,7 +597,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
         writeln!(w)?;
         writeln!(w, "{}", p.good("No group grows steadily."))?;
     }
-    let limit = opts.top.unwrap_or(usize::MAX);
+    let limit = opts.full_findings();
     for (i, tg) in findings.iter().take(limit).enumerate() {
         writeln!(w)?;
         let g = &tg.group;
@@ -664,12 +658,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
             "{}",
             p.bold(&format!("Other groups: {}", thousands(rest.len() as u64)))
         )?;
-        let shown = match (opts.top, opts.verbose) {
-            (Some(t), _) => t,
-            (None, true) => usize::MAX,
-            (None, false) => RenderOptions::DEFAULT_OTHER_ROWS,
-        }
-        .min(rest.len());
+        let shown = opts.table_rows().min(rest.len());
         let counts_w = (width / 3).max(12);
         let where_w = width.saturating_sub(2 + 18 + 2 + counts_w + 2).max(12);
         writeln!(

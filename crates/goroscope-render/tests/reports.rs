@@ -47,7 +47,7 @@ fn terminal_narrow_verbose_top() {
             "{line:?}"
         );
     }
-    assert!(s.contains("…and 1 more finding (2 goroutines)"), "{s}");
+    assert!(s.contains("More findings: 1 (2 goroutines)"), "{s}");
     insta::assert_snapshot!(s);
 }
 
