@@ -154,19 +154,22 @@ impl Config {
 
 /// Whether `name` matches `pattern`, where `*` matches any run of characters.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    if !pattern.contains('*') {
+    let Some(star) = pattern.find('*') else {
         return pattern == name;
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+    };
+    let first = &pattern[..star];
+    let last_star = pattern.rfind('*').unwrap_or(star);
+    let last = &pattern[last_star + 1..];
+    if name.len() < first.len() + last.len() || !name.starts_with(first) || !name.ends_with(last) {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];
-    for p in &parts[1..parts.len() - 1] {
-        match rest.find(p) {
-            Some(i) => rest = &rest[i + p.len()..],
-            None => return false,
+    if last_star > star {
+        for p in pattern[star + 1..last_star].split('*') {
+            match rest.find(p) {
+                Some(i) => rest = &rest[i + p.len()..],
+                None => return false,
+            }
         }
     }
     true

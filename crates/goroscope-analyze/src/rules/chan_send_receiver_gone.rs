@@ -28,6 +28,24 @@ mod tests {
     use crate::Verdict;
 
     #[test]
+    fn labels_of_every_goroutine_are_collected() {
+        let st = [("main.send.func1", "main.go", 3)];
+        let r = report(&[
+            G::new("chan send", &st)
+                .label("tenant", "b")
+                .label("job", "x")
+                .times(2),
+            G::new("chan send", &st).label("tenant", "a"),
+            G::new("chan send", &st),
+        ]);
+        assert_eq!(r.groups.len(), 1, "labels do not split groups");
+        let g = &r.groups[0];
+        assert_eq!(g.count, 4);
+        assert_eq!(g.labels["tenant"], vec!["a", "b"]);
+        assert_eq!(g.labels["job"], vec!["x"]);
+    }
+
+    #[test]
     fn user_send_is_suspect() {
         let g = one(
             &[G::new("chan send", &[("main.query.func1", "main.go", 28)])
