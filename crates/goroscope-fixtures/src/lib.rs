@@ -429,6 +429,8 @@ struct Protocol {
     addr: Option<String>,
     expect: Option<Expect>,
     ready: bool,
+    /// Every stdout line, for error messages.
+    seen: Vec<String>,
 }
 
 fn read_protocol(
@@ -441,6 +443,7 @@ fn read_protocol(
         addr: None,
         expect: None,
         ready: false,
+        seen: Vec::new(),
     };
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -448,10 +451,14 @@ fn read_protocol(
             Ok(Ok(l)) => l,
             Ok(Err(e)) => return Err(format!("{name}: reading stdout: {e}")),
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                return Err(format!("{name}: no READY within {READY_TIMEOUT:?}"))
+                return Err(format!(
+                    "{name}: no READY within {READY_TIMEOUT:?}; stdout so far: {:?}",
+                    p.seen
+                ))
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(p),
         };
+        p.seen.push(line.clone());
         if let Some(a) = line.strip_prefix("ADDR ") {
             p.addr = Some(a.trim().to_owned());
         } else if let Some(j) = line.strip_prefix("EXPECT ") {
@@ -515,6 +522,7 @@ impl Fixture {
                 addr: Some(addr),
                 expect: Some(expect),
                 ready: true,
+                ..
             }) => {
                 fx.addr = addr;
                 fx.expect = expect;
@@ -523,7 +531,10 @@ impl Fixture {
             other => {
                 let why = match other {
                     Err(e) => e,
-                    Ok(_) => format!("{name}: stdout ended without ADDR, EXPECT and READY"),
+                    Ok(p) => format!(
+                        "{name}: stdout ended without ADDR, EXPECT and READY: {:?}",
+                        p.seen
+                    ),
                 };
                 let _ = fx.child.kill();
                 let _ = fx.child.wait();
@@ -692,9 +703,9 @@ pub fn run_panic(name: &str, tc: &Toolchain, opts: &StartOptions) -> Crash {
             stderr,
             status,
         },
-        Ok(_) => panic!(
-            "fixture {name} (go {}) printed no EXPECT before exiting ({status}):\n{stderr}",
-            tc.version
+        Ok(p) => panic!(
+            "fixture {name} (go {}) printed no EXPECT before exiting ({status}); stdout: {:?}\nstderr:\n{stderr}",
+            tc.version, p.seen
         ),
         Err(e) => panic!("fixture {name} (go {}): {e}\nstderr:\n{stderr}", tc.version),
     }
