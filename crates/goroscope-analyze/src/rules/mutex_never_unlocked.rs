@@ -12,15 +12,19 @@ pub const RULE: Rule = Rule {
     check,
 };
 
+/// `Lock`/`RLock` of any mutex type: `sync.(*Mutex).Lock`, and wrappers such as
+/// `gvisor.dev/gvisor/pkg/sync.(*RWMutex).RLock` that print plain `semacquire`.
+fn is_lock_method(f: &str) -> bool {
+    (f.contains("Mutex).Lock") || f.contains("Mutex).RLock") || f.contains("Mutex).lockSlow"))
+        && !f.contains("Unlock")
+}
+
 fn check(cx: &Ctx<'_>) -> Option<Finding> {
     let r = cx.reason?;
     let lock = matches!(
         r,
         WaitReason::SyncMutexLock | WaitReason::SyncRwMutexLock | WaitReason::SyncRwMutexRLock
-    ) || (r == WaitReason::Semacquire
-        && cx
-            .functions()
-            .any(|f| f.starts_with("sync.(*Mutex)") || f.starts_with("sync.(*RWMutex)")));
+    ) || (r == WaitReason::Semacquire && cx.functions().any(is_lock_method));
     if !lock || !cx.in_user_code() {
         return None;
     }
@@ -55,5 +59,34 @@ mod tests {
             ],
         )]);
         assert_eq!(g.pattern.as_deref(), Some("mutex-never-unlocked"));
+        // A library's own RWMutex (gVisor's stuck-task reports) parks in plain semacquire.
+        let g = one(&[G::new(
+            "semacquire",
+            &[
+                ("sync.runtime_SemacquireMutex", "sema.go", 71),
+                (
+                    "gvisor.dev/gvisor/pkg/sync.(*RWMutex).RLock",
+                    "rwmutex_unsafe.go",
+                    76,
+                ),
+                (
+                    "gvisor.dev/gvisor/pkg/sentry/mm.(*MemoryManager).HandleUserFault",
+                    "fault.go",
+                    40,
+                ),
+            ],
+        )]);
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Suspect, Some("mutex-never-unlocked"))
+        );
+        let g = one(&[G::new(
+            "semacquire",
+            &[
+                ("sync.runtime_Semacquire", "sema.go", 62),
+                ("main.waitTokens", "main.go", 5),
+            ],
+        )]);
+        assert_ne!(g.pattern.as_deref(), Some("mutex-never-unlocked"));
     }
 }
