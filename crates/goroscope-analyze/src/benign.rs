@@ -16,6 +16,8 @@ pub struct Benign {
     pub states: &'static [W],
     pub std_only: bool,
     pub reason: &'static str,
+    /// Rules whose finding overrides this entry (their evidence is specific enough).
+    pub unless: &'static [&'static str],
 }
 
 const IDLE_IO: &[W] = &[W::IoWait, W::Select];
@@ -28,6 +30,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "the main goroutine: the program lives as long as it does, so it cannot leak",
+        unless: &[],
     },
     Benign {
         id: "main-goroutine",
@@ -35,6 +38,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "the main goroutine (tracebacks hide runtime.main): the program lives as long as it does, so it cannot leak",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -54,6 +58,7 @@ pub const TABLE: &[Benign] = &[
         ],
         std_only: true,
         reason: "a runtime worker (GC, sweeper, scavenger, finalizers) that idles by design",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -61,6 +66,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "a GC mark worker that idles between cycles",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -68,6 +74,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "the runtime's periodic GC helper",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -75,6 +82,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "a runtime background worker",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -82,6 +90,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "the finalizer goroutine",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -89,6 +98,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "the unique package's map cleanup goroutine",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -96,6 +106,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "the runtime.AddCleanup worker",
+        unless: &[],
     },
     Benign {
         id: "runtime-worker",
@@ -103,6 +114,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "the GOMAXPROCS updater (Go 1.25+)",
+        unless: &[],
     },
     Benign {
         id: "signal-loop",
@@ -110,6 +122,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "os/signal's delivery loop, one per process",
+        unless: &[],
     },
     Benign {
         id: "signal-loop",
@@ -117,6 +130,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: true,
         reason: "the runtime's signal mask thread",
+        unless: &[],
     },
     Benign {
         id: "accept-loop",
@@ -124,6 +138,7 @@ pub const TABLE: &[Benign] = &[
         states: &[W::IoWait],
         std_only: false,
         reason: "a server waiting for the next connection",
+        unless: &[],
     },
     Benign {
         id: "accept-loop",
@@ -131,6 +146,7 @@ pub const TABLE: &[Benign] = &[
         states: &[W::IoWait],
         std_only: false,
         reason: "a server waiting for the next connection",
+        unless: &[],
     },
     Benign {
         id: "http-server-idle",
@@ -138,6 +154,7 @@ pub const TABLE: &[Benign] = &[
         states: IDLE_IO,
         std_only: true,
         reason: "an HTTP server connection waiting for the next request (keep-alive)",
+        unless: &[],
     },
     Benign {
         id: "http-server-idle",
@@ -145,6 +162,7 @@ pub const TABLE: &[Benign] = &[
         states: IDLE_IO,
         std_only: true,
         reason: "an HTTP/2 server connection waiting for frames",
+        unless: &[],
     },
     Benign {
         id: "http-server-idle",
@@ -152,6 +170,7 @@ pub const TABLE: &[Benign] = &[
         states: &[W::IoWait],
         std_only: true,
         reason: "an HTTP server connection watching for the client to go away during a request",
+        unless: &[],
     },
     Benign {
         id: "http-client-idle",
@@ -159,6 +178,15 @@ pub const TABLE: &[Benign] = &[
         states: &[W::IoWait],
         std_only: true,
         reason: "an idle pooled HTTP client connection waiting for its next response",
+        unless: &[],
+    },
+    Benign {
+        id: "http-client-idle",
+        function: "net/http.(*persistConn).writeLoop",
+        states: &[W::Select],
+        std_only: true,
+        reason: "an HTTP client connection's writer waiting for the next request",
+        unless: &["http-body-not-closed"],
     },
     Benign {
         id: "http-client-idle",
@@ -166,6 +194,7 @@ pub const TABLE: &[Benign] = &[
         states: &[W::IoWait],
         std_only: true,
         reason: "an HTTP/2 client connection reading frames",
+        unless: &[],
     },
     Benign {
         id: "http-client-idle",
@@ -173,6 +202,7 @@ pub const TABLE: &[Benign] = &[
         states: &[W::IoWait],
         std_only: true,
         reason: "an HTTP/2 client connection reading frames",
+        unless: &[],
     },
     Benign {
         id: "database-sql",
@@ -180,6 +210,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "database/sql's connection opener/cleaner, one per sql.DB",
+        unless: &[],
     },
     Benign {
         id: "test-harness",
@@ -187,6 +218,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "the testing package waiting for a subtest",
+        unless: &[],
     },
     Benign {
         id: "test-harness",
@@ -194,6 +226,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "the testing package's main loop",
+        unless: &[],
     },
     Benign {
         id: "test-harness",
@@ -201,6 +234,7 @@ pub const TABLE: &[Benign] = &[
         states: &[W::ChanReceive, W::Select],
         std_only: true,
         reason: "the testing package waiting for parallel subtests",
+        unless: &[],
     },
     Benign {
         id: "profiler",
@@ -208,6 +242,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "the CPU profile writer",
+        unless: &[],
     },
     Benign {
         id: "well-known-daemon",
@@ -215,6 +250,7 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "glog/klog's flush daemon, one per process",
+        unless: &[],
     },
     Benign {
         id: "well-known-daemon",
@@ -222,5 +258,6 @@ pub const TABLE: &[Benign] = &[
         states: &[],
         std_only: false,
         reason: "OpenCensus' stats worker, one per process",
+        unless: &[],
     },
 ];

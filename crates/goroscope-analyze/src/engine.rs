@@ -377,7 +377,9 @@ fn decide(cx: &Ctx<'_>, opts: &Options, proven: Option<String>, baseline: Option
         }
         return d;
     }
-    if let Some(b) = benign_match(cx) {
+    if let Some(b) =
+        benign_match(cx).filter(|b| !best.as_ref().is_some_and(|(r, _)| b.unless.contains(&r.id)))
+    {
         d.pattern = Some(format!("benign:{}", b.id));
         d.explanation = Some(b.reason.to_string());
         return d;

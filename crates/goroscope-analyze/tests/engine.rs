@@ -359,3 +359,46 @@ fn report_json_uses_the_documented_names() {
     let back: goroscope_analyze::Report = serde_json::from_value(v).unwrap();
     assert_eq!(&back, r);
 }
+
+#[test]
+fn similarity_levels_group_coarser_and_coarser() {
+    let s = B::new()
+        .add(
+            2,
+            "chan send",
+            &[("main.send.func1", 10), ("main.a", 1)],
+            Some("main.spawn"),
+        )
+        .add(
+            3,
+            "chan send",
+            &[("main.send.func1", 11), ("main.b", 1)],
+            Some("main.spawn"),
+        )
+        .add(
+            4,
+            "chan send",
+            &[("main.send.func1", 10), ("main.a", 1)],
+            Some("main.other"),
+        )
+        .add(1, "chan receive", &[("main.recv", 3)], Some("main.spawn"))
+        .snap();
+    let counts = |sim: Similarity| {
+        let r = analyze(
+            std::slice::from_ref(&s),
+            &Options {
+                similarity: sim,
+                ..Options::default()
+            },
+        )
+        .remove(0);
+        let mut c: Vec<u64> = r.groups.iter().map(|g| g.count).collect();
+        c.sort_unstable();
+        c
+    };
+    assert_eq!(counts(Similarity::ExactStack), vec![1, 2, 3, 4]);
+    // Lines and creators ignored: main.a and main.b callers still differ.
+    assert_eq!(counts(Similarity::IgnoreLines), vec![1, 3, 6]);
+    assert_eq!(counts(Similarity::BlockingSite), vec![1, 9]);
+    assert_eq!(counts(Similarity::CreationSite), vec![1, 4, 5]);
+}
