@@ -75,6 +75,37 @@ pub struct RunOutcome {
     pub skipped: Vec<(u32, String)>,
 }
 
+/// Timings of one attach (for `-v` output and benchmarks).
+#[derive(Debug, Clone, Default)]
+pub struct AttachStats {
+    /// Reading and analysing the executable (buildinfo, pclntab, DWARF or table).
+    pub load: std::time::Duration,
+    /// Reading every goroutine (g structs, stacks, unwinding, symbolizing).
+    pub read: std::time::Duration,
+    /// How long the target was stopped (`--pause` only): from the first PTRACE_SEIZE to the
+    /// last detach.
+    pub paused: Option<std::time::Duration>,
+    /// Threads stopped (`--pause` only).
+    pub threads: usize,
+    pub goroutines: usize,
+}
+
+/// Like [`attach_pid`], with timings.
+pub fn attach_pid_with_stats(
+    pid: u32,
+    opts: &AttachOptions,
+) -> Result<(Snapshot, AttachStats), AttachError> {
+    #[cfg(target_os = "linux")]
+    {
+        live::attach_pid_with_stats(pid, opts)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pid, opts);
+        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+    }
+}
+
 /// Snapshots the goroutines of process `pid`.
 pub fn attach_pid(pid: u32, opts: &AttachOptions) -> Result<Snapshot, AttachError> {
     #[cfg(target_os = "linux")]

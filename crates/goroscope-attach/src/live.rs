@@ -169,13 +169,32 @@ pub(crate) fn snapshot_pid(
 }
 
 pub fn attach_pid(pid: u32, opts: &AttachOptions) -> Result<Snapshot, AttachError> {
+    attach_pid_with_stats(pid, opts).map(|(s, _)| s)
+}
+
+pub fn attach_pid_with_stats(
+    pid: u32,
+    opts: &AttachOptions,
+) -> Result<(Snapshot, crate::AttachStats), AttachError> {
+    let t0 = std::time::Instant::now();
     let (bin, shown, bias) = open(pid)?;
-    if !opts.pause {
-        return snapshot_pid(pid, &bin, &shown, bias, opts, HashMap::new());
-    }
-    let lock = crate::ptrace::ThreadLock::stop_all(pid)?;
-    let threads = lock.registers();
-    let r = snapshot_pid(pid, &bin, &shown, bias, opts, threads);
-    drop(lock);
-    r
+    let mut stats = crate::AttachStats {
+        load: t0.elapsed(),
+        ..Default::default()
+    };
+    let t1 = std::time::Instant::now();
+    let snap = if !opts.pause {
+        snapshot_pid(pid, &bin, &shown, bias, opts, HashMap::new())?
+    } else {
+        let lock = crate::ptrace::ThreadLock::stop_all(pid)?;
+        stats.threads = lock.thread_count();
+        let threads = lock.registers();
+        let r = snapshot_pid(pid, &bin, &shown, bias, opts, threads);
+        drop(lock);
+        stats.paused = Some(t1.elapsed());
+        r?
+    };
+    stats.read = t1.elapsed();
+    stats.goroutines = snap.goroutines.len();
+    Ok((snap, stats))
 }

@@ -10,6 +10,7 @@ use goroscope_model::{
     Elision, Frame, FrameId, Goid, Goroutine, Interner, LabelSetId, Snapshot, Status, WaitReason,
 };
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// What to read and how.
 #[derive(Debug, Clone)]
@@ -141,10 +142,21 @@ pub struct Walker<'a> {
     pub bias: u64,
     pub opts: WalkOptions,
     interner: Interner,
-    cache: HashMap<(u64, bool), Vec<Logical>>,
+    cache: HashMap<(u64, bool), Rc<[Logical]>>,
+    steps: HashMap<u64, Result<Step, String>>,
+    creators: HashMap<u64, Option<FrameId>>,
     pub warnings: Vec<String>,
     /// Physical frames unwound (for benchmarks).
     pub frames_unwound: u64,
+}
+
+/// One unwinding step: the pcsp delta at a pc and the flags that matter.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    delta: i32,
+    top: bool,
+    /// `sigpanic`/`debugCallV2`: the caller's pc is not a return address.
+    injected: bool,
 }
 
 /// Raw data of one goroutine before it becomes a model `Goroutine`.
@@ -167,6 +179,8 @@ impl<'a> Walker<'a> {
             opts,
             interner: Interner::new(),
             cache: HashMap::new(),
+            steps: HashMap::new(),
+            creators: HashMap::new(),
             warnings: Vec::new(),
             frames_unwound: 0,
         }
@@ -214,17 +228,15 @@ impl<'a> Walker<'a> {
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
             .collect();
-        let gsz = self.bin.layout.g_size as usize;
+        // Every field we use lies before `labels + 8`.
+        let l = &self.bin.layout;
+        let gsz = (l.g_labels + 8).max(l.g_startpc + 8).min(l.g_size) as usize;
         let ranges: Vec<(u64, usize)> = addrs.iter().map(|&a| (a, gsz)).collect();
-        let mut gbuf = vec![0u8; gsz * ranges.len()];
-        let ok = self.mem.read_batch(&ranges, &mut gbuf);
-        let mut out = Vec::with_capacity(addrs.len());
-        for (i, &a) in addrs.iter().enumerate() {
-            if !ok[i] {
-                continue;
-            }
-            out.push(GFields::decode(self.bin, a, &gbuf[i * gsz..(i + 1) * gsz]));
-        }
+        let mut slots: Vec<Option<GFields>> = vec![None; addrs.len()];
+        crate::memory::visit_coalesced(self.mem, &ranges, 512, |i, b| {
+            slots[i] = Some(GFields::decode(self.bin, addrs[i], b));
+        });
+        let out: Vec<GFields> = slots.into_iter().flatten().collect();
         if out.len() < addrs.len() {
             self.check_alive()?;
         }
@@ -258,25 +270,22 @@ impl<'a> Walker<'a> {
             }
         };
         loop {
-            let Some(f) = self.find(pc) else {
-                return Err(format!("pc {pc:#x} is outside Go text"));
+            let step = match self.steps.get(&pc) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = self.step_at(pc);
+                    self.steps.insert(pc, s.clone());
+                    s
+                }
             };
+            let step = step?;
             out.push((pc, trap));
-            if f.flag & FUNC_FLAG_TOP_FRAME != 0 || out.len() >= MAX_PHYS_FRAMES {
+            if step.top || out.len() >= MAX_PHYS_FRAMES {
                 break;
             }
-            let Some(delta) = self.bin.pclntab.sp_delta(&f, pc.wrapping_sub(self.bias)) else {
-                return Err(format!(
-                    "no pcsp entry for {} at {pc:#x}",
-                    self.bin.pclntab.name(&f)
-                ));
-            };
-            let fp = sp.wrapping_add(delta as i64 as u64).wrapping_add(8);
-            if fp <= sp && delta != 0 || fp > hi {
-                return Err(format!(
-                    "frame of {} leaves the stack",
-                    self.bin.pclntab.name(&f)
-                ));
+            let fp = sp.wrapping_add(step.delta as i64 as u64).wrapping_add(8);
+            if fp <= sp && step.delta != 0 || fp > hi {
+                return Err(format!("frame at pc {pc:#x} leaves the stack"));
             }
             let Some(lr) = word(fp.wrapping_sub(8)) else {
                 return Err(format!(
@@ -287,8 +296,7 @@ impl<'a> Walker<'a> {
             if lr == 0 {
                 break;
             }
-            let name = self.bin.pclntab.name(&f);
-            trap = name == "runtime.sigpanic" || name == "runtime.debugCallV2";
+            trap = step.injected;
             sp = fp;
             pc = lr;
         }
@@ -296,12 +304,36 @@ impl<'a> Walker<'a> {
         Ok(out)
     }
 
-    fn logical(&mut self, pc: u64, trap: bool) -> Vec<Logical> {
+    /// What unwinding needs to know about one pc, computed once.
+    fn step_at(&self, pc: u64) -> Result<Step, String> {
+        let Some(f) = self.find(pc) else {
+            return Err(format!("pc {pc:#x} is outside Go text"));
+        };
+        let top = f.flag & FUNC_FLAG_TOP_FRAME != 0;
+        let delta = match self.bin.pclntab.sp_delta(&f, pc.wrapping_sub(self.bias)) {
+            Some(d) => d,
+            None if top => 0,
+            None => {
+                return Err(format!(
+                    "no pcsp entry for {} at {pc:#x}",
+                    self.bin.pclntab.name(&f)
+                ))
+            }
+        };
+        let name = self.bin.pclntab.name(&f);
+        Ok(Step {
+            delta,
+            top,
+            injected: name == "runtime.sigpanic" || name == "runtime.debugCallV2",
+        })
+    }
+
+    fn logical(&mut self, pc: u64, trap: bool) -> Rc<[Logical]> {
         if let Some(v) = self.cache.get(&(pc, trap)) {
             return v.clone();
         }
         let Some(f) = self.find(pc) else {
-            return Vec::new();
+            return Rc::from(Vec::new());
         };
         let link_pc = pc.wrapping_sub(self.bias);
         let sym_pc = if !trap && link_pc > f.entry {
@@ -315,7 +347,7 @@ impl<'a> Walker<'a> {
             .frames_at(&f, sym_pc, &|off, ix| bin.inl_record(off, ix));
         let n = frames.len();
         let wrapper_id = bin.layout.funcid_wrapper;
-        let v: Vec<Logical> = frames
+        let v: Rc<[Logical]> = frames
             .into_iter()
             .enumerate()
             .map(|(i, sf)| {
@@ -353,7 +385,7 @@ impl<'a> Walker<'a> {
     fn printed(&mut self, phys: &[(u64, bool)]) -> (Vec<FrameId>, Elision) {
         let mut all = Vec::new();
         for &(pc, trap) in phys {
-            all.extend(self.logical(pc, trap));
+            all.extend_from_slice(&self.logical(pc, trap));
         }
         let pick = |show_runtime: bool| -> Vec<FrameId> {
             let mut out = Vec::new();
@@ -487,7 +519,7 @@ impl<'a> Walker<'a> {
             .collect();
         let total: usize = ranges.iter().map(|r| r.1).sum();
         let mut sbuf = vec![0u8; total];
-        let ok = self.mem.read_batch(&ranges, &mut sbuf);
+        let ok = crate::memory::read_coalesced(self.mem, &ranges, &mut sbuf, 512);
         let mut raws = Vec::with_capacity(live.len());
         let mut pos = 0;
         for (i, g) in live.iter().enumerate() {
@@ -498,14 +530,29 @@ impl<'a> Walker<'a> {
             raws.push((*g, r));
         }
         // Re-validate: a goroutine that moved while we read it is read again, alone.
-        let gsz = self.bin.layout.g_size as usize;
+        // Only the prefix holding status, goid, stack bounds, sched and syscall{sp,pc}.
+        let l = &self.bin.layout;
+        let gsz = [
+            l.g_goid,
+            l.g_atomicstatus,
+            l.g_sched + l.gobuf_pc,
+            l.g_sched + l.gobuf_sp,
+            l.g_syscallsp,
+            l.g_syscallpc,
+            l.g_stack + 8,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0) as usize
+            + 8;
         let again: Vec<(u64, usize)> = raws.iter().map(|(g, _)| (g.addr, gsz)).collect();
-        let mut gbuf = vec![0u8; gsz * again.len()];
-        let ok2 = self.mem.read_batch(&again, &mut gbuf);
+        let mut now_all: Vec<Option<GFields>> = vec![None; again.len()];
+        crate::memory::visit_coalesced(self.mem, &again, 512, |i, b| {
+            now_all[i] = Some(GFields::decode(self.bin, again[i].0, b));
+        });
         let mut out = Vec::with_capacity(raws.len());
         for (i, (g, r)) in raws.into_iter().enumerate() {
-            let now =
-                ok2[i].then(|| GFields::decode(self.bin, g.addr, &gbuf[i * gsz..(i + 1) * gsz]));
+            let now = now_all[i];
             if let (true, Ok(frames)) = (now.is_some_and(|n| same(&n, &g)), &r) {
                 out.push(Raw {
                     g,
@@ -622,29 +669,45 @@ impl<'a> Walker<'a> {
         gr.locked_to_thread = g.lockedm != 0;
         gr.labels = self.labels(&g);
         if g.goid != 1 {
-            if let Some(f) = self.find(g.gopc) {
-                let name = self.bin.pclntab.name(&f).to_string();
-                let wrapper = f.func_id == self.bin.layout.funcid_wrapper;
-                if self.opts.system || (visible_name(&name) && !wrapper) {
-                    let link = g.gopc.wrapping_sub(self.bias);
-                    let tracepc = if link > f.entry { link - 1 } else { link };
-                    let (file, line) = self.bin.pclntab.file_line(&f, tracepc);
-                    let function = self.interner.intern_str(&name);
-                    let file = self.interner.intern_str(&file);
-                    gr.created_by = Some(self.interner.intern_frame(Frame {
-                        function,
-                        file,
-                        line,
-                        offset: (link > f.entry).then(|| (link - f.entry) as u32),
-                        inlined: false,
-                    }));
-                    if g.parent_goid != 0 {
-                        gr.creator_goid = Some(Goid(g.parent_goid));
-                    }
+            let c = match self.creators.get(&g.gopc) {
+                Some(c) => *c,
+                None => {
+                    let c = self.creator_frame(g.gopc);
+                    self.creators.insert(g.gopc, c);
+                    c
+                }
+            };
+            if let Some(c) = c {
+                gr.created_by = Some(c);
+                if g.parent_goid != 0 {
+                    gr.creator_goid = Some(Goid(g.parent_goid));
                 }
             }
         }
         Some(gr)
+    }
+
+    /// `printcreatedby`: the function containing `gopc` and the line of the `go` statement,
+    /// unless the runtime would hide it.
+    fn creator_frame(&mut self, gopc: u64) -> Option<FrameId> {
+        let f = self.find(gopc)?;
+        let name = self.bin.pclntab.name(&f).to_string();
+        let wrapper = f.func_id == self.bin.layout.funcid_wrapper;
+        if !(self.opts.system || (visible_name(&name) && !wrapper)) {
+            return None;
+        }
+        let link = gopc.wrapping_sub(self.bias);
+        let tracepc = if link > f.entry { link - 1 } else { link };
+        let (file, line) = self.bin.pclntab.file_line(&f, tracepc);
+        let function = self.interner.intern_str(&name);
+        let file = self.interner.intern_str(&file);
+        Some(self.interner.intern_frame(Frame {
+            function,
+            file,
+            line,
+            offset: (link > f.entry).then(|| (link - f.entry) as u32),
+            inlined: false,
+        }))
     }
 
     fn labels(&mut self, g: &GFields) -> LabelSetId {

@@ -99,6 +99,18 @@ impl Fixture {
         }
     }
 
+    /// Reads lines until one starts with `prefix`; returns the rest of that line.
+    pub fn read_until_prefix(&mut self, prefix: &str) -> String {
+        loop {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "fixture exited before printing {prefix}");
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim_end().to_string();
+            }
+        }
+    }
+
     pub fn send(&mut self, cmd: &str) {
         writeln!(self.stdin, "{cmd}").unwrap();
         self.stdin.flush().unwrap();
