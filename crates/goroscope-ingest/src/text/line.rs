@@ -239,9 +239,11 @@ pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
     }
     // Arguments never contain parentheses, so the last '(' normally matches; fall back to a
     // balanced scan when it does not.
-    let open = match memchr::memrchr(b'(', s) {
-        Some(o) if memchr::memchr(b')', &s[o + 1..s.len() - 1]).is_none() => o,
-        _ => {
+    let body = &s[..s.len() - 1];
+    let open = match body.iter().rposition(|&c| c == b'(' || c == b')') {
+        Some(o) if body[o] == b'(' => o,
+        None => return None,
+        Some(_) => {
             let mut depth = 0usize;
             let mut found = None;
             for i in (0..s.len()).rev() {
@@ -273,7 +275,7 @@ pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
 /// A Go symbol name: no spaces except inside brackets (old generic shapes), at least one
 /// character that is not punctuation.
 fn valid_name(name: &[u8]) -> bool {
-    if memchr::memchr(b' ', name).is_none() {
+    if !name.contains(&b' ') {
         return !name.ends_with(b":");
     }
     let mut depth = 0i32;
@@ -311,37 +313,48 @@ pub(crate) fn strip_indent(mut s: &[u8]) -> &[u8] {
     }
 }
 
-/// Parses a file line (indentation already stripped or not).
+/// Parses a file line (indentation already stripped or not). Scans backwards over the short
+/// suffix only (`:123 +0x1d fp=… sp=… pc=…`): this runs once per frame of every goroutine.
 pub(crate) fn parse_file(s: &[u8]) -> Option<FileLine<'_>> {
     let s = strip_indent(s);
-    let mut key = s;
-    // ` fp=0x… sp=0x… pc=0x…` (crash tracebacks) or a lone ` pc=0x…` (cgo symbolizer).
-    if memchr::memrchr(b'=', key).is_some() {
-        if let Some(p) = memchr::memmem::find(key, b" fp=") {
-            key = &key[..p];
-        } else if let Some(p) = memchr::memmem::find(key, b" pc=") {
-            key = &key[..p];
-        }
-    }
-    while key.last().is_some_and(|c| c.is_ascii_whitespace()) {
-        key = &key[..key.len() - 1];
-    }
-    let mut head = key;
+    let mut end = trim_end(s).len();
     let mut offset = None;
-    if let Some(sp) = memchr::memrchr(b' ', head) {
-        let word = &head[sp + 1..];
+    // Peel words off the end: `pc=…`, `sp=…`, `fp=…` (crash tracebacks, cgo symbolizer), then
+    // `+0x…`.
+    for _ in 0..4 {
+        let sp = match s[..end].iter().rposition(|&c| c == b' ') {
+            Some(sp) => sp,
+            None => break,
+        };
+        let word = &s[sp + 1..end];
+        if word.len() > 3 && matches!(&word[..3], b"pc=" | b"sp=" | b"fp=") {
+            end = sp;
+            continue;
+        }
         if let Some(h) = word.strip_prefix(b"+0x") {
             let v = parse_hex(h)?;
             offset = Some(u32::try_from(v).unwrap_or(u32::MAX));
-            head = &head[..sp];
+            let key = &s[..end];
+            end = sp;
+            return finish_file(key, &s[..end], offset);
         }
+        break;
     }
-    let colon = memchr::memrchr(b':', head)?;
-    let num = &head[colon + 1..];
-    if num.is_empty() || num.len() > 10 || !num.iter().all(u8::is_ascii_digit) {
+    let key = &s[..end];
+    finish_file(key, key, offset)
+}
+
+#[inline]
+fn finish_file<'a>(key: &'a [u8], head: &'a [u8], offset: Option<u32>) -> Option<FileLine<'a>> {
+    let nd = head.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+    if nd == 0 || nd > 10 || nd >= head.len() {
         return None;
     }
-    let line = u32::try_from(parse_dec(num)?).unwrap_or(u32::MAX);
+    let colon = head.len() - nd - 1;
+    if head[colon] != b':' {
+        return None;
+    }
+    let line = u32::try_from(parse_dec(&head[colon + 1..])?).unwrap_or(u32::MAX);
     let path = &head[..colon];
     if path.is_empty() || path.ends_with(b" ") {
         return None;

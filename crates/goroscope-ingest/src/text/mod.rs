@@ -58,6 +58,7 @@ pub fn read_with_block<R: Read>(
             if chunk.last {
                 break;
             }
+            chunker.spare = Some(std::mem::take(&mut chunk.buf));
             chunk = chunker.next().map_err(|e| IngestError::io(name, e))?;
         }
         p.finish_eof();
@@ -84,6 +85,10 @@ struct Chunker<R> {
     carry: Vec<u8>,
     block: usize,
     eof: bool,
+    /// Buffers handed back after parsing, reused so big blocks are not faulted in again.
+    recycled: Option<mpsc::Receiver<Vec<u8>>>,
+    /// A buffer handed back by a single-threaded caller.
+    spare: Option<Vec<u8>>,
 }
 
 impl<R: Read> Chunker<R> {
@@ -93,13 +98,31 @@ impl<R: Read> Chunker<R> {
             carry: Vec::new(),
             block,
             eof: false,
+            recycled: None,
+            spare: None,
         }
     }
 
     fn next(&mut self) -> io::Result<Chunk> {
         let mut warn = None;
         loop {
-            let mut buf = std::mem::take(&mut self.carry);
+            let reuse = self
+                .spare
+                .take()
+                .or_else(|| self.recycled.as_ref().and_then(|r| r.try_recv().ok()));
+            let mut buf = match reuse {
+                Some(mut b) => {
+                    b.clear();
+                    b.extend_from_slice(&self.carry);
+                    b
+                }
+                None => {
+                    let mut b = Vec::with_capacity(self.block + self.block / 2);
+                    b.extend_from_slice(&self.carry);
+                    b
+                }
+            };
+            self.carry.clear();
             if !self.eof {
                 // Always read at least half a block, so every call makes progress.
                 let want = self.block.saturating_sub(buf.len()).max(self.block / 2);
@@ -119,7 +142,7 @@ impl<R: Read> Chunker<R> {
                 });
             }
             if let Some(cut) = clean_cut(&buf) {
-                self.carry = buf[cut..].to_vec();
+                self.carry.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 return Ok(Chunk {
                     buf,
@@ -130,7 +153,7 @@ impl<R: Read> Chunker<R> {
             }
             match memchr::memrchr(b'\n', &buf) {
                 Some(nl) => {
-                    self.carry = buf[nl + 1..].to_vec();
+                    self.carry.extend_from_slice(&buf[nl + 1..]);
                     buf.truncate(nl + 1);
                     return Ok(Chunk {
                         buf,
@@ -142,7 +165,7 @@ impl<R: Read> Chunker<R> {
                 None => {
                     // One line longer than a block: keep only its end.
                     let keep = LONG_LINE_TAIL.min(self.block / 4).min(buf.len());
-                    self.carry = buf[buf.len() - keep..].to_vec();
+                    self.carry.extend_from_slice(&buf[buf.len() - keep..]);
                     warn = Some(format!(
                         "a line longer than {} bytes was shortened to its last {LONG_LINE_TAIL} bytes",
                         self.block
@@ -219,9 +242,12 @@ fn parallel<R: Read>(
         let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Chunk)>(threads);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (res_tx, res_rx) = mpsc::sync_channel::<(usize, Msg)>(threads * 2 + 2);
+        let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
+        chunker.recycled = Some(pool_rx);
         for _ in 0..threads {
             let rx = Arc::clone(&work_rx);
             let tx = res_tx.clone();
+            let pool = pool_tx.clone();
             s.spawn(move || loop {
                 let job = { rx.lock().map(|r| r.recv()) };
                 let Ok(Ok((seq, mut chunk))) = job else {
@@ -232,7 +258,7 @@ fn parallel<R: Read>(
                     p.warn_next_line(w);
                 }
                 p.feed(&chunk.buf);
-                drop(chunk);
+                let _ = pool.send(chunk.buf);
                 if tx.send((seq, Msg::Parsed(Box::new(p)))).is_err() {
                     return;
                 }
@@ -241,6 +267,7 @@ fn parallel<R: Read>(
         drop(work_rx);
         // Merge in order, on its own thread: the reader must stay on this one.
         let merging = s.spawn(move || -> Result<Vec<Snapshot>> {
+            let pool = pool_tx;
             let mut waiting: BTreeMap<usize, Msg> = BTreeMap::new();
             let mut next = 0usize;
             let mut open: Option<Box<parse::Parser>> = None;
@@ -271,6 +298,7 @@ fn parallel<R: Read>(
                             p.warn_next_line(w);
                         }
                         p.feed(&chunk.buf);
+                        let _ = pool.send(chunk.buf);
                     }
                     Msg::Failed(e) => return Err(IngestError::io(name, e)),
                 }
