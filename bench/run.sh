@@ -62,6 +62,11 @@ if [ $need_gen = 1 ]; then
 fi
 
 # --- binaries ------------------------------------------------------------------------------------
+# What the binaries are built from (a shared work tree may hold uncommitted edits).
+src_rev="commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if git -C "$root" status --porcelain -- crates Cargo.lock 2>/dev/null | grep -q .; then
+  src_rev="$src_rev plus uncommitted changes under crates/"
+fi
 say "run.sh: building the count example (pure ingest) in release"
 (cd "$root" && CARGO_TARGET_DIR=$target cargo build --quiet --release -p goroscope-ingest --example count)
 count=$target/release/examples/count
@@ -241,6 +246,7 @@ done
   echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
     "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r);" \
     "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Source: $src_rev."
   echo "Mean of $runs runs after one warm-up (files in the page cache), outputs read through a pipe;"
   echo "RSS: one run, GNU time. Locale: LANG=${LANG:-} LC_ALL=${LC_ALL:-}."
   echo "count = \`crates/goroscope-ingest/examples/count.rs\` (read_input, print the total);" \
