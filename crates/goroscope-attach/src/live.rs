@@ -186,13 +186,39 @@ pub fn attach_pid_with_stats(
     let snap = if !opts.pause {
         snapshot_pid(pid, &bin, &shown, bias, opts, HashMap::new())?
     } else {
+        // Stopped only while copying the memory a snapshot needs; unwinding and symbolizing
+        // run after the target has been resumed, over the copy.
+        let live = LiveMemory { pid };
+        let rec = crate::memory::RecordingMemory::new(&live);
         let lock = crate::ptrace::ThreadLock::stop_all(pid)?;
         stats.threads = lock.thread_count();
         let threads = lock.registers();
-        let r = snapshot_pid(pid, &bin, &shown, bias, opts, threads);
+        let wopts = WalkOptions {
+            system: opts.system,
+            retries: 0,
+            now_nanos: Some(monotonic_nanos()),
+            threads: threads.clone(),
+            ..WalkOptions::default()
+        };
+        let pre = crate::walk::Walker::new(&bin, &rec, bias, wopts.clone()).prefetch();
         drop(lock);
         stats.paused = Some(t1.elapsed());
-        r?
+        pre?;
+        rec.start_replay();
+        let source = Source {
+            input: format!("pid {pid}"),
+            index: 0,
+            line: None,
+            format: Format::Attach,
+            kind: ProfileKind::Goroutine,
+        };
+        let mut snap = crate::snapshot_from_memory(&bin, &rec, bias, wopts, source)?;
+        snap.process = Some(ProcessInfo {
+            pid: Some(pid),
+            executable: Some(shown.to_string()),
+            args: cmdline(pid),
+        });
+        snap
     };
     stats.read = t1.elapsed();
     stats.goroutines = snap.goroutines.len();

@@ -214,6 +214,87 @@ mod tests {
     }
 }
 
+/// Remembers every successful read of an inner memory (while a target is stopped), then serves
+/// later reads from what it saw, falling back to the inner memory for anything else.
+pub struct RecordingMemory<'a> {
+    inner: &'a dyn ProcessMemory,
+    seen: std::cell::RefCell<BTreeMap<u64, Vec<u8>>>,
+    /// Serve recorded bytes first (replay) instead of recording.
+    replay: std::cell::Cell<bool>,
+}
+
+impl<'a> RecordingMemory<'a> {
+    pub fn new(inner: &'a dyn ProcessMemory) -> Self {
+        RecordingMemory {
+            inner,
+            seen: Default::default(),
+            replay: std::cell::Cell::new(false),
+        }
+    }
+
+    /// From now on, answer from the recording where it covers the request.
+    pub fn start_replay(&self) {
+        self.replay.set(true);
+    }
+
+    /// Bytes recorded.
+    pub fn recorded_bytes(&self) -> usize {
+        self.seen.borrow().values().map(|v| v.len()).sum()
+    }
+
+    fn lookup(&self, addr: u64, buf: &mut [u8]) -> bool {
+        let seen = self.seen.borrow();
+        if let Some((&base, data)) = seen.range(..=addr).next_back() {
+            let o = (addr - base) as usize;
+            if let Some(src) = data.get(o..o + buf.len()) {
+                buf.copy_from_slice(src);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl ProcessMemory for RecordingMemory<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped> {
+        if self.replay.get() && self.lookup(addr, buf) {
+            return Ok(());
+        }
+        self.inner.read(addr, buf)?;
+        if !self.replay.get() {
+            self.seen.borrow_mut().insert(addr, buf.to_vec());
+        }
+        Ok(())
+    }
+
+    fn read_batch(&self, ranges: &[(u64, usize)], out: &mut [u8]) -> Vec<bool> {
+        if self.replay.get() {
+            let mut pos = 0;
+            return ranges
+                .iter()
+                .map(|&(a, n)| {
+                    let b = &mut out[pos..pos + n];
+                    pos += n;
+                    self.lookup(a, b) || self.inner.read(a, b).is_ok()
+                })
+                .collect();
+        }
+        let ok = self.inner.read_batch(ranges, out);
+        let mut seen = self.seen.borrow_mut();
+        let mut pos = 0;
+        for (i, &(a, n)) in ranges.iter().enumerate() {
+            if ok[i] && n > 0 {
+                let keep = seen.get(&a).is_none_or(|v| v.len() < n);
+                if keep {
+                    seen.insert(a, out[pos..pos + n].to_vec());
+                }
+            }
+            pos += n;
+        }
+        ok
+    }
+}
+
 /// Like [`ProcessMemory::read_batch`], but ranges closer than `gap` bytes are merged into one
 /// read first (a process's `g`s sit next to each other in heap spans: 100k goroutines become a
 /// few thousand reads instead of 100k). A merged block that fails is retried range by range.

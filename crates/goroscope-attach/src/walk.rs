@@ -487,8 +487,29 @@ impl<'a> Walker<'a> {
         self.opts.threads.get(&procid).copied()
     }
 
-    /// Reads all goroutines into `snap`.
-    pub fn snapshot_into(&mut self, snap: &mut Snapshot) -> Result<(), AttachError> {
+    /// Reads (and discards) everything a snapshot needs from the target: allgs, the g structs,
+    /// and the stacks, including running goroutines' stacks at their threads' registers. Run
+    /// over a [`crate::memory::RecordingMemory`] while the target is stopped, so the target
+    /// can be resumed before the (slower) unwinding and symbolizing.
+    pub fn prefetch(&mut self) -> Result<(), AttachError> {
+        let (live, ranges) = self.live_and_stack_ranges()?;
+        crate::memory::visit_coalesced(self.mem, &ranges, 512, |_, _| {});
+        for g in &live {
+            if g.status & !G_SCAN == G_RUNNING {
+                if let Some((_, sp)) = self.thread_of(g) {
+                    if sp >= g.stack_lo && sp < g.stack_hi {
+                        let mut b = vec![0u8; (g.stack_hi - sp).min(STACK_WINDOW) as usize];
+                        let _ = self.mem.read(sp, &mut b);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The goroutines to report and the stack range to read for each.
+    #[allow(clippy::type_complexity)]
+    fn live_and_stack_ranges(&mut self) -> Result<(Vec<GFields>, Vec<(u64, usize)>), AttachError> {
         let gs = self.read_gs()?;
         // Sanity: goroutine 1 must be among the first.
         if !gs.is_empty() && !gs.iter().take(4).any(|g| g.goid == 1) {
@@ -517,6 +538,12 @@ impl<'a> Walker<'a> {
                 }
             })
             .collect();
+        Ok((live, ranges))
+    }
+
+    /// Reads all goroutines into `snap`.
+    pub fn snapshot_into(&mut self, snap: &mut Snapshot) -> Result<(), AttachError> {
+        let (live, ranges) = self.live_and_stack_ranges()?;
         let total: usize = ranges.iter().map(|r| r.1).sum();
         let mut sbuf = vec![0u8; total];
         let ok = crate::memory::read_coalesced(self.mem, &ranges, &mut sbuf, 512);
