@@ -203,6 +203,8 @@ pub(crate) struct Parser {
     not_dump_seen: bool,
     /// The last line had no newline (end of input).
     partial_line: bool,
+    /// …and it visibly stops in the middle (after a space, `+`, `=`…).
+    partial_cut: bool,
 
     pend_name: Vec<u8>,
     pend_dots: bool,
@@ -276,6 +278,7 @@ impl Parser {
             seen_header: false,
             not_dump_seen: false,
             partial_line: false,
+            partial_cut: false,
             pend_name: Vec::new(),
             pend_dots: false,
             pend_creator: None,
@@ -296,7 +299,30 @@ impl Parser {
         }
         if start < buf.len() {
             self.partial_line = true;
-            self.line(&buf[start..]);
+            let last = &buf[start..];
+            let header_start = match memchr::memmem::find(last, b"goroutine ") {
+                Some(p) => last.get(p + 10).is_none_or(u8::is_ascii_digit).then_some(p),
+                None => (last.len() >= 4 && b"goroutine".starts_with(last)).then_some(0),
+            };
+            if let Some(p) = header_start {
+                if line::parse_header(&last[p..]).is_none() {
+                    self.truncated = true;
+                    let msg = "input ends in the middle of a goroutine header";
+                    self.warn(Warning::new(msg).at_line(self.lines + 1));
+                }
+            }
+            // A last line of white space without its newline is not a blank line: it ends
+            // nothing (the input was cut).
+            if line::is_blank(last) {
+                self.lines += 1;
+            } else {
+                // A line that stops right after a separator was cut even if it still parses.
+                self.partial_cut = matches!(
+                    last.last(),
+                    Some(b' ' | b'+' | b'=' | b':' | b'(' | b',' | b'{' | b'[' | b'x')
+                );
+                self.line(last);
+            }
         }
     }
 
@@ -331,6 +357,7 @@ impl Parser {
         let (goid, line) = (c.g.goid, c.line);
         let cut_mid_frame = matches!(self.state, State::File(_));
         let complete = !cut_mid_frame
+            && !self.partial_cut
             && (c.g.stack_unavailable
                 || c.g.elided == Elision::Additional
                 || c.g.created_by.is_some()
