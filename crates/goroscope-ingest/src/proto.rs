@@ -238,11 +238,42 @@ pub fn looks_like_raw_profile(head: &[u8]) -> bool {
     fields >= 2
 }
 
+/// Position of each id in its table. Go numbers locations and functions 1, 2, 3…, which is
+/// looked up by subtraction; other producers get a hash map.
+enum IdIndex {
+    Dense(usize),
+    Map(HashMap<u64, usize>),
+}
+
+impl IdIndex {
+    /// Fails with the first id defined twice.
+    fn new(ids: impl ExactSizeIterator<Item = u64> + Clone) -> std::result::Result<Self, u64> {
+        let n = ids.len();
+        if ids.clone().enumerate().all(|(i, id)| id == i as u64 + 1) {
+            return Ok(IdIndex::Dense(n));
+        }
+        let mut map = HashMap::with_capacity(n);
+        for (i, id) in ids.enumerate() {
+            if map.insert(id, i).is_some() {
+                return Err(id);
+            }
+        }
+        Ok(IdIndex::Map(map))
+    }
+
+    fn get(&self, id: u64) -> Option<usize> {
+        match self {
+            IdIndex::Dense(n) => (id >= 1 && id <= *n as u64).then(|| id as usize - 1),
+            IdIndex::Map(m) => m.get(&id).copied(),
+        }
+    }
+}
+
 /// Converts locations to interned frames, once per location.
 struct Converter<'p> {
     p: &'p Profile,
-    location_index: HashMap<u64, usize>,
-    function_index: HashMap<u64, usize>,
+    location_index: IdIndex,
+    function_index: IdIndex,
     /// Frames per location index, filled lazily.
     frames: Vec<Option<Box<[FrameId]>>>,
     /// Interned strings per string-table index, filled lazily.
@@ -252,24 +283,10 @@ struct Converter<'p> {
 
 impl<'p> Converter<'p> {
     fn new(name: &str, p: &'p Profile) -> Result<Self> {
-        let mut location_index = HashMap::with_capacity(p.location.len());
-        for (i, l) in p.location.iter().enumerate() {
-            if location_index.insert(l.id, i).is_some() {
-                return Err(IngestError::new(
-                    name,
-                    format!("location id {} is defined twice", l.id),
-                ));
-            }
-        }
-        let mut function_index = HashMap::with_capacity(p.function.len());
-        for (i, f) in p.function.iter().enumerate() {
-            if function_index.insert(f.id, i).is_some() {
-                return Err(IngestError::new(
-                    name,
-                    format!("function id {} is defined twice", f.id),
-                ));
-            }
-        }
+        let location_index = IdIndex::new(p.location.iter().map(|l| l.id))
+            .map_err(|id| IngestError::new(name, format!("location id {id} is defined twice")))?;
+        let function_index = IdIndex::new(p.function.iter().map(|f| f.id))
+            .map_err(|id| IngestError::new(name, format!("function id {id} is defined twice")))?;
         Ok(Converter {
             p,
             location_index,
@@ -290,6 +307,9 @@ impl<'p> Converter<'p> {
     }
 
     fn sym(&mut self, index: i64, interner: &mut Interner) -> Result<Sym, String> {
+        if let Some(Some(sym)) = usize::try_from(index).ok().and_then(|i| self.syms.get(i)) {
+            return Ok(*sym);
+        }
         let s = self.string(index)?;
         let slot = &mut self.syms[index as usize];
         Ok(*slot.get_or_insert_with(|| interner.intern_str(&s)))
@@ -300,7 +320,7 @@ impl<'p> Converter<'p> {
         loc_id: u64,
         interner: &mut Interner,
     ) -> Result<&[FrameId], String> {
-        let Some(&li) = self.location_index.get(&loc_id) else {
+        let Some(li) = self.location_index.get(loc_id) else {
             return Err(format!(
                 "location id {loc_id} is not defined by the profile"
             ));
@@ -334,7 +354,7 @@ impl<'p> Converter<'p> {
         let last = loc.line.len() - 1;
         let mut out = Vec::with_capacity(loc.line.len());
         for (i, line) in loc.line.iter().enumerate() {
-            let Some(&fi) = self.function_index.get(&line.function_id) else {
+            let Some(fi) = self.function_index.get(line.function_id) else {
                 return Err(format!(
                     "line {i} refers to function id {}, which the profile does not define",
                     line.function_id
@@ -522,6 +542,11 @@ mod tests {
                 .contains("sample 0, label 0: key string index -3"),
             "{e}"
         );
+        let mut p = profile("goroutine", &[1]);
+        let dup = p.location[0].clone();
+        p.location.push(dup);
+        let e = from_profile("x", &p, &Options::default()).unwrap_err();
+        assert!(e.to_string().contains("location id 7 is defined twice"), "{e}");
         let mut p = profile("goroutine", &[1]);
         p.sample[0].value.clear();
         let e = from_profile("x", &p, &Options::default()).unwrap_err();
