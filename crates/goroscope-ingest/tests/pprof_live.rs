@@ -10,7 +10,7 @@ use goroscope_model::{Format, ProfileKind, Snapshot};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 fn repo() -> PathBuf {
@@ -22,8 +22,20 @@ fn go_binary(version: &str) -> Option<PathBuf> {
     go.exists().then_some(go)
 }
 
-/// Builds the server with one Go release.
+/// Builds the server with one Go release, once per test run (tests run in parallel, and a
+/// binary must not be rewritten while another test runs it).
 fn build(version: &str) -> Option<PathBuf> {
+    static BUILT: Mutex<Vec<(String, Option<PathBuf>)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, out)) = built.iter().find(|(v, _)| v == version) {
+        return out.clone();
+    }
+    let out = build_uncached(version);
+    built.push((version.to_string(), out.clone()));
+    out
+}
+
+fn build_uncached(version: &str) -> Option<PathBuf> {
     let Some(go) = go_binary(version) else {
         eprintln!(
             "SKIPPED go{version}: .toolchains/go-{version} missing (run scripts/install-go.sh)"
