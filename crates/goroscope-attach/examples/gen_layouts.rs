@@ -1,10 +1,12 @@
 //! Regenerates `src/layouts_gen.rs` from the toolchains in `.toolchains/` (install them with
-//! `scripts/install-go.sh`). Usage: `cargo run -p goroscope-attach --example gen_layouts`.
+//! `scripts/install-go.sh`; more releases can be added with `GOROSCOPE_EXTRA_TOOLCHAINS=DIR`).
+//! Rows of releases not installed now are kept. Usage:
+//! `cargo run -p goroscope-attach --example gen_layouts`.
 
 fn main() {
     let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let repo = crate_dir.join("../..");
-    let tcs = goroscope_attach::gen::toolchains(&repo);
+    let tcs = goroscope_attach::gen::table_toolchains(&repo);
     if tcs.is_empty() {
         eprintln!(
             "no toolchains in {}/.toolchains: run scripts/install-go.sh",
@@ -13,9 +15,10 @@ fn main() {
         std::process::exit(2);
     }
     let work = std::env::temp_dir().join("goroscope-gen-layouts");
-    match goroscope_attach::gen::generate(&tcs, &work) {
+    let out = crate_dir.join("src/layouts_gen.rs");
+    let existing = std::fs::read_to_string(&out).unwrap_or_default();
+    match goroscope_attach::gen::generate(&tcs, &work, &existing) {
         Ok(text) => {
-            let out = crate_dir.join("src/layouts_gen.rs");
             std::fs::write(&out, text).expect("write layouts_gen.rs");
             eprintln!("wrote {} ({} toolchains)", out.display(), tcs.len());
         }

@@ -104,11 +104,22 @@ fn walker_on_fake_memory() {
         .unwrap() as u8;
     mem.poke(G1 + l.g_waitreason, &[chan_receive]);
     mem.map(STACK, vec![0; 0x1000]);
-    let snap = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), src()).unwrap();
+    // Parked 3.5 minutes ago by the runtime's clock; locked to a thread.
+    let now: i64 = 1_000_000_000_000;
+    mem.poke(G1 + l.g_waitsince, &(now - 210_000_000_000).to_le_bytes());
+    mem.poke(G1 + l.g_lockedm, &0xdead_0000u64.to_le_bytes());
+    let wopts = WalkOptions {
+        now_nanos: Some(now),
+        ..WalkOptions::default()
+    };
+    let snap = snapshot_from_memory(&bin, &mem, 0, wopts, src()).unwrap();
     assert_eq!(snap.goroutines.len(), 2);
     let g1 = &snap.goroutines[0];
     assert_eq!((g1.goid.0, g1.status), (1, Status::Waiting));
     assert_eq!(snap.str(g1.state), "chan receive");
+    assert_eq!(g1.wait_minutes, Some(3));
+    assert!(g1.locked_to_thread);
+    assert_eq!(snap.goroutines[1].wait_minutes, None);
     // Only runtime frames: shown anyway, like the runtime does when nothing else is left.
     assert_eq!(snap.function(snap.stack(g1.stack)[0]), "runtime.goexit");
     let g2 = &snap.goroutines[1];

@@ -15,7 +15,8 @@ use goroscope_model::{Format, Status, WaitReason};
 const DUMP_WRITER: &[u64] = &[1];
 
 fn parity(stripped: bool) {
-    let tcs = installed();
+    // The installed releases, plus GOROSCOPE_EXTRA_TOOLCHAINS (e.g. 1.22, 1.24, 1.26) if set.
+    let tcs = goroscope_attach::gen::table_toolchains(&repo());
     assert!(
         !tcs.is_empty(),
         "no Go toolchains installed: run scripts/install-go.sh"
