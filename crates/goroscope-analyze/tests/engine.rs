@@ -402,3 +402,114 @@ fn similarity_levels_group_coarser_and_coarser() {
     assert_eq!(counts(Similarity::BlockingSite), vec![1, 9]);
     assert_eq!(counts(Similarity::CreationSite), vec![1, 4, 5]);
 }
+
+/// Arbitrary snapshots (empty stacks, records, unknown reasons, leak profiles, no timestamps)
+/// never panic, counts always add up, and ids are stable across runs.
+#[test]
+fn arbitrary_snapshots_analyse_without_panics() {
+    const FUNCS: &[&str] = &[
+        "runtime.gopark",
+        "runtime.chanrecv1",
+        "runtime.chanrecv2",
+        "runtime.selectgo",
+        "runtime.block",
+        "sync.(*WaitGroup).Wait",
+        "sync.(*Mutex).Lock",
+        "internal/poll.runtime_pollWait",
+        "net/http.(*conn).serve",
+        "net/http.(*persistConn).readLoop",
+        "net.(*TCPListener).Accept",
+        "main.main",
+        "main.f",
+        "main.g.func1",
+        "github.com/x/y.(*T).Run",
+        "runtime.goexit",
+        "",
+    ];
+    const STATES: &[&str] = &[
+        "chan receive",
+        "chan send (nil chan)",
+        "select",
+        "select (no cases)",
+        "IO wait",
+        "running",
+        "frobnicating (leaked), 3 minutes",
+        "sync.Mutex.Lock, 12 minutes",
+        "semacquire",
+        "",
+        "idle",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut snaps = Vec::new();
+    for round in 0..60 {
+        let mut b = B::new();
+        if round % 7 == 3 {
+            b.0.source.kind = ProfileKind::GoroutineLeak;
+        }
+        for _ in 0..next(12) {
+            let depth = next(6);
+            let frames: Vec<(&str, u32)> = (0..depth)
+                .map(|_| (FUNCS[next(FUNCS.len())], next(50) as u32))
+                .collect();
+            let state = STATES[next(STATES.len())];
+            let created = [None, Some("main.main"), Some("main.f")][next(3)];
+            if state.is_empty() {
+                // A stateless record, as debug=1/protobuf give.
+                let ids: Vec<_> = frames
+                    .iter()
+                    .map(|(f, l)| {
+                        let function = b.0.interner.intern_str(f);
+                        b.0.interner.intern_frame(Frame {
+                            function,
+                            file: goroscope_model::Interner::EMPTY,
+                            line: *l,
+                            offset: None,
+                            inlined: false,
+                        })
+                    })
+                    .collect();
+                let stack = b.0.interner.intern_stack(&ids);
+                b.0.records.push(goroscope_model::Record {
+                    count: next(1000) as u64,
+                    stack,
+                    labels: goroscope_model::Interner::NO_LABELS,
+                });
+            } else {
+                b = b.add(next(5), state, &frames, created);
+            }
+        }
+        snaps.push(b.snap());
+    }
+    let opts = Options {
+        max_goids: 3,
+        ..Options::default()
+    };
+    for s in &snaps {
+        let r = analyze(std::slice::from_ref(s), &opts);
+        for r in &r {
+            assert_eq!(
+                r.groups.iter().map(|g| g.count).sum::<u64>(),
+                r.total_goroutines
+            );
+            assert!(r.groups.iter().all(|g| g.goids.len() <= 3));
+        }
+        assert_eq!(r, analyze(std::slice::from_ref(s), &opts), "deterministic");
+    }
+    let all = analyze(&snaps, &opts);
+    assert!(!all.is_empty());
+    let _ = diff(&snaps[0], &snaps[1], &opts);
+    let t = trend(&snaps, &opts);
+    assert!(t
+        .groups
+        .iter()
+        .all(|g| g.counts.len() == snaps.len() && g.p_value.is_finite() && g.slope.is_finite()));
+    assert!(analyze(&[], &opts).is_empty());
+    let empty = trend(&[], &opts);
+    assert!(empty.groups.is_empty());
+}

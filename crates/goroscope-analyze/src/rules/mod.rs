@@ -207,3 +207,35 @@ impl<'a> Ctx<'a> {
         f
     }
 }
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn every_rule_is_documented_and_has_its_fixture_program() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut seen = std::collections::HashSet::new();
+        for r in ALL {
+            assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
+            assert!(
+                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{} is not kebab-case",
+                r.id
+            );
+            for (what, text) in [("summary", r.summary), ("why", r.why), ("fix", r.fix)] {
+                assert!(text.len() > 20, "{}: {what} too short", r.id);
+            }
+            let program = format!("fixtures/go/{}/main.go", r.id);
+            assert!(
+                r.example.starts_with(&program),
+                "{}: example must point to {program}",
+                r.id
+            );
+            assert!(root.join(&program).is_file(), "{}: {program} missing", r.id);
+            assert_eq!(get(r.id).map(|x| x.id), Some(r.id));
+        }
+        assert!(is_known("nil-chan") && !is_known("nil_chan"));
+    }
+}
