@@ -313,35 +313,38 @@ pub(crate) fn strip_indent(mut s: &[u8]) -> &[u8] {
     }
 }
 
-/// Parses a file line (indentation already stripped or not). Scans backwards over the short
-/// suffix only (`:123 +0x1d fp=… sp=… pc=…`): this runs once per frame of every goroutine.
-pub(crate) fn parse_file(s: &[u8]) -> Option<FileLine<'_>> {
+/// The part of a file line that identifies a frame: `path:line +0xoff`, without indentation
+/// and without the `fp=… sp=… pc=…` addresses. Cheap: only the last words are looked at.
+#[inline]
+pub(crate) fn file_key(s: &[u8]) -> &[u8] {
     let s = strip_indent(s);
     let mut end = trim_end(s).len();
-    let mut offset = None;
-    // Peel words off the end: `pc=…`, `sp=…`, `fp=…` (crash tracebacks, cgo symbolizer), then
-    // `+0x…`.
-    for _ in 0..4 {
-        let sp = match s[..end].iter().rposition(|&c| c == b' ') {
-            Some(sp) => sp,
-            None => break,
+    for _ in 0..3 {
+        let Some(sp) = s[..end].iter().rposition(|&c| c == b' ') else {
+            break;
         };
         let word = &s[sp + 1..end];
         if word.len() > 3 && matches!(&word[..3], b"pc=" | b"sp=" | b"fp=") {
             end = sp;
-            continue;
+        } else {
+            break;
         }
-        if let Some(h) = word.strip_prefix(b"+0x") {
-            let v = parse_hex(h)?;
-            offset = Some(u32::try_from(v).unwrap_or(u32::MAX));
-            let key = &s[..end];
-            end = sp;
-            return finish_file(key, &s[..end], offset);
-        }
-        break;
     }
-    let key = &s[..end];
-    finish_file(key, key, offset)
+    &s[..end]
+}
+
+/// Parses a file line (indentation already stripped or not). Scans backwards over the short
+/// suffix only (`:123 +0x1d fp=… sp=… pc=…`).
+pub(crate) fn parse_file(s: &[u8]) -> Option<FileLine<'_>> {
+    let key = file_key(s);
+    if let Some(sp) = key.iter().rposition(|&c| c == b' ') {
+        if let Some(h) = key[sp + 1..].strip_prefix(b"+0x") {
+            let v = parse_hex(h)?;
+            let offset = Some(u32::try_from(v).unwrap_or(u32::MAX));
+            return finish_file(key, &key[..sp], offset);
+        }
+    }
+    finish_file(key, key, None)
 }
 
 #[inline]

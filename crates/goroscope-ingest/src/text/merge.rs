@@ -106,8 +106,45 @@ impl Remap {
 /// A snapshot being filled.
 struct Building {
     snap: Snapshot,
-    seen: FxHashSet<u64>,
+    seen: SeenIds,
     hint: u8,
+}
+
+/// Goroutine ids seen in one snapshot: a bitmap for the usual small, dense ids, a hash set
+/// for the rest.
+#[derive(Default)]
+struct SeenIds {
+    bits: Vec<u64>,
+    rest: FxHashSet<u64>,
+}
+
+/// Ids below this go to the bitmap (at most 8 MiB of it).
+const BITMAP_IDS: u64 = 1 << 26;
+
+impl SeenIds {
+    /// Records `id`; false when it was already there.
+    #[inline]
+    fn insert(&mut self, id: u64) -> bool {
+        if id >= BITMAP_IDS {
+            return self.rest.insert(id);
+        }
+        let (w, b) = ((id / 64) as usize, id % 64);
+        if w >= self.bits.len() {
+            self.bits.resize((w + 1).next_power_of_two(), 0);
+        }
+        let fresh = self.bits[w] & (1 << b) == 0;
+        self.bits[w] |= 1 << b;
+        fresh
+    }
+
+    #[inline]
+    fn contains(&self, id: u64) -> bool {
+        if id >= BITMAP_IDS {
+            return self.rest.contains(&id);
+        }
+        let (w, b) = ((id / 64) as usize, id % 64);
+        self.bits.get(w).is_some_and(|x| x & (1 << b) != 0)
+    }
 }
 
 /// Collects snapshots from parsers drained in input order.
@@ -232,7 +269,7 @@ impl<'a> Merger<'a> {
         self.remap.clear();
         self.cur = Some(Building {
             snap,
-            seen: FxHashSet::default(),
+            seen: SeenIds::default(),
             hint: 0,
         });
     }
@@ -244,6 +281,7 @@ impl<'a> Merger<'a> {
         let events = std::mem::take(&mut p.events);
         let mut ev = events.iter().peekable();
         let goroutines = std::mem::take(&mut p.goroutines);
+        let n = goroutines.len();
         let info = std::mem::take(&mut p.info);
         // Parsers start fresh: translations from the previous one do not apply.
         self.remap.clear();
@@ -251,10 +289,7 @@ impl<'a> Merger<'a> {
             while let Some(e) = ev.next_if(|e| e.at <= i) {
                 self.handle(&e.kind);
             }
-            let repeat = self
-                .cur
-                .as_ref()
-                .is_some_and(|b| b.seen.contains(&g.goid.0));
+            let repeat = self.cur.as_ref().is_some_and(|b| b.seen.contains(g.goid.0));
             if repeat {
                 self.finish_current();
             }
@@ -262,6 +297,9 @@ impl<'a> Merger<'a> {
                 self.start(base + inf.line);
             }
             let b = self.cur.as_mut().expect("started above");
+            if b.snap.goroutines.capacity() == b.snap.goroutines.len() {
+                b.snap.goroutines.reserve((n - i).max(1024));
+            }
             b.seen.insert(g.goid.0);
             b.hint = b.hint.max(inf.hint);
             let src = &p.interner;

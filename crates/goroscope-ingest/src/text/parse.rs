@@ -403,7 +403,14 @@ impl Parser {
         match self.state {
             State::Func => self.in_func(raw, content),
             State::File(t) => {
-                if let Some(f) = line::parse_file(content) {
+                // Most file lines were seen before with the same function: look the frame up by
+                // its raw bytes and parse the line only when it is new.
+                let key = line::file_key(content);
+                if let Some(id) = self.cached_frame(key) {
+                    self.noise_in_g = 0;
+                    self.push_frame(t, id);
+                    self.state = State::Func;
+                } else if let Some(f) = line::parse_file(content) {
                     self.noise_in_g = 0;
                     self.complete_frame(t, Some(f));
                     self.state = State::Func;
@@ -791,6 +798,11 @@ impl Parser {
     /// Finishes the pending function or `created by` line with its file line (or none).
     fn complete_frame(&mut self, t: Target, f: Option<FileLine<'_>>) {
         let id = self.frame_id(f);
+        self.push_frame(t, id);
+    }
+
+    /// Adds a finished frame to the goroutine (or its current ancestor).
+    fn push_frame(&mut self, t: Target, id: FrameId) {
         let Some(c) = self.cur.as_mut() else {
             return;
         };
@@ -829,6 +841,26 @@ impl Parser {
 
     /// Interns the pending function with its file line, through the per-parser cache keyed by
     /// the raw bytes.
+    /// The frame of the pending function with this file key, if it was seen before.
+    #[inline]
+    fn cached_frame(&self, key: &[u8]) -> Option<FrameId> {
+        if key.is_empty() {
+            return None;
+        }
+        let name = &self.pend_name[..];
+        let dots = self.pend_dots;
+        let h = hash_frame(name, key, dots);
+        let keys = &self.frame_keys;
+        let arena = &self.key_arena;
+        let slice = |r: (u32, u32)| &arena[r.0 as usize..r.1 as usize];
+        self.frame_table
+            .find(h, |&i| {
+                let k = &keys[i as usize];
+                k.dots == dots && slice(k.key) == key && slice(k.name) == name
+            })
+            .map(|&i| keys[i as usize].id)
+    }
+
     fn frame_id(&mut self, f: Option<FileLine<'_>>) -> FrameId {
         let name = &self.pend_name[..];
         let key = f.as_ref().map_or(&b""[..], |f| f.key);
