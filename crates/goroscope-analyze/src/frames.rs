@@ -199,6 +199,15 @@ impl Default for Fnv {
     }
 }
 
+/// For stacks entirely in the runtime (GC workers in a SIGQUIT dump): the outermost frame that
+/// is not `runtime.goexit`, e.g. `runtime.gcBgMarkWorker` rather than `runtime.gopark`.
+fn outermost_runtime_frame(snap: &Snapshot, frames: &[goroscope_model::FrameId]) -> Option<usize> {
+    frames
+        .iter()
+        .rposition(|&f| snap.function(f) != "runtime.goexit")
+        .or(if frames.is_empty() { None } else { Some(0) })
+}
+
 /// Computes the facts of one stack.
 pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
     let frames = snap.stack(stack);
@@ -226,7 +235,7 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
     f.blocking = first_user
         .or(first_above_io)
         .or(first_non_plumbing)
-        .or(if frames.is_empty() { None } else { Some(0) });
+        .or_else(|| outermost_runtime_frame(snap, frames));
     // The state: the outermost state-telling frame before the first non-plumbing frame (or
     // before the user frame, so `net.(*conn).Read` still reaches `runtime_pollWait`).
     let limit = first_user.unwrap_or(frames.len());

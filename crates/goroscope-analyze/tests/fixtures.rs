@@ -73,7 +73,8 @@ fn same_reason(got: &str, want: &str) -> bool {
 /// Patterns a single snapshot decides (leak or suspect) from its own evidence, without a
 /// runtime proof or a trend. Receives (`chan-receive-no-sender`, `range-never-closed`) are not
 /// in it: several receivers from one `go` statement look exactly like a worker pool, so one
-/// snapshot says need-more-samples (except a protobuf profile, where `runtime.chanrecv1`
+/// snapshot says need-more-samples (except forms with runtime frames, protobuf and SIGQUIT
+/// dumps, where `runtime.chanrecv1`
 /// tells a plain receive from a range loop).
 fn decidable(s: &ExpectSite, proof: bool, proto: bool) -> bool {
     if proof && s.provable {
@@ -135,7 +136,7 @@ fn check_sites(tag: &str, r: &Report, sites: &[ExpectSite], proof: bool, proto: 
         for g in &gs {
             if let (Some(want), Some(line)) = (&s.created_by_function, s.created_by_line) {
                 let c = g.created_by.as_ref();
-                if !proto && r.source.format != "debug1" {
+                if r.source.format != "proto" && r.source.format != "debug1" {
                     assert!(
                         c.is_some_and(|c| &c.function == want && c.line == line),
                         "{tag}: site {s}: created by {c:?}, want {want}:{line}"
@@ -223,6 +224,20 @@ fn analyze_forms(d: &Dumps) -> Vec<(String, Report, bool, bool)> {
     out
 }
 
+/// The runtime's own SIGQUIT dump of a fresh instance. It shows the runtime frames, so it is
+/// scored like a protobuf profile (`runtime.chanrecv1` tells a plain receive).
+fn sigquit_form(name: &str, tc: &Toolchain) -> (String, Report, bool, bool) {
+    let fx = Fixture::start(name, tc, &StartOptions::default());
+    let text = fx.sigquit();
+    let snaps = read(&format!("{name}@{} SIGQUIT", tc.version), text.as_bytes());
+    (
+        "SIGQUIT".into(),
+        analyze(&snaps, &Options::default()).remove(0),
+        false,
+        true,
+    )
+}
+
 fn run(name: &str, tc: &Toolchain) -> (Fixture, Dumps) {
     let mut fx = Fixture::start(name, tc, &StartOptions::default());
     let d = dumps(&mut fx);
@@ -281,6 +296,7 @@ fn healthy_service_has_no_findings_in_any_form() {
             false,
             false,
         ));
+        forms.push(sigquit_form("healthy", &tc));
         for (form, r, proof, proto) in forms {
             let tag = format!("healthy@{} {form}", tc.version);
             assert_eq!(
@@ -303,7 +319,9 @@ fn healthy_service_has_no_findings_in_any_form() {
 fn mixed_fixture_precision_and_recall_are_perfect_on_decidable_leaks() {
     for tc in toolchains() {
         let (fx, d) = run("mixed", &tc);
-        for (form, r, proof, proto) in analyze_forms(&d) {
+        let mut forms = analyze_forms(&d);
+        forms.push(sigquit_form("mixed", &tc));
+        for (form, r, proof, proto) in forms {
             let tag = format!("mixed@{} {form}", tc.version);
             let s = check_sites(&tag, &r, &fx.expect.sites, proof, proto);
             let precision = s.tp as f64 / (s.tp + s.fp.len()).max(1) as f64;
