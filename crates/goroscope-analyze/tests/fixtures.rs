@@ -346,3 +346,60 @@ fn mixed_fixture_precision_and_recall_are_perfect_on_decidable_leaks() {
         }
     }
 }
+
+/// "Grows linearly with calls": four runs of the chan-receive-no-sender fixture with more and
+/// more calls (FIXTURE_N = 2, 4, 6, 8) stand for four snapshots of a service over time. No
+/// single debug=2 dump decides (pool shape), the trend does; diff names what grew. Newest
+/// installed Go release only (the grouping is the same on every release).
+#[test]
+fn trend_and_diff_over_growing_runs() {
+    let tc = toolchains().pop().expect("toolchains() panics when empty");
+    let mut snaps = Vec::new();
+    let mut site = None;
+    for n in [2, 4, 6, 8] {
+        let opts = StartOptions {
+            n: Some(n),
+            ..StartOptions::default()
+        };
+        let mut fx = Fixture::start("chan-receive-no-sender", &tc, &opts);
+        let body = fx.fetch("/debug/pprof/goroutine?debug=2").expect("debug=2");
+        snaps.extend(read(&format!("run n={n}"), &body));
+        site = fx.expect.sites.iter().find(|s| s.leak).cloned();
+    }
+    let site = site.expect("a leak site");
+    let one = analyze(&snaps[3..], &Options::default()).remove(0);
+    let g = &matching(&one, &site)[0];
+    assert_ne!(
+        g.verdict,
+        Verdict::Leak,
+        "one snapshot alone does not prove it: {g:#?}"
+    );
+
+    let t = goroscope_analyze::trend(&snaps, &Options::default());
+    let grow = t
+        .groups
+        .iter()
+        .find(|tg| tg.group.id == g.id)
+        .expect("the leak group in the trend");
+    assert_eq!(grow.counts, vec![2, 4, 6, 8]);
+    assert_eq!(grow.verdict, Verdict::Leak, "{grow:#?}");
+    assert!((grow.slope - 2.0).abs() < 1e-9 && grow.p_value < 0.05);
+    for tg in &t.groups {
+        if tg.group.id != g.id {
+            assert_ne!(tg.verdict, Verdict::Leak, "only the leak grows: {tg:#?}");
+        }
+    }
+    let d = goroscope_analyze::diff(&snaps[0], &snaps[3], &Options::default());
+    let first = &d.groups[0];
+    assert_eq!(
+        (first.group.id.as_str(), first.before, first.after),
+        (g.id.as_str(), 2, 8)
+    );
+    assert!(
+        d.groups[1..]
+            .iter()
+            .all(|x| x.delta.abs() <= 1 || x.group.verdict == Verdict::Benign),
+        "{:#?}",
+        d.groups
+    );
+}
