@@ -31,6 +31,8 @@ pub struct GoBinary {
     pub notes: Vec<String>,
     /// ELF type is `ET_DYN` (PIE): addresses need the load bias.
     pub pie: bool,
+    /// Lowest PT_LOAD address (the link-time base the load bias is measured from).
+    pub base_vaddr: u64,
 }
 
 /// Decodes `.go.buildinfo` (Go 1.18+ inline-string form): returns `(go version, modinfo)`.
@@ -207,6 +209,7 @@ impl GoBinary {
             gofunc,
             bss,
             pie: file.kind() == object::ObjectKind::Dynamic,
+            base_vaddr: segments.iter().map(|s| s.0).min().unwrap_or(0) & !0xfff,
             segments,
             notes,
         })

@@ -62,7 +62,8 @@ fn load_bias(pid: u32, bin: &GoBinary) -> u64 {
         let path = it.nth(2).unwrap_or("");
         if off.trim_start_matches('0').is_empty() && exe == std::path::Path::new(path) {
             if let Some((lo, _)) = range.split_once('-') {
-                return u64::from_str_radix(lo, 16).unwrap_or(0);
+                let start = u64::from_str_radix(lo, 16).unwrap_or(0);
+                return start.wrapping_sub(bin.base_vaddr);
             }
         }
     }

@@ -22,8 +22,13 @@ fn parity(stripped: bool) {
         "no Go toolchains installed: run scripts/install-go.sh"
     );
     for tc in &tcs {
-        let exe = build("attach_basic", tc, stripped);
-        let mut fx = Fixture::start(&exe, &[("GODEBUG", "tracebacklabels=1")]);
+        parity_one(&build("attach_basic", tc, stripped), tc, stripped);
+    }
+}
+
+fn parity_one(exe: &std::path::Path, tc: &goroscope_attach::gen::Toolchain, stripped: bool) {
+    {
+        let mut fx = Fixture::start(exe, &[("GODEBUG", "tracebacklabels=1")]);
         let dump_text = fx.dump();
         let dump = parse_debug2(&dump_text);
         let snap = attach_pid(fx.pid(), &AttachOptions::default())
@@ -97,6 +102,23 @@ fn parity(stripped: bool) {
 #[test]
 fn parity_with_debug2_unstripped() {
     parity(false);
+}
+
+/// Position-independent executables: addresses are relocated by the load bias.
+#[test]
+fn parity_with_debug2_pie() {
+    let tcs = installed();
+    assert!(
+        !tcs.is_empty(),
+        "no Go toolchains installed: run scripts/install-go.sh"
+    );
+    for tc in &tcs {
+        parity_one(
+            &build_with("attach_basic", tc, &["-buildmode=pie"], "-pie"),
+            tc,
+            false,
+        );
+    }
 }
 
 #[test]

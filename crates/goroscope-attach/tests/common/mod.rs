@@ -24,14 +24,20 @@ pub fn installed() -> Vec<Toolchain> {
 /// Builds `fixtures/go/<name>` with `tc` (stripped with `-ldflags=-s -w` when asked) into a
 /// per-test-process temp dir.
 pub fn build(name: &str, tc: &Toolchain, stripped: bool) -> PathBuf {
+    build_with(
+        name,
+        tc,
+        if stripped { &["-ldflags=-s -w"] } else { &[] },
+        if stripped { "-stripped" } else { "" },
+    )
+}
+
+/// Builds with extra `go build` flags into a name ending in `tag`.
+pub fn build_with(name: &str, tc: &Toolchain, flags: &[&str], tag: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("goroscope-attach-fixtures-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!(
-        "{name}-{}{}",
-        tc.version,
-        if stripped { "-stripped" } else { "" }
-    ));
+    let out = dir.join(format!("{name}-{}{tag}", tc.version));
     if out.exists() {
         return out;
     }
@@ -44,9 +50,7 @@ pub fn build(name: &str, tc: &Toolchain, stripped: bool) -> PathBuf {
     c.current_dir(repo().join("fixtures/go"))
         .args(["build", "-o"])
         .arg(&tmp);
-    if stripped {
-        c.arg("-ldflags=-s -w");
-    }
+    c.args(flags);
     let st = c.arg(format!("./{name}")).status().expect("run go build");
     assert!(st.success(), "go {} build ./{name} failed", tc.version);
     std::fs::rename(&tmp, &out).unwrap();
