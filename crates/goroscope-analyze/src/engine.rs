@@ -369,10 +369,10 @@ fn decide(cx: &Ctx<'_>, opts: &Options, proven: Option<String>, baseline: Option
                 d.evidence.extend(f.evidence);
             }
             None => {
-                d.explanation = Some(
-                    "the runtime proved these goroutines can never be woken: nothing reachable can unblock them"
-                        .into(),
-                );
+                let what = cx.reason.map_or(cx.status.as_str(), |r| r.as_str());
+                d.explanation = Some(format!(
+                    "the runtime proved nothing reachable can ever unblock this {what}"
+                ));
             }
         }
         return d;
@@ -489,7 +489,14 @@ pub(crate) fn analyze_one(
         let id = format!("{sig:016x}");
         let baseline = opts.baseline.as_ref().and_then(|b| b.get(&id).copied());
         let is_proven = proven.is_some();
-        let d = decide(&cx, opts, proven, baseline);
+        let mut d = decide(&cx, opts, proven, baseline);
+        let proof_ran = is_leak_profile || has_markers || !proofs.is_empty();
+        if proof_ran && !is_proven && d.verdict != Verdict::Benign {
+            d.evidence.push(
+                "not proven by the runtime's leak detector: what it waits on is still reachable, or it waits on I/O or timers, which the detector does not judge"
+                    .into(),
+            );
+        }
         summary.ignored += usize::from(d.ignored);
         let group = build_group(snap, a, facts, id, d, is_proven, opts);
         match group.verdict {
