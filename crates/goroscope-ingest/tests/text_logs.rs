@@ -262,8 +262,9 @@ fn no_dump_errors_name_the_input() {
 #[test]
 fn small_blocks_give_the_same_result() {
     // Tiny blocks force cuts everywhere: clean ones (before headers) and dirty ones.
+    let fatal = "fatal error: stack overflow\n\nruntime stack:\nruntime.throw({0x60f619?, 0xe})\n\truntime/panic.go:619 +0x81\n\ngoroutine 34 [running]:\nmain.f()\n\tmain.go:1 +0x1\n";
     let input = format!(
-        "{DEBUG2}\n{}\n{PANIC}",
+        "{DEBUG2}\n{}\n{PANIC}\n{fatal}{fatal}",
         prefixed(SIGQUIT, |i| format!("I1126 10:00:00.{i:06} 1 x.go:1] "))
     );
     assert!(
@@ -286,6 +287,33 @@ fn small_blocks_give_the_same_result() {
                 "threads={threads} block={block}"
             );
             assert_eq!(v[1].reason.as_deref(), Some("SIGQUIT: quit"));
+            assert_eq!(v.len(), 5);
+            for s in &v[3..5] {
+                let want = Some("fatal error: stack overflow");
+                assert_eq!(s.reason.as_deref(), want, "threads={threads} block={block}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_report_line_and_its_first_header_in_different_blocks() {
+    let fatal = "fatal error: stack overflow\n\nruntime stack:\nruntime.throw({0x60f619?, 0xe})\n\truntime/panic.go:619 +0x81\n\ngoroutine 34 [running]:\nmain.f()\n\tmain.go:1 +0x1\n";
+    let input = format!("{fatal}\n{fatal}\n{fatal}");
+    for block in 64..220 {
+        let opts = Options {
+            threads: 2,
+            ..Options::default()
+        };
+        let v = text::read_with_block("x", input.as_bytes(), &opts, block).unwrap();
+        assert_eq!(v.len(), 3, "block={block}");
+        for s in &v {
+            assert_eq!(
+                s.reason.as_deref(),
+                Some("fatal error: stack overflow"),
+                "block={block}"
+            );
+            assert_eq!(s.goroutines.len(), 1);
         }
     }
 }

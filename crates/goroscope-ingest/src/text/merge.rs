@@ -274,6 +274,13 @@ impl<'a> Merger<'a> {
         });
     }
 
+    /// A report marker from the end of the previous block, confirmed by the header that starts
+    /// the next one (`line` is absolute).
+    pub fn carried_marker(&mut self, text: String, line: u64) {
+        self.finish_current();
+        self.pending = Some((text, line));
+    }
+
     /// Moves everything a parser produced into snapshots. The parser must be finished
     /// ([`Parser::close_at_cut`] or [`Parser::finish_eof`]).
     pub fn drain(&mut self, p: &mut Parser) {

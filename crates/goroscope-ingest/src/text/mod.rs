@@ -223,6 +223,28 @@ fn clean_cut(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// Drains a parser, first applying a report marker left over at the end of the previous one
+/// (`panic: …` in one block, its first goroutine header starting the next), then keeping this
+/// parser's own leftover marker for the next.
+fn drain(
+    merger: &mut merge::Merger<'_>,
+    p: &mut parse::Parser,
+    carried: &mut Option<(String, u64)>,
+) {
+    if let Some((text, line)) = carried.take() {
+        if !p.goroutines.is_empty() && !p.starts_with_marker() {
+            merger.carried_marker(text, line);
+        }
+    }
+    let base = merger.base_line;
+    let left = p.take_candidates();
+    merger.drain(p);
+    *carried = left
+        .into_iter()
+        .find(|c| c.fits_unprefixed_header())
+        .map(|c| (c.text, base + c.line));
+}
+
 enum Msg {
     /// A block parsed by a worker from a fresh state.
     Parsed(Box<parse::Parser>),
@@ -271,6 +293,7 @@ fn parallel<R: Read>(
             let mut waiting: BTreeMap<usize, Msg> = BTreeMap::new();
             let mut next = 0usize;
             let mut open: Option<Box<parse::Parser>> = None;
+            let mut carried: Option<(String, u64)> = None;
             loop {
                 let msg = match waiting.remove(&next) {
                     Some(m) => m,
@@ -288,7 +311,7 @@ fn parallel<R: Read>(
                     Msg::Parsed(p) => {
                         if let Some(mut prev) = open.take() {
                             prev.close_at_cut();
-                            merger.drain(&mut prev);
+                            drain(&mut merger, &mut prev, &mut carried);
                         }
                         open = Some(p);
                     }
@@ -306,7 +329,7 @@ fn parallel<R: Read>(
             // Every sender is gone: the input ended.
             if let Some(mut p) = open.take() {
                 p.finish_eof();
-                merger.drain(&mut p);
+                drain(&mut merger, &mut p, &mut carried);
             }
             drop(res_rx);
             merger.finish()

@@ -60,14 +60,22 @@ pub(crate) enum EventKind {
 
 /// A marker line seen outside any goroutine, waiting for a header to confirm it.
 #[derive(Debug, Clone)]
-struct Candidate {
+pub(crate) struct Candidate {
     kind: MarkerKind,
-    text: String,
+    pub text: String,
     /// Where the marker starts in the raw line.
     pos: usize,
     /// The bytes before it (capped), to compare with the header's log prefix.
     before: Vec<u8>,
-    line: u64,
+    /// Line, relative to the parser's first line.
+    pub line: u64,
+}
+
+impl Candidate {
+    /// Whether it can start the report of a header printed without a prefix.
+    pub fn fits_unprefixed_header(&self) -> bool {
+        self.kind != MarkerKind::Debug1 && Prefix::default().accepts(self)
+    }
 }
 
 /// How lines of the current dump are prefixed (log timestamps, klog headers…).
@@ -337,6 +345,19 @@ impl Parser {
             at: self.goroutines.len(),
             kind: EventKind::Warning(w),
         });
+    }
+
+    /// Marker lines still waiting for a header (the header is in the next block).
+    pub fn take_candidates(&mut self) -> Vec<Candidate> {
+        std::mem::take(&mut self.candidates)
+    }
+
+    /// Whether the first thing this parser found was an accepted report marker.
+    pub fn starts_with_marker(&self) -> bool {
+        self.events
+            .iter()
+            .take_while(|e| e.at == 0)
+            .any(|e| matches!(e.kind, EventKind::Marker { .. }))
     }
 
     /// The next block starts with a goroutine header: whatever is open is complete.
