@@ -31,6 +31,21 @@
 //! runtime workers, servers idling in I/O, signal loops…) makes it `benign`; otherwise the worst
 //! finding of the [`rules`] decides. See each rule's docs for its evidence.
 //!
+//! # What one snapshot can decide
+//! | rule | verdict from one snapshot |
+//! |---|---|
+//! | `nil-chan`, `select-no-cases` | `leak` (header state `(nil chan)` / `(no cases)`, or `runtime.block`) |
+//! | `http-body-not-closed` | `leak`: persistConn readLoops in `select` (an idle one waits in IO wait) |
+//! | `chan-send-receiver-gone`, `waitgroup-missing-done`, `mutex-never-unlocked`, `cond-no-signal` | `suspect` when the wait is in user code, whatever the count |
+//! | `pool-backlog` | `suspect`: request handlers (`net/http.(*conn).serve` below) blocked sending |
+//! | `io-no-deadline` | `suspect`: client reads/dials/lookups and HTTP requests in user code, not under an accept loop or server |
+//! | `chan-receive-no-sender`, `range-never-closed` | `suspect` for a plain `<-ch` (`runtime.chanrecv1` visible: protobuf, SIGQUIT), a single goroutine, or goroutines from many creators; `need-more-samples` for the worker-pool shape (several from one `go` statement and one creator), which a trend or a proof decides |
+//! | `ctx-ignored`, `background-loop` | `suspect` for several copies of one sleeping / select loop; a single one is a normal background task |
+//!
+//! Any of them becomes `leak` + `proven` under a runtime proof, and `leak` in a trend that grows
+//! significantly. Wait minutes are reported as evidence, never used to convict: an idle pool
+//! waits for minutes too.
+//!
 //! # Rule levels
 //! `Options::rule_levels` (the CLI's `-A`/`-W`/`-D RULE`, overriding the config's `[rules]`):
 //! `allow` reports the rule's findings as `benign` (evidence says so), `warn` caps them at
