@@ -245,6 +245,46 @@ pub const TABLE: &[Benign] = &[
         unless: &[],
     },
     Benign {
+        id: "k8s-workqueue-idle",
+        function: "k8s.io/client-go/util/workqueue.(*Type*).Get",
+        states: &[W::SyncCondWait],
+        std_only: false,
+        reason: "a Kubernetes controller worker waiting for the next item of its work queue",
+        unless: &[],
+    },
+    Benign {
+        id: "k8s-workqueue-idle",
+        function: "k8s.io/client-go/util/workqueue.(*delayingType*).waitingLoop",
+        states: &[W::Select],
+        std_only: false,
+        reason: "a Kubernetes delaying queue's timer loop",
+        unless: &[],
+    },
+    Benign {
+        id: "k8s-wait-loop",
+        function: "k8s.io/apimachinery/pkg/util/wait.*",
+        states: &[W::Select, W::Sleep],
+        std_only: false,
+        reason: "a wait.Until/JitterUntil periodic loop between runs (it stops with its stop channel)",
+        unless: &[],
+    },
+    Benign {
+        id: "grpc-transport",
+        function: "google.golang.org/grpc/internal/transport.*",
+        states: &[W::Select, W::IoWait, W::SyncCondWait, W::ChanReceive],
+        std_only: false,
+        reason: "a gRPC connection's transport loop (reader, writer, keepalive), one set per connection",
+        unless: &[],
+    },
+    Benign {
+        id: "grpc-transport",
+        function: "google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run",
+        states: &[W::Select, W::ChanReceive],
+        std_only: false,
+        reason: "a gRPC client channel's callback serializer, one per ClientConn",
+        unless: &[],
+    },
+    Benign {
         id: "well-known-daemon",
         function: "*.(*loggingT).flushDaemon",
         states: &[],
@@ -261,3 +301,71 @@ pub const TABLE: &[Benign] = &[
         unless: &[],
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+    use crate::Verdict;
+
+    #[test]
+    fn well_known_library_loops_are_benign() {
+        let worker = [
+            ("sync.(*Cond).Wait", "cond.go", 70),
+            (
+                "k8s.io/client-go/util/workqueue.(*Typed[...]).Get",
+                "queue.go",
+                282,
+            ),
+            (
+                "k8s.io/sample-controller.(*Controller).processNextWorkItem",
+                "controller.go",
+                190,
+            ),
+            (
+                "k8s.io/sample-controller.(*Controller).runWorker",
+                "controller.go",
+                180,
+            ),
+            (
+                "k8s.io/apimachinery/pkg/util/wait.JitterUntil",
+                "backoff.go",
+                204,
+            ),
+        ];
+        let g = one(&[G::new("sync.Cond.Wait", &worker)
+            .by((
+                "k8s.io/sample-controller.(*Controller).Run",
+                "controller.go",
+                160,
+            ))
+            .creator(40)
+            .times(2)]);
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Benign, Some("benign:k8s-workqueue-idle"))
+        );
+        let loopy = [
+            (
+                "google.golang.org/grpc/internal/transport.(*controlBuffer).get",
+                "controlbuf.go",
+                418,
+            ),
+            (
+                "google.golang.org/grpc/internal/transport.(*loopyWriter).run",
+                "controlbuf.go",
+                552,
+            ),
+        ];
+        let g = one(&[G::new("select", &loopy).times(30)]);
+        assert_eq!(g.verdict, Verdict::Benign);
+        // The same library frames under a user's lock wait are still judged by the rules.
+        let g = one(&[G::new(
+            "sync.Mutex.Lock",
+            &[
+                ("sync.(*Mutex).Lock", "mutex.go", 1),
+                ("main.h", "main.go", 1),
+            ],
+        )]);
+        assert_eq!(g.verdict, Verdict::Suspect);
+    }
+}
