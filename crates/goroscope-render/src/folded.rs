@@ -161,6 +161,54 @@ pub fn write_folded<'a>(
     Ok(())
 }
 
+/// Differential folded stacks: each path with its count in BEFORE and in AFTER
+/// (`path before after`), the input of a differential flame graph.
+pub fn fold_diff(
+    before: &Snapshot,
+    after: &Snapshot,
+    opts: &FoldOptions,
+) -> Vec<(String, u64, u64)> {
+    let mut merged: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (p, n) in fold([before], opts) {
+        merged.entry(p).or_default().0 = n;
+    }
+    for (p, n) in fold([after], opts) {
+        merged.entry(p).or_default().1 = n;
+    }
+    merged.into_iter().map(|(p, (b, a))| (p, b, a)).collect()
+}
+
+/// Writes `path before after` lines.
+pub fn write_folded_diff(
+    w: &mut dyn Write,
+    before: &Snapshot,
+    after: &Snapshot,
+    opts: &FoldOptions,
+) -> io::Result<()> {
+    for (p, b, a) in fold_diff(before, after, opts) {
+        writeln!(w, "{p} {b} {a}")?;
+    }
+    Ok(())
+}
+
+/// A differential flame graph: frames are as wide as in AFTER and coloured by change, red for
+/// goroutines gained since BEFORE, blue for goroutines lost (paths only in BEFORE have no width).
+pub fn write_flamegraph_diff(
+    w: &mut dyn Write,
+    before: &Snapshot,
+    after: &Snapshot,
+    opts: &FlameOptions,
+) -> io::Result<()> {
+    let lines: Vec<String> = fold_diff(before, after, &opts.fold)
+        .into_iter()
+        .map(|(p, b, a)| format!("{p} {b} {a}"))
+        .collect();
+    if !lines.iter().any(|l| !l.ends_with(" 0")) {
+        return write_empty_svg(w, &opts.title);
+    }
+    draw(w, &lines, opts)
+}
+
 /// How to draw the flame graph.
 #[derive(Debug, Clone)]
 pub struct FlameOptions {
@@ -200,6 +248,10 @@ pub fn write_flamegraph<'a>(
     if lines.is_empty() {
         return write_empty_svg(w, &opts.title);
     }
+    draw(w, &lines, opts)
+}
+
+fn draw(w: &mut dyn Write, lines: &[String], opts: &FlameOptions) -> io::Result<()> {
     let mut o = inferno::flamegraph::Options::default();
     o.title = opts.title.clone();
     o.subtitle = opts.subtitle.clone();
@@ -310,6 +362,28 @@ mod tests {
                 "main.main.func1 (/src/main.go:20);main.worker (/src/main.go:10)".to_string(),
                 14
             )
+        );
+    }
+
+    #[test]
+    fn differential_folding_and_flamegraph() {
+        let before = snap();
+        let mut after = snap();
+        let g = after.goroutines[0].clone();
+        after.goroutines.push(g);
+        let d = fold_diff(&before, &after, &FoldOptions::default());
+        assert!(d.contains(&(
+            "main.main.func1;main.worker;[chan receive]".to_string(),
+            3,
+            4
+        )));
+        let mut out = Vec::new();
+        write_flamegraph_diff(&mut out, &before, &after, &FlameOptions::default()).unwrap();
+        let svg = String::from_utf8(out).unwrap();
+        assert!(svg.contains("main.worker"), "{svg}");
+        assert!(
+            svg.contains("+1") || svg.contains("+25"),
+            "differential titles:\n{svg}"
         );
     }
 

@@ -11,9 +11,9 @@
 //! | `json` | one document per report; an array when several | one document |
 //! | `markdown` | summary table, findings with stacks | table of changes |
 //! | `html` | one self-contained page: flame graph, groups, stacks | — |
-//! | `svg` | flame graph of the snapshots | flame graph of the last snapshot |
-//! | `folded` | folded stacks of the snapshots | folded stacks of the last snapshot |
-//! | `pprof` | gzipped goroutine profile of the snapshots | profile of the last snapshot |
+//! | `svg` | flame graph of the snapshots | diff: differential flame graph; trend: last snapshot |
+//! | `folded` | folded stacks of the snapshots | diff: `path before after`; trend: last snapshot |
+//! | `pprof` | gzipped goroutine profile of the snapshots | profile of AFTER / the last snapshot |
 //! | `junit` | one testcase per finding | one testcase per new/grown or growing group |
 //!
 //! Errors are the writer's: a closed pipe comes back as [`io::ErrorKind::BrokenPipe`] for the
@@ -30,7 +30,8 @@ mod terminal;
 mod text;
 
 pub use folded::{
-    fold, fold_where, write_flamegraph, write_folded, FlameOptions, FoldOptions, Keep,
+    fold, fold_diff, fold_where, write_flamegraph, write_flamegraph_diff, write_folded,
+    write_folded_diff, FlameOptions, FoldOptions, Keep,
 };
 
 use goroscope_analyze::{DiffReport, Group, Report, TrendReport, Verdict};
@@ -235,8 +236,10 @@ pub fn render(
     }
 }
 
-/// Writes a diff. `snapshots` is `[before, after]` (or empty); the stack-based formats show
-/// the AFTER snapshot.
+/// Writes a diff. `snapshots` is `[before, after]` (or empty). `svg` is a differential flame
+/// graph (widths from AFTER, red for growth, blue for shrinkage) and `folded` gives
+/// `path before after` lines; `pprof` is the AFTER snapshot's profile (compare with
+/// `go tool pprof -diff_base`).
 pub fn render_diff(
     w: &mut dyn Write,
     format: OutputFormat,
@@ -250,6 +253,23 @@ pub fn render_diff(
         OutputFormat::Markdown => markdown::diff(w, diff, opts),
         OutputFormat::Junit => junit::diff(w, diff),
         OutputFormat::Html => Err(unsupported(format, "diff")),
+        OutputFormat::Svg if snapshots.len() == 2 => folded::write_flamegraph_diff(
+            w,
+            &snapshots[0],
+            &snapshots[1],
+            &FlameOptions {
+                title: format!(
+                    "Goroutines: {} → {}",
+                    snapshots[0].source.input, snapshots[1].source.input
+                ),
+                subtitle: Some("red: more goroutines in AFTER, blue: fewer".to_string()),
+                fold: opts.fold,
+                ..FlameOptions::default()
+            },
+        ),
+        OutputFormat::Folded if snapshots.len() == 2 => {
+            folded::write_folded_diff(w, &snapshots[0], &snapshots[1], &opts.fold)
+        }
         OutputFormat::Svg | OutputFormat::Folded | OutputFormat::Pprof => {
             render_last(w, format, snapshots, "diff (AFTER)", opts)
         }

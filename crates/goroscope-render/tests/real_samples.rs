@@ -118,6 +118,41 @@ fn diff_of_real_profiles() {
     let s = String::from_utf8(buf).unwrap();
     assert!(s.starts_with("goroscope diff"), "{s}");
     snap!("diff_debug1_then_proto_terminal", s);
+
+    let pair = [before[0].clone(), after[0].clone()];
+    let mut svg = Vec::new();
+    render_diff(
+        &mut svg,
+        OutputFormat::Svg,
+        &d,
+        &pair,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(
+        svg.contains("red: more goroutines in AFTER"),
+        "differential flame graph"
+    );
+    let mut folded = Vec::new();
+    render_diff(
+        &mut folded,
+        OutputFormat::Folded,
+        &d,
+        &pair,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let (mut b, mut a) = (0, 0);
+    for line in String::from_utf8(folded).unwrap().lines() {
+        let mut it = line.rsplit(' ');
+        a += it.next().unwrap().parse::<u64>().unwrap();
+        b += it.next().unwrap().parse::<u64>().unwrap();
+    }
+    assert_eq!(
+        (b, a),
+        (pair[0].total_goroutines(), pair[1].total_goroutines())
+    );
 }
 
 #[test]
