@@ -140,6 +140,29 @@ const STATE_FRAMES: &[(&str, WaitReason)] = &[
     ("runtime.forcegchelper", WaitReason::ForceGcIdle),
 ];
 
+/// Lines of `runtime/chan.go` where `chansend`/`chanrecv` park on a nil channel, per Go release
+/// (1.21: 165/469, 1.23: 176/516, 1.25–1.27: 181/536). Stateless forms (protobuf) show the
+/// same functions for nil and ordinary channel waits; the parking line tells them apart. The
+/// ordinary parks (1.21: 259/583, 1.23: 270/639, 1.25–1.27: 283/667) are disjoint from these,
+/// checked by a test against the installed Go sources.
+pub const NIL_CHAN_SEND_LINES: &[u32] = &[165, 176, 181];
+pub const NIL_CHAN_RECV_LINES: &[u32] = &[469, 516, 536];
+
+fn nil_chan_park(function: &str, file: &str, line: u32) -> Option<WaitReason> {
+    if !file.ends_with("runtime/chan.go") {
+        return None;
+    }
+    match function {
+        "runtime.chansend" if NIL_CHAN_SEND_LINES.contains(&line) => {
+            Some(WaitReason::ChanSendNilChan)
+        }
+        "runtime.chanrecv" if NIL_CHAN_RECV_LINES.contains(&line) => {
+            Some(WaitReason::ChanReceiveNilChan)
+        }
+        _ => None,
+    }
+}
+
 fn state_of_frame(function: &str) -> Option<WaitReason> {
     STATE_FRAMES
         .iter()
@@ -239,10 +262,16 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
     // The state: the outermost state-telling frame before the first non-plumbing frame (or
     // before the user frame, so `net.(*conn).Read` still reaches `runtime_pollWait`).
     let limit = first_user.unwrap_or(frames.len());
+    let mut nil_chan = None;
     for &fr in &frames[..limit] {
         if let Some(r) = state_of_frame(snap.function(fr)) {
             f.inferred = Some(r);
         }
+        let site = snap.frame_site(fr);
+        nil_chan = nil_chan.or(nil_chan_park(site.function, site.file, site.line));
+    }
+    if nil_chan.is_some() {
+        f.inferred = nil_chan;
     }
     let start = first_non_plumbing.unwrap_or(0);
     let mut hf = Fnv::new();
@@ -267,6 +296,51 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The nil-channel park lines match the installed Go sources (`scripts/install-go.sh`).
+    #[test]
+    fn nil_chan_lines_match_installed_go_sources() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.toolchains");
+        let Ok(dirs) = std::fs::read_dir(&root) else {
+            eprintln!(
+                "SKIPPED: no Go toolchains under {} (run scripts/install-go.sh)",
+                root.display()
+            );
+            return;
+        };
+        let mut checked = 0;
+        for d in dirs.flatten() {
+            let chan = d
+                .path()
+                .join("lib/python3.11/site-packages/go/src/runtime/chan.go");
+            let Ok(src) = std::fs::read_to_string(&chan) else {
+                continue;
+            };
+            for (i, l) in src.lines().enumerate() {
+                let line = i as u32 + 1;
+                if l.contains("gopark(nil, nil, waitReasonChanSendNilChan") {
+                    assert!(
+                        NIL_CHAN_SEND_LINES.contains(&line),
+                        "{}: send nil park at {line}",
+                        chan.display()
+                    );
+                } else if l.contains("gopark(nil, nil, waitReasonChanReceiveNilChan") {
+                    assert!(
+                        NIL_CHAN_RECV_LINES.contains(&line),
+                        "{}: recv nil park at {line}",
+                        chan.display()
+                    );
+                } else if l.contains("gopark(chanparkcommit") {
+                    assert!(
+                        !NIL_CHAN_SEND_LINES.contains(&line)
+                            && !NIL_CHAN_RECV_LINES.contains(&line)
+                    );
+                }
+            }
+            checked += 1;
+        }
+        eprintln!("checked {checked} Go sources");
+    }
 
     #[test]
     fn packages_and_std() {

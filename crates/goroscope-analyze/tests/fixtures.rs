@@ -91,23 +91,12 @@ fn decidable(s: &ExpectSite, proof: bool, proto: bool) -> bool {
 
 /// The pattern a group may carry for a site: the site's own, or the receive rule for receive
 /// sites whose form cannot tell a range loop (or a stuck pool worker) from a plain receive.
-///
-/// Stateless forms (protobuf) cannot tell a nil-channel operation from an ordinary one (the
-/// same runtime functions park both): there a nil-chan site carries the plain send/receive
-/// rule.
-fn pattern_ok(g: &Group, s: &ExpectSite, proto: bool) -> bool {
+/// (Protobuf profiles name nil-channel waits too: the runtime's parking line tells them.)
+fn pattern_ok(g: &Group, s: &ExpectSite) -> bool {
     let p = g.pattern.as_deref().unwrap_or("");
-    let receive = s.wait_reason.starts_with("chan receive");
     p == s.pattern
         || (s.wait_reason == "chan receive"
             && matches!(p, "chan-receive-no-sender" | "range-never-closed"))
-        || (proto
-            && s.pattern == "nil-chan"
-            && p == if receive {
-                "chan-receive-no-sender"
-            } else {
-                "chan-send-receiver-gone"
-            })
 }
 
 struct Score {
@@ -161,11 +150,7 @@ fn check_sites(tag: &str, r: &Report, sites: &[ExpectSite], proof: bool, proto: 
                         .push(format!("{s} judged {} ({:?})", g.verdict, g.evidence));
                 }
             }
-            assert!(
-                pattern_ok(g, s, proto),
-                "{tag}: site {s}: pattern {:?}",
-                g.pattern
-            );
+            assert!(pattern_ok(g, s), "{tag}: site {s}: pattern {:?}", g.pattern);
             assert_ne!(
                 g.verdict,
                 Verdict::Benign,
