@@ -141,3 +141,30 @@ fn unknown_wait_reasons_survive() {
     assert_eq!(s.str(g.state), "frobnicating");
     assert_eq!(g.wait_minutes, Some(2));
 }
+
+#[test]
+fn warnings_are_capped_but_counted() {
+    let mut input = String::new();
+    for i in 0..3000 {
+        input.push_str(&format!(
+            "goroutine {} [select]:\nmain.f()\nnoise {i}\n\tmain.go:1 +0x1\n\n",
+            i + 1
+        ));
+    }
+    input.push_str("goroutine 99999 [select]:\nmain.f()\n");
+    let v = text::read("w", input.as_bytes(), &Options::default()).unwrap();
+    let s = &v[0];
+    assert_eq!(s.goroutines.len(), 3001);
+    assert!(s.warnings.len() <= 1010, "{}", s.warnings.len());
+    assert!(s
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("more warnings")));
+    assert!(s.truncated);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.message.contains("input ends inside goroutine 99999")),
+        "the cut is always reported"
+    );
+}

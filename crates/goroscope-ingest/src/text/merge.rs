@@ -195,10 +195,13 @@ impl<'a> Merger<'a> {
             s.go_version_min = Some(format!("go1.{hint}"));
         }
         if s.warnings.len() > MAX_WARNINGS {
+            // Keep the first ones and the last one (where a cut-off input is reported).
+            let last = s.warnings.pop().expect("more than MAX_WARNINGS");
             let extra = s.warnings.len() - MAX_WARNINGS;
             s.warnings.truncate(MAX_WARNINGS);
             s.warnings
                 .push(Warning::new(format!("{extra} more warnings not shown")));
+            s.warnings.push(last);
         }
         s.source.index = self.done.len();
         self.done.push(s);

@@ -23,6 +23,8 @@ const MAX_ANCESTORS: usize = 1024;
 const MAX_NOISE_IN_GOROUTINE: u32 = 8;
 /// How much of a marker line (`panic: …`) is kept as the snapshot's reason.
 const MAX_REASON: usize = 1024;
+/// Warnings one parser keeps (hostile input could otherwise make one per line).
+const MAX_WARNINGS: usize = 1000;
 /// Marker lines remembered while looking for the next header.
 const MAX_CANDIDATES: usize = 8;
 
@@ -213,6 +215,8 @@ pub(crate) struct Parser {
     partial_line: bool,
     /// …and it visibly stops in the middle (after a space, `+`, `=`…).
     partial_cut: bool,
+    warnings_kept: usize,
+    warnings_dropped: u64,
 
     pend_name: Vec<u8>,
     pend_dots: bool,
@@ -287,6 +291,8 @@ impl Parser {
             not_dump_seen: false,
             partial_line: false,
             partial_cut: false,
+            warnings_kept: 0,
+            warnings_dropped: 0,
             pend_name: Vec::new(),
             pend_dots: false,
             pend_creator: None,
@@ -341,10 +347,37 @@ impl Parser {
     }
 
     fn warn(&mut self, w: Warning) {
+        if self.warnings_kept >= MAX_WARNINGS {
+            self.warnings_dropped += 1;
+            return;
+        }
+        self.warnings_kept += 1;
         self.events.push(Event {
             at: self.goroutines.len(),
             kind: EventKind::Warning(w),
         });
+    }
+
+    /// A warning that is never dropped (the input was cut).
+    fn warn_always(&mut self, w: Warning) {
+        self.events.push(Event {
+            at: self.goroutines.len(),
+            kind: EventKind::Warning(w),
+        });
+    }
+
+    /// Says how many warnings were not kept (called when the parser is finished).
+    fn flush_dropped_warnings(&mut self) {
+        if self.warnings_dropped > 0 {
+            let n = std::mem::take(&mut self.warnings_dropped);
+            self.events.push(Event {
+                at: self.goroutines.len(),
+                kind: EventKind::Warning(Warning::new(format!(
+                    "{n} more warnings up to line {} were not kept",
+                    self.lines
+                ))),
+            });
+        }
     }
 
     /// Marker lines still waiting for a header (the header is in the next block).
@@ -367,10 +400,18 @@ impl Parser {
         }
         self.state = State::Outside;
         self.flush_noise();
+        self.flush_dropped_warnings();
     }
 
     /// The input ended: decide whether the last goroutine was cut off.
     pub fn finish_eof(&mut self) {
+        self.flush_noise();
+        self.flush_dropped_warnings();
+        // Last, so that it is the last warning (kept when warnings are capped).
+        self.eof_truncation();
+    }
+
+    fn eof_truncation(&mut self) {
         self.flush_noise();
         let Some(c) = self.cur.as_ref() else {
             return;
@@ -398,7 +439,7 @@ impl Parser {
             } else {
                 "before the stack looks complete"
             };
-            self.warn(
+            self.warn_always(
                 Warning::new(format!(
                     "input ends inside goroutine {goid} (header at line {line}), {how}: its stack may be incomplete"
                 ))
