@@ -186,8 +186,20 @@ pub fn parse_debug2(text: &str) -> Vec<G> {
             continue;
         };
         let close = rest.rfind("]").unwrap();
-        let state = rest[open + 2..close].to_string();
+        let mut state = rest[open + 2..close].to_string();
         let mut labels = Vec::new();
+        // Go 1.26 prints labels inside the brackets: `[chan receive labels:{"k": "v"}]`.
+        if let Some(p) = state.find(" labels:{") {
+            let inner = state[p + " labels:{".len()..]
+                .trim_end_matches('}')
+                .to_string();
+            for kv in inner.split(", ") {
+                if let Some((k, v)) = kv.split_once(": ") {
+                    labels.push((unquote(k), unquote(v)));
+                }
+            }
+            state.truncate(p);
+        }
         let tail = rest[close + 1..].trim().trim_end_matches(':').trim();
         if let Some(inner) = tail.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
             for kv in inner.split(", ") {
