@@ -1,10 +1,10 @@
 //! One self-contained HTML page: per snapshot a summary, the flame graph (inline SVG), the
 //! findings and a table of every group, each with its stack in a collapsible `<details>`.
 //!
-//! Nothing is loaded from anywhere: CSS is inline, there is no script at all (collapsing is
-//! native `<details>`, flame graph tooltips are SVG `<title>`s), and a Content-Security-Policy
-//! forbids every fetch, so the page opens the same offline, from an e-mail attachment or a CI
-//! artifact. Every piece of dump text is escaped.
+//! Nothing is loaded from anywhere: CSS and one small script are inline (collapsing is native
+//! `<details>`, flame graph tooltips are SVG `<title>`s, the script only adds click-to-zoom to
+//! the flame graphs), and a Content-Security-Policy forbids every fetch, so the page opens the
+//! same offline, from an e-mail attachment or a CI artifact. Every piece of dump text is escaped.
 
 use crate::escape::xml;
 use crate::folded::{write_flamegraph, FlameOptions};
@@ -47,6 +47,75 @@ table.groups td.p { white-space: nowrap; }
 table.groups td code { word-break: break-all; }
 .tablewrap { overflow-x: auto; }
 details summary { cursor: pointer; }
+figure.flame figcaption { font-size: 12px; color: #5f6368; padding: 4px 8px; }
+figure.flame g { cursor: pointer; }
+"#;
+
+/// Click-to-zoom for inferno's flame graphs, written for this page (inferno's own script expects
+/// to be the whole document). Frames are `<g>` with a `<rect fg:x fg:w y>` (sample offset and
+/// width, depth as y: the root is at the bottom) and a `<text>` label. `#s0-flame-zoom=N` in the
+/// URL zooms into frame N on load, for links and for the browser test.
+const ZOOM_JS: &str = r#"
+(function () {
+  "use strict";
+  var FONT = 12, FONT_W = 0.59, PAD = 3;
+  function num(el, a) { return parseFloat(el.getAttribute(a)); }
+  function setup(fig) {
+    var inner = fig.querySelector("svg svg");
+    if (!inner) { return; }
+    var width = num(inner, "width");
+    var total = num(inner, "total_samples") || 1;
+    var items = [];
+    inner.querySelectorAll(":scope > g").forEach(function (g) {
+      var r = g.querySelector("rect"), t = g.querySelector("text"), ti = g.querySelector("title");
+      if (!r) { return; }
+      var name = ti ? ti.textContent : "";
+      var cut = name.lastIndexOf(" (");
+      if (cut > 0) { name = name.slice(0, cut); }
+      items.push({ g: g, r: r, t: t, name: name, x: num(r, "fg:x"), w: num(r, "fg:w"),
+        y: num(r, "y"), rx: r.getAttribute("x"), rw: r.getAttribute("width"),
+        tx: t ? t.getAttribute("x") : null, tt: t ? t.textContent : "" });
+    });
+    function label(it, pct) {
+      var chars = Math.floor((pct / 100 * width - PAD * 2) / (FONT * FONT_W));
+      it.t.textContent = chars >= it.name.length ? it.name
+        : (chars >= 3 ? it.name.slice(0, chars - 2) + ".." : "");
+    }
+    function place(it, x, pct) {
+      it.g.style.display = "";
+      it.r.setAttribute("x", x.toFixed(4) + "%");
+      it.r.setAttribute("width", pct.toFixed(4) + "%");
+      if (it.t) { it.t.setAttribute("x", (x + 0.25).toFixed(4) + "%"); label(it, pct); }
+    }
+    function reset() {
+      items.forEach(function (it) {
+        it.g.style.display = "";
+        it.r.setAttribute("x", it.rx);
+        it.r.setAttribute("width", it.rw);
+        if (it.t) { it.t.setAttribute("x", it.tx); it.t.textContent = it.tt; }
+      });
+    }
+    function zoom(z) {
+      items.forEach(function (it) {
+        var inside = it.x >= z.x && it.x + it.w <= z.x + z.w;
+        var covers = it.x <= z.x && it.x + it.w >= z.x + z.w;
+        if (it.y > z.y && covers) { place(it, 0, 100); }
+        else if (it.y <= z.y && inside) { place(it, (it.x - z.x) / z.w * 100, it.w / z.w * 100); }
+        else { it.g.style.display = "none"; }
+      });
+    }
+    items.forEach(function (it) {
+      it.g.addEventListener("click", function () {
+        if (it.w >= total) { reset(); } else { zoom(it); }
+      });
+    });
+    var btn = fig.querySelector("button.unzoom");
+    if (btn) { btn.addEventListener("click", reset); }
+    var m = location.hash.match(/^#([\w-]+)-zoom=(\d+)$/);
+    if (m && m[1] === fig.id && items[+m[2]]) { zoom(items[+m[2]]); }
+  }
+  document.querySelectorAll("figure.flame").forEach(setup);
+})();
 "#;
 
 pub fn reports(
@@ -64,7 +133,7 @@ pub fn reports(
         out,
         concat!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n",
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n",
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
             "<meta name=\"generator\" content=\"goroscope\">\n",
             "<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n",
@@ -81,7 +150,9 @@ pub fn reports(
         let snap = crate::snapshot_of(r, snapshots);
         report(&mut out, i, r, snap, opts)?;
     }
-    out.push_str("</main>\n</body>\n</html>\n");
+    out.push_str("</main>\n<script>");
+    out.push_str(ZOOM_JS);
+    out.push_str("</script>\n</body>\n</html>\n");
     w.write_all(out.as_bytes())
 }
 
@@ -197,7 +268,15 @@ fn report(
     }
 
     if let Some(snap) = snap {
-        out.push_str("<h3>Flame graph</h3>\n<figure class=\"flame\">\n");
+        let _ = write!(
+            out,
+            concat!(
+                "<h3>Flame graph</h3>\n<figure class=\"flame\" id=\"s{}-flame\">\n",
+                "<figcaption>Click a frame to zoom into it, the bottom frame to zoom out. ",
+                "<button type=\"button\" class=\"unzoom\">Reset zoom</button></figcaption>\n"
+            ),
+            i
+        );
         let mut svg = Vec::new();
         write_flamegraph(
             &mut svg,

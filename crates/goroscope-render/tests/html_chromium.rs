@@ -31,8 +31,8 @@ struct Run {
 
 /// Opens `page` headless, with networking off, and returns the DOM after load and the log.
 /// A screenshot is written beside the page.
-fn open(browser: &Path, page: &Path, profile: &Path) -> Run {
-    let url = format!("file://{}", page.display());
+fn open(browser: &Path, page: &Path, fragment: &str, profile: &Path) -> Run {
+    let url = format!("file://{}{fragment}", page.display());
     let screenshot = page.with_extension("png");
     let mut child = Command::new(browser)
         .args([
@@ -166,7 +166,7 @@ fn html_report_renders_in_chromium_with_flame_graph_and_clean_console() {
     .unwrap();
     let page = dir.join("report.html");
     std::fs::write(&page, &html).unwrap();
-    let run = open(&browser, &page, &dir.join("profile"));
+    let run = open(&browser, &page, "", &dir.join("profile"));
 
     assert!(run.dom.contains("<svg"), "flame graph SVG in the DOM");
     assert!(
@@ -197,11 +197,68 @@ fn console_check_catches_errors() {
         "<!DOCTYPE html><html><body><p>control</p><script>console.error('broken page')</script></body></html>",
     )
     .unwrap();
-    let run = open(&browser, &page, &dir.join("profile"));
+    let run = open(&browser, &page, "", &dir.join("profile"));
     let errors = console_errors(&run.log);
     assert!(
         errors.iter().any(|l| l.contains("broken page")),
         "the control page's console.error was not seen; log:\n{}",
         run.log
     );
+}
+
+/// The `<g>` element of the frame whose title starts with `name (`, as the DOM holds it.
+fn frame_element<'a>(dom: &'a str, name: &str) -> &'a str {
+    let title = format!("<title>{name} (");
+    let at = dom
+        .find(&title)
+        .unwrap_or_else(|| panic!("no frame {name} in the DOM"));
+    let start = dom[..at].rfind("<g").unwrap();
+    let end = at + dom[at..].find("</g>").unwrap();
+    &dom[start..end]
+}
+
+#[test]
+fn flame_graph_zooms_in_the_browser() {
+    let Some(browser) = chromium() else { return };
+    let dir = tmpdir("zoom");
+    let mut html = Vec::new();
+    render(
+        &mut html,
+        OutputFormat::Html,
+        &[common::sample_report()],
+        &[snapshot()],
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let html = String::from_utf8(html).unwrap();
+    // The index of the main.worker frame among the flame graph's frames.
+    let frames = &html[html.find("<svg id=\"frames\"").unwrap()..];
+    let index = frames
+        .split("<g><title>")
+        .skip(1)
+        .position(|f| f.starts_with("main.worker ("))
+        .expect("main.worker frame");
+    let page = dir.join("zoom.html");
+    std::fs::write(&page, &html).unwrap();
+    let run = open(
+        &browser,
+        &page,
+        &format!("#s0-flame-zoom={index}"),
+        &dir.join("profile"),
+    );
+    let worker = frame_element(&run.dom, "main.worker");
+    assert!(
+        worker.contains("width=\"100.0000%\""),
+        "zoomed frame fills the width: {worker}"
+    );
+    let other = frame_element(
+        &run.dom,
+        "main.F[go.shape.struct { a &lt;script&gt;alert(1)&lt;/script&gt; }]",
+    );
+    assert!(
+        other.contains("display: none"),
+        "frames outside are hidden: {other}"
+    );
+    let errors = console_errors(&run.log);
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
 }
