@@ -206,7 +206,7 @@ pub fn write_flamegraph_diff(
     if !lines.iter().any(|l| !l.ends_with(" 0")) {
         return write_empty_svg(w, &opts.title);
     }
-    draw(w, &lines, opts)
+    draw(w, &lines, opts, false)
 }
 
 /// How to draw the flame graph.
@@ -248,10 +248,15 @@ pub fn write_flamegraph<'a>(
     if lines.is_empty() {
         return write_empty_svg(w, &opts.title);
     }
-    draw(w, &lines, opts)
+    draw(w, &lines, opts, true)
 }
 
-fn draw(w: &mut dyn Write, lines: &[String], opts: &FlameOptions) -> io::Result<()> {
+fn draw(
+    w: &mut dyn Write,
+    lines: &[String],
+    opts: &FlameOptions,
+    state_colours: bool,
+) -> io::Result<()> {
     let mut o = inferno::flamegraph::Options::default();
     o.title = opts.title.clone();
     o.subtitle = opts.subtitle.clone();
@@ -270,7 +275,46 @@ fn draw(w: &mut dyn Write, lines: &[String], opts: &FlameOptions) -> io::Result<
     // as the caller's error.
     let mut buf = Vec::with_capacity(64 * 1024);
     inferno::flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), &mut buf)?;
+    if state_colours && opts.fold.state_leaf {
+        let svg = String::from_utf8_lossy(&buf);
+        return w.write_all(colour_states(&svg).as_bytes());
+    }
     w.write_all(&buf)
+}
+
+/// Gives the `[state]` leaves their own colours so they stand apart from code frames: red for
+/// goroutines the runtime proved leaked, grey for waiting, green for running or runnable.
+fn colour_states(svg: &str) -> String {
+    const MARK: &str = "<g><title>[";
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(at) = rest.find(MARK) {
+        let end = rest[at..].find("</g>").map_or(rest.len(), |e| at + e);
+        let frame = &rest[at..end];
+        let title_end = frame.find("</title>").unwrap_or(frame.len());
+        let state = &frame[MARK.len()..title_end];
+        let colour = if state.contains("leaked") {
+            "rgb(229,115,115)"
+        } else if state.starts_with("running") || state.starts_with("runnable") {
+            "rgb(129,199,132)"
+        } else {
+            "rgb(200,200,200)"
+        };
+        out.push_str(&rest[..at]);
+        match frame.find(" fill=\"") {
+            Some(f) => {
+                let v = f + " fill=\"".len();
+                let close = frame[v..].find('"').map_or(frame.len(), |c| v + c);
+                out.push_str(&frame[..v]);
+                out.push_str(colour);
+                out.push_str(&frame[close..]);
+            }
+            None => out.push_str(frame),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn write_empty_svg(w: &mut dyn Write, title: &str) -> io::Result<()> {
@@ -385,6 +429,19 @@ mod tests {
             svg.contains("+1") || svg.contains("+25"),
             "differential titles:\n{svg}"
         );
+    }
+
+    #[test]
+    fn state_leaves_get_their_own_colours() {
+        let svg = concat!(
+            "<svg><g><title>main.f (3 goroutines)</title><rect fill=\"rgb(1,2,3)\"/></g>",
+            "<g><title>[chan receive (leaked)] (1 goroutines)</title><rect fill=\"rgb(1,2,3)\"/></g>",
+            "<g><title>[select] (2 goroutines)</title><rect fill=\"rgb(1,2,3)\"/></g></svg>"
+        );
+        let out = colour_states(svg);
+        assert!(out.contains("main.f (3 goroutines)</title><rect fill=\"rgb(1,2,3)\""));
+        assert!(out.contains("(leaked)] (1 goroutines)</title><rect fill=\"rgb(229,115,115)\""));
+        assert!(out.contains("[select] (2 goroutines)</title><rect fill=\"rgb(200,200,200)\""));
     }
 
     #[test]
