@@ -145,6 +145,12 @@ fn protobuf_form_infers_states_from_runtime_frames() {
     assert_eq!(w.pattern.as_deref(), Some("range-never-closed"));
     let wg = group(r, "main.leakWG.func1");
     assert_eq!(wg.pattern.as_deref(), Some("waitgroup-missing-done"));
+    // The parking line in runtime/chan.go tells a nil channel.
+    let nil = group(r, "main.nilChan.func1");
+    assert_eq!(
+        (nil.verdict, nil.wait_reason.as_deref()),
+        (Verdict::Leak, Some("chan receive (nil chan)"))
+    );
 }
 
 #[test]
