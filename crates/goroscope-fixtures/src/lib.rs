@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long a fixture may take to print READY.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a fixture may take to exit after SIGQUIT or its panic.
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read/write timeout of one `/debug/pprof` request.

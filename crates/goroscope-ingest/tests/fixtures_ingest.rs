@@ -123,6 +123,7 @@ struct Case<'a> {
     tc: &'a Toolchain,
     fixture: &'a str,
     labels: bool,
+    trimpath: bool,
     /// Save failing inputs (off for the deliberate failures of `checks_catch_wrong_expectations`).
     save: bool,
 }
@@ -148,11 +149,12 @@ impl Case<'_> {
         let dir = std::env::temp_dir().join("goroscope-fixtures-failures");
         let _ = std::fs::create_dir_all(&dir);
         let file = dir.join(format!(
-            "go{}-{}-{}{}.{}",
+            "go{}-{}-{}{}{}.{}",
             self.tc.version,
             self.fixture,
             form.name(),
             if self.labels { "-labels" } else { "" },
+            if self.trimpath { "-trimpath" } else { "" },
             form.ext()
         ));
         std::fs::write(&file, bytes).ok()?;
@@ -265,6 +267,43 @@ fn check(case: &Case<'_>, form: Form, bytes: &[u8], exp: &Expect) -> Vec<String>
     if form.text() && s.goroutines.is_empty() {
         bad.push("no per-goroutine detail".into());
     }
+    // The first line of a crash, and what only crash headers carry.
+    let want_reason = match form {
+        Form::Sigquit => Some("SIGQUIT: quit".to_owned()),
+        Form::Panic => Some(format!("panic: fixture {}: FIXTURE_PANIC=1", case.fixture)),
+        _ => None,
+    };
+    if s.reason != want_reason {
+        bad.push(format!("reason {:?}, want {want_reason:?}", s.reason));
+    }
+    for g in &s.goroutines {
+        // `gp=0x… m=…` is printed at traceback level 2 (SIGQUIT) since Go 1.23, never otherwise.
+        let want_gp = form == Form::Sigquit && case.tc.minor() >= 23;
+        if want_gp != g.gp.is_some() {
+            bad.push(format!(
+                "goroutine {}: gp {:?} in a {} dump",
+                g.goid,
+                g.gp,
+                form.name()
+            ));
+            break;
+        }
+        // Every fixture is younger than the first GC that could stamp a wait time.
+        if g.wait_minutes.is_some() {
+            bad.push(format!(
+                "goroutine {}: wait minutes {:?}",
+                g.goid, g.wait_minutes
+            ));
+            break;
+        }
+        if g.created_by.is_some() && g.creator_goid.is_none() {
+            bad.push(format!(
+                "goroutine {}: created by, but no creator goid",
+                g.goid
+            ));
+            break;
+        }
+    }
 
     // Sites.
     let shows_labels = form.shows_labels(case.tc, case.labels);
@@ -366,15 +405,22 @@ fn expect_sane(case: &Case<'_>, exp: &Expect, bad: &mut Vec<String>) {
 }
 
 /// Runs one fixture in every form; returns what is wrong.
-fn run_fixture(tc: &Toolchain, name: &str, labels: bool) -> Vec<String> {
+fn run_fixture(tc: &Toolchain, name: &str, labels: bool, trimpath: bool) -> Vec<String> {
+    // The healthy service's default 2000 idle connections (6000 goroutines) cost seconds per
+    // process: full size once, on the newest release's plain run; 300 connections elsewhere.
+    let newest = toolchains().last().is_some_and(|t| t == tc);
+    let n = (name == "healthy" && !(newest && !labels && !trimpath)).then_some(300);
     let case = Case {
         tc,
         fixture: name,
         labels,
+        trimpath,
         save: true,
     };
     let opts = StartOptions {
+        n,
         labels,
+        trimpath,
         ..Default::default()
     };
     let mut bad = Vec::new();
@@ -433,9 +479,14 @@ fn run_toolchain(version: &str) {
     };
     for name in &names {
         for &labels in variants {
-            bad.extend(run_fixture(&tc, name, labels));
+            let t = std::time::Instant::now();
+            bad.extend(run_fixture(&tc, name, labels, false));
+            eprintln!("go{version} {name} labels={labels}: {:.1?}", t.elapsed());
         }
     }
+    // File paths as a -trimpath build prints them (module-relative), on the fixture with the
+    // most kinds of sites.
+    bad.extend(run_fixture(&tc, "mixed", false, true));
     assert!(
         bad.is_empty(),
         "Go {version}: {} problem(s) reading the fixtures' dumps:\n{}",
@@ -503,6 +554,7 @@ fn checks_catch_wrong_expectations() {
         tc: &tc,
         fixture: "chan-receive-no-sender",
         labels,
+        trimpath: false,
         save: false,
     };
     let mut fx = Fixture::start(
