@@ -352,7 +352,7 @@ impl<'a> Walker<'a> {
             .enumerate()
             .map(|(i, sf)| {
                 let physical = i + 1 == n;
-                let function = self.interner.intern_str(&sf.name);
+                let function = self.interner.intern_str(&print_name(&sf.name, bin.minor));
                 let file = self.interner.intern_str(&sf.file);
                 let id = self.interner.intern_frame(Frame {
                     function,
@@ -726,7 +726,7 @@ impl<'a> Walker<'a> {
         let link = gopc.wrapping_sub(self.bias);
         let tracepc = if link > f.entry { link - 1 } else { link };
         let (file, line) = self.bin.pclntab.file_line(&f, tracepc);
-        let function = self.interner.intern_str(&name);
+        let function = self.interner.intern_str(&print_name(&name, self.bin.minor));
         let file = self.interner.intern_str(&file);
         Some(self.interner.intern_frame(Frame {
             function,
@@ -772,6 +772,65 @@ fn same(a: &GFields, b: &GFields) -> bool {
         && a.stack_hi == b.stack_hi
 }
 
+/// A function name the way the runtime prints it (`printFuncName`): `runtime.gopanic` is
+/// `panic`, and generic shapes become `[...]` (Go 1.26+ keeps the method name of a generic
+/// method of a generic type between two `[...]`).
+pub fn print_name(name: &str, minor: u32) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if name == "runtime.gopanic" {
+        return Cow::Borrowed("panic");
+    }
+    let Some(i) = name.find('[') else {
+        return Cow::Borrowed(name);
+    };
+    let Some(j) = name.rfind(']') else {
+        return Cow::Borrowed(name);
+    };
+    if j <= i {
+        return Cow::Borrowed(name);
+    }
+    let interior = &name[i + 1..j];
+    if minor < 26 || !interior.contains('[') {
+        return Cow::Owned(format!("{}[...]{}", &name[..i], &name[j + 1..]));
+    }
+    let (mut depth, mut rbr, mut lbr) = (1i32, None, None);
+    for (k, c) in interior.char_indices() {
+        if c == '[' {
+            depth += 1;
+            if depth != 1 {
+                continue;
+            }
+            lbr = Some(k);
+            break;
+        }
+        if c == ']' {
+            depth -= 1;
+            if depth < 0 {
+                break;
+            }
+            if depth != 0 {
+                continue;
+            }
+            rbr = Some(k);
+        }
+    }
+    if depth == 1 {
+        match (rbr, lbr) {
+            (Some(r), Some(l)) if l > r => {
+                return Cow::Owned(format!(
+                    "{}[...]{}[...]{}",
+                    &name[..i],
+                    &interior[r + 1..l],
+                    &name[j + 1..]
+                ))
+            }
+            (None, None) => return Cow::Owned(format!("{}[...]{}", &name[..i], &name[j + 1..])),
+            _ => {}
+        }
+    }
+    Cow::Borrowed(name)
+}
+
 /// `showfuncinfo`'s name test: a dot, and not an unexported `runtime.` function.
 pub fn visible_name(name: &str) -> bool {
     if !name.contains('.') {
@@ -786,6 +845,26 @@ pub fn visible_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_print_like_print_func_name() {
+        assert_eq!(print_name("runtime.gopanic", 27), "panic");
+        assert_eq!(print_name("main.f[go.shape.int]", 21), "main.f[...]");
+        assert_eq!(
+            print_name("main.(*T[go.shape.int]).m", 27),
+            "main.(*T[...]).m"
+        );
+        assert_eq!(
+            print_name("main.(*T[go.shape.int]).m[go.shape.string]", 27),
+            "main.(*T[...]).m[...]"
+        );
+        assert_eq!(
+            print_name("main.(*T[go.shape.int]).m[go.shape.string]", 25),
+            "main.(*T[...]"
+        );
+        assert_eq!(print_name("main.plain", 27), "main.plain");
+        assert_eq!(print_name("weird]name[", 27), "weird]name[");
+    }
 
     #[test]
     fn runtime_frames_are_hidden_like_showfuncinfo() {

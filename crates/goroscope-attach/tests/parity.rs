@@ -58,6 +58,15 @@ fn parity_one(exe: &std::path::Path, tc: &goroscope_attach::gen::Toolchain, stri
         // The fixture's shapes really are there (so parity is not vacuous).
         let gs = &snap.goroutines;
         assert!(gs.iter().any(|g| g.locked_to_thread));
+        // Generic shapes print as `[...]`, like the runtime's printFuncName.
+        assert!(gs.iter().any(|g| snap
+            .stack(g.stack)
+            .iter()
+            .any(|&f| snap.function(f) == "main.waitGeneric[...]")));
+        assert!(gs.iter().any(|g| snap
+            .stack(g.stack)
+            .iter()
+            .any(|&f| snap.function(f) == "main.(*box[...]).wait")));
         assert!(gs
             .iter()
             .any(|g| matches!(g.elided, goroscope_model::Elision::Count(n) if n > 0)));
