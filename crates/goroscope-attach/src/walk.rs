@@ -213,7 +213,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Reads every `g` (dead ones included) in allgs order.
-    pub fn read_gs(&self) -> Result<Vec<GFields>, AttachError> {
+    pub fn read_gs(&mut self) -> Result<Vec<GFields>, AttachError> {
         let (ptr, len) = self.allgs()?;
         if len == 0 {
             return Ok(Vec::new());
@@ -237,14 +237,19 @@ impl<'a> Walker<'a> {
             slots[i] = Some(GFields::decode(self.bin, addrs[i], b));
         });
         let out: Vec<GFields> = slots.into_iter().flatten().collect();
-        if out.len() < addrs.len() {
-            self.check_alive()?;
+        let missing = addrs.len() - out.len();
+        if missing > 0 && missing * 2 > addrs.len() {
+            return Err(AttachError::BadMemory(format!(
+                "{missing} of {} runtime.g structs are unreadable (the process is exiting?)",
+                addrs.len()
+            )));
+        }
+        if missing > 0 {
+            self.warnings.push(format!(
+                "{missing} runtime.g structs were unreadable and are missing"
+            ));
         }
         Ok(out)
-    }
-
-    fn check_alive(&self) -> Result<(), AttachError> {
-        Ok(())
     }
 
     /// Unwinds from `(pc, sp)` using pcsp; returns physical frames as `(pc, trap)`.

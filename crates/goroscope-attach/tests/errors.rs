@@ -81,8 +81,17 @@ fn walker_on_fake_memory() {
     mem.map(allgs, vec![0; 24]);
     mem.poke(allgs, &ARR.to_le_bytes());
     mem.map(allglen, vec![0; 8]);
-    mem.poke(allglen, &2u64.to_le_bytes());
-    mem.map(ARR, [G1.to_le_bytes(), G2.to_le_bytes()].concat());
+    mem.poke(allglen, &3u64.to_le_bytes());
+    // The third g pointer leads nowhere: reported, not fatal.
+    mem.map(
+        ARR,
+        [
+            G1.to_le_bytes(),
+            G2.to_le_bytes(),
+            0xdead_0000u64.to_le_bytes(),
+        ]
+        .concat(),
+    );
     let mut g = |addr: u64, goid: u64, status: u32, pc: u64, sp: u64| {
         mem.map(addr, vec![0; l.g_size as usize]);
         mem.poke(addr + l.g_goid, &goid.to_le_bytes());
