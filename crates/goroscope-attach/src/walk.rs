@@ -594,10 +594,21 @@ impl<'a> Walker<'a> {
             }
             out.push(self.retry(now.unwrap_or(g), r)?);
         }
+        let mut unstamped = 0;
         for raw in out {
+            let st = raw.g.status & !G_SCAN;
+            if (st == G_WAITING || st == G_SYSCALL) && raw.g.waitsince == 0 {
+                unstamped += 1;
+            }
             if let Some(gr) = self.goroutine(raw) {
                 snap.goroutines.push(gr);
             }
+        }
+        if unstamped > 0 && self.opts.now_nanos.is_some() {
+            self.warnings.push(format!(
+                "{unstamped} waiting goroutines have no wait start recorded (the runtime stamps it \
+                 only at a GC after they parked): their wait minutes are unknown, not zero"
+            ));
         }
         snap.interner = std::mem::take(&mut self.interner);
         Ok(())

@@ -130,6 +130,32 @@ fn parity_with_debug2_pie() {
     }
 }
 
+/// cgo binaries (externally linked, libc threads) when a C compiler is installed.
+#[test]
+fn parity_with_debug2_cgo() {
+    if std::process::Command::new("cc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: no C compiler (cc): cgo binaries cannot be built here");
+        return;
+    }
+    let tcs = installed();
+    assert!(
+        !tcs.is_empty(),
+        "no Go toolchains installed: run scripts/install-go.sh"
+    );
+    for tc in &tcs {
+        parity_one(&build_with("attach_basic", tc, &[], "-cgo"), tc, false);
+        parity_one(
+            &build_with("attach_basic", tc, &["-ldflags=-s -w"], "-cgo-stripped"),
+            tc,
+            true,
+        );
+    }
+}
+
 #[test]
 fn parity_with_debug2_stripped() {
     parity(true);

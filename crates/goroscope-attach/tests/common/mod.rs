@@ -32,7 +32,8 @@ pub fn build(name: &str, tc: &Toolchain, stripped: bool) -> PathBuf {
     )
 }
 
-/// Builds with extra `go build` flags into a name ending in `tag`.
+/// Builds with extra `go build` flags into a name ending in `tag` (a tag containing `cgo`
+/// builds with `CGO_ENABLED=1`: an externally linked, dynamically linked binary).
 pub fn build_with(name: &str, tc: &Toolchain, flags: &[&str], tag: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("goroscope-attach-fixtures-{}", std::process::id()));
@@ -51,6 +52,9 @@ pub fn build_with(name: &str, tc: &Toolchain, flags: &[&str], tag: &str) -> Path
         .args(["build", "-o"])
         .arg(&tmp);
     c.args(flags);
+    if tag.contains("cgo") {
+        c.env("CGO_ENABLED", "1");
+    }
     let st = c.arg(format!("./{name}")).status().expect("run go build");
     assert!(st.success(), "go {} build ./{name} failed", tc.version);
     std::fs::rename(&tmp, &out).unwrap();
