@@ -140,6 +140,18 @@ fn walker_on_fake_memory() {
         "{:?}",
         snap.warnings
     );
+    let has = |needle: &str| snap.warnings.iter().any(|w| w.message.contains(needle));
+    assert!(
+        has("1 runtime.g structs were unreadable"),
+        "{:?}",
+        snap.warnings
+    );
+    // Goroutine 2 parked without a GC since: its wait time is unknown, and the snapshot says so.
+    assert!(
+        has("1 waiting goroutines have no wait start"),
+        "{:?}",
+        snap.warnings
+    );
 
     // An implausible allglen is refused, not allocated.
     mem.poke(allglen, &u64::MAX.to_le_bytes());
