@@ -400,9 +400,15 @@ fn table(
         .max()
         .unwrap_or(0)
         .max(5);
+    // Below 60 columns `need-more-samples` shortens to `need-more`.
+    let narrow = width < 60;
+    let verdict_name = |v: Verdict| match v {
+        Verdict::NeedMoreSamples if narrow => "need-more",
+        v => v.as_str(),
+    };
     let verdict_w = shown
         .iter()
-        .map(|g| g.verdict.as_str().len())
+        .map(|g| verdict_name(g.verdict).len())
         .max()
         .unwrap_or(0)
         .max(7);
@@ -430,7 +436,7 @@ fn table(
         let site = text::site(g)
             .map(|l| l.function.clone())
             .unwrap_or_else(|| "(no stack)".to_string());
-        let verdict = format!("{:<verdict_w$}", g.verdict.as_str());
+        let verdict = format!("{:<verdict_w$}", verdict_name(g.verdict));
         writeln!(
             w,
             "  {:>count_w$}  {}  {:<state_w$}  {}",
@@ -476,15 +482,17 @@ pub fn diff(w: &mut dyn Write, d: &DiffReport, opts: &RenderOptions) -> io::Resu
         writeln!(w, "{totals}")?;
     }
     let count = |c: Change| d.groups.iter().filter(|g| g.change == c).count() as u64;
-    writeln!(
-        w,
+    let counts = format!(
         "{} new · {} grown · {} shrunk · {} gone · {} unchanged",
         count(Change::New),
         count(Change::Grown),
         count(Change::Shrunk),
         count(Change::Gone),
         d.unchanged
-    )?;
+    );
+    for l in wrap(&counts, width) {
+        writeln!(w, "{l}")?;
+    }
     let (up, down): (Vec<_>, Vec<_>) = d
         .groups
         .iter()
@@ -535,16 +543,24 @@ pub fn diff(w: &mut dyn Write, d: &DiffReport, opts: &RenderOptions) -> io::Resu
         writeln!(w)?;
         writeln!(w, "{}", p.bold("Shrunk or gone"))?;
         let shown = opts.table_rows().min(down.len());
-        let avail = width.saturating_sub(2 + 24);
-        for dg in &down[..shown] {
+        let moves: Vec<String> = down[..shown]
+            .iter()
+            .map(|dg| format!("{} → {}", thousands(dg.before), thousands(dg.after)))
+            .collect();
+        let move_w = moves.iter().map(|m| text::width(m)).max().unwrap_or(0);
+        // `  shrunk  10 → 4  site`: the site takes what is left, at least 8 columns.
+        let avail = width.saturating_sub(2 + 6 + 2 + move_w + 2).max(8);
+        for (dg, mv) in down[..shown].iter().zip(&moves) {
             let site = text::site(&dg.group)
                 .map(|l| l.function.clone())
                 .unwrap_or_default();
+            let change = match dg.change {
+                Change::Gone => "gone",
+                _ => "shrunk",
+            };
             writeln!(
                 w,
-                "  {:>10} {:>11}  {}",
-                format!("{:?}", dg.change).to_lowercase(),
-                format!("{} → {}", thousands(dg.before), thousands(dg.after)),
+                "  {change:<6}  {mv:>move_w$}  {}",
                 truncate(&site, avail)
             )?;
         }
@@ -659,27 +675,46 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
             p.bold(&format!("Other groups: {}", thousands(rest.len() as u64)))
         )?;
         let shown = opts.table_rows().min(rest.len());
-        let counts_w = (width / 3).max(12);
-        let where_w = width.saturating_sub(2 + 18 + 2 + counts_w + 2).max(12);
+        let narrow = width < 60;
+        let verdict_name = |v: Verdict| match v {
+            Verdict::NeedMoreSamples if narrow => "need-more",
+            v => v.as_str(),
+        };
+        let rows: Vec<(&str, String, String)> = rest[..shown]
+            .iter()
+            .map(|tg| {
+                let counts: Vec<String> = tg.counts.iter().map(|n| thousands(*n)).collect();
+                let site = text::site(&tg.group)
+                    .map(|l| l.function.clone())
+                    .unwrap_or_default();
+                (verdict_name(tg.verdict), counts.join("→"), site)
+            })
+            .collect();
+        let verdict_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(7);
+        let counts_w = rows
+            .iter()
+            .map(|r| text::width(&r.1))
+            .max()
+            .unwrap_or(0)
+            .clamp(6, (width / 3).max(6));
+        let where_w = width
+            .saturating_sub(2 + verdict_w + 2 + counts_w + 2)
+            .max(8);
         writeln!(
             w,
             "  {}",
             p.dim(&format!(
-                "{:<18}  {:<counts_w$}  WHERE",
+                "{:<verdict_w$}  {:<counts_w$}  WHERE",
                 "VERDICT", "COUNTS"
             ))
         )?;
-        for tg in &rest[..shown] {
-            let counts: Vec<String> = tg.counts.iter().map(|n| thousands(*n)).collect();
-            let site = text::site(&tg.group)
-                .map(|l| l.function.clone())
-                .unwrap_or_default();
+        for (verdict, counts, site) in &rows {
             writeln!(
                 w,
-                "  {:<18}  {:<counts_w$}  {}",
-                tg.verdict.as_str(),
-                truncate(&counts.join("→"), counts_w),
-                truncate(&site, where_w)
+                "  {:<verdict_w$}  {:<counts_w$}  {}",
+                verdict,
+                truncate(counts, counts_w),
+                truncate(site, where_w)
             )?;
         }
         if shown < rest.len() {

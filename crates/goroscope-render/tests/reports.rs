@@ -224,3 +224,32 @@ fn junit_is_well_formed_xml_with_hostile_text() {
     render_trend(&mut buf, OutputFormat::Junit, &sample_trend(), &[], &opts()).unwrap();
     assert_well_formed(&String::from_utf8(buf).unwrap());
 }
+
+/// Every line of every terminal rendering fits every width from 40 to 120 columns.
+#[test]
+fn terminal_fits_every_width() {
+    for width in 40..=120 {
+        for verbose in [false, true] {
+            let o = RenderOptions {
+                width,
+                verbose,
+                ..opts()
+            };
+            let mut outputs = vec![out(OutputFormat::Terminal, &[sample_report()], &o)];
+            let mut buf = Vec::new();
+            render_diff(&mut buf, OutputFormat::Terminal, &sample_diff(), &[], &o).unwrap();
+            outputs.push(String::from_utf8(buf).unwrap());
+            let mut buf = Vec::new();
+            render_trend(&mut buf, OutputFormat::Terminal, &sample_trend(), &[], &o).unwrap();
+            outputs.push(String::from_utf8(buf).unwrap());
+            for s in outputs {
+                for line in s.lines() {
+                    assert!(
+                        unicode_width::UnicodeWidthStr::width(line) <= width,
+                        "width {width} (verbose {verbose}): {line:?}"
+                    );
+                }
+            }
+        }
+    }
+}
