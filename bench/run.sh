@@ -164,12 +164,12 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 
 : >"$out/checks.md"
 {
-  echo "| goroutines | size | wc -l | grep -c | ingest (count) | analyze | ingest/grep | **analyze/grep** | analyze/ingest |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| goroutines | size | wc -l | grep -c | ingest 1 thread | ingest (count) | analyze | ingest/grep | **analyze/grep** | analyze/ingest |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$out/debug2.md"
 {
-  echo "| goroutines | grep -c | ingest (count) | analyze | ingest/grep | analyze/grep | analyze/ingest |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| goroutines | grep -c | ingest 1 thread | ingest (count) | analyze | ingest/grep | analyze/grep | analyze/ingest |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$out/debug2-cpu.md"
 {
   echo "| goroutines | size | ingest RSS | analyze RSS | ingest RSS/size | **analyze RSS/size** |"
@@ -188,7 +188,7 @@ for n in "${sizes[@]}"; do
   say "run.sh: debug=2, $n goroutines ($(mb "$size") MB), $runs runs each"
 
   check "debug=2 $n, count example" "$("$count" "$f")" "$want"
-  cmds=("wc -l $f" "grep -c '^goroutine ' $f" "$count $f")
+  cmds=("wc -l $f" "grep -c '^goroutine ' $f" "$count $f" "$count --threads 1 $f")
   if [ -n "$goroscope" ]; then
     "$goroscope" analyze "$f" "${analyze_args[@]}" >"$out/analyze-$n.json" || true
     check "debug=2 $n, goroscope analyze" "$(json_total "$out/analyze-$n.json")" "$want"
@@ -198,18 +198,19 @@ for n in "${sizes[@]}"; do
   t_wc=$(mean_of "debug2-$n" 1)
   t_grep=$(mean_of "debug2-$n" 2) c_grep=$(cpu_of "debug2-$n" 2)
   t_count=$(mean_of "debug2-$n" 3) c_count=$(cpu_of "debug2-$n" 3)
+  t_one=$(mean_of "debug2-$n" 4) c_one=$(cpu_of "debug2-$n" 4)
   rss_count=$(rss_kb "$count" "$f")
   t_an="" c_an="" rss_an=""
   if [ -n "$goroscope" ]; then
-    t_an=$(mean_of "debug2-$n" 4) c_an=$(cpu_of "debug2-$n" 4)
+    t_an=$(mean_of "debug2-$n" 5) c_an=$(cpu_of "debug2-$n" 5)
     rss_an=$(rss_kb "$goroscope" analyze "$f" "${analyze_args[@]}")
   fi
-  printf '| %s | %s MB | %s ms | %s ms | %s ms | %s | %s | %s | %s |\n' \
-    "$n" "$(mb "$size")" "$(ms "$t_wc")" "$(ms "$t_grep")" "$(ms "$t_count")" \
+  printf '| %s | %s MB | %s ms | %s ms | %s ms | %s ms | %s | %s | %s | %s |\n' \
+    "$n" "$(mb "$size")" "$(ms "$t_wc")" "$(ms "$t_grep")" "$(ms "$t_one")" "$(ms "$t_count")" \
     "${t_an:+$(ms "$t_an") ms}" "$(ratio "$t_count" "$t_grep")" \
     "${t_an:+$(ratio "$t_an" "$t_grep")}" "${t_an:+$(ratio "$t_an" "$t_count")}" >>"$out/debug2.md"
-  printf '| %s | %s ms | %s ms | %s | %s | %s | %s |\n' \
-    "$n" "$(ms "$c_grep")" "$(ms "$c_count")" "${c_an:+$(ms "$c_an") ms}" \
+  printf '| %s | %s ms | %s ms | %s ms | %s | %s | %s | %s |\n' \
+    "$n" "$(ms "$c_grep")" "$(ms "$c_one")" "$(ms "$c_count")" "${c_an:+$(ms "$c_an") ms}" \
     "$(ratio "$c_count" "$c_grep")" "${c_an:+$(ratio "$c_an" "$c_grep")}" \
     "${c_an:+$(ratio "$c_an" "$c_count")}" >>"$out/debug2-cpu.md"
   printf '| %s | %s MB | %s MB | %s | %s | %s |\n' \
@@ -249,7 +250,8 @@ done
   echo "Source: $src_rev."
   echo "Mean of $runs runs after one warm-up (files in the page cache), outputs read through a pipe;"
   echo "RSS: one run, GNU time. Locale: LANG=${LANG:-} LC_ALL=${LC_ALL:-}."
-  echo "count = \`crates/goroscope-ingest/examples/count.rs\` (read_input, print the total);" \
+  echo "count = \`crates/goroscope-ingest/examples/count.rs\` (read_input, print the total; all cores" \
+    "unless '1 thread');" \
     "analyze = \`goroscope analyze FILE ${analyze_args[*]}\`."
   [ -n "$goroscope" ] || echo "goroscope analyze: not available in this build (no CLI yet)."
   echo
