@@ -86,6 +86,11 @@ else
   say "run.sh: no goroscope CLI crate yet: timing the count example only"
 fi
 analyze_args=(--output json ${BENCH_ANALYZE_ARGS:-})
+# Reference for the pprof forms: go tool pprof -raw (built into the Go cache on first use).
+GOTOOLCHAIN=local "$go" tool pprof -h >/dev/null 2>&1 || true
+pprof=$(GOTOOLCHAIN=local "$go" tool -n pprof 2>/dev/null || true)
+[ -x "$pprof" ] || pprof=""
+[ -n "$pprof" ] || say "run.sh: go tool pprof unavailable: no reference column for debug=1/proto"
 
 # --- measuring -----------------------------------------------------------------------------------
 # time_cmds NAME CMD... : mean seconds of each command, one line each, into $out/NAME.tsv.
@@ -176,8 +181,8 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
   echo "|---:|---:|---:|---:|---:|---:|"
 } >"$out/debug2-rss.md"
 {
-  echo "| goroutines | form | size | ingest (count) | analyze | ingest RSS | analyze RSS |"
-  echo "|---:|---|---:|---:|---:|---:|---:|"
+  echo "| goroutines | form | size | go tool pprof -raw | ingest (count) | analyze | ingest RSS | analyze RSS |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|"
 } >"$out/aggregated.md"
 
 for n in "${sizes[@]}"; do
@@ -228,15 +233,17 @@ for n in "${sizes[@]}"; do
       check "$form $n, goroscope analyze" "$(json_total "$out/analyze-$n-$form.json")" "$want"
       cmds+=("$goroscope analyze $g ${analyze_args[*]}")
     fi
+    [ -z "$pprof" ] || cmds+=("$pprof -raw $g")
     time_cmds "$form-$n" "${cmds[@]}"
     t_c=$(mean_of "$form-$n" 1)
-    t_a="" r_a=""
+    t_a="" r_a="" t_p=""
+    [ -z "$pprof" ] || t_p=$(mean_of "$form-$n" "${#cmds[@]}")
     if [ -n "$goroscope" ]; then
       t_a=$(mean_of "$form-$n" 2)
       r_a=$(rss_kb "$goroscope" analyze "$g" "${analyze_args[@]}")
     fi
-    printf '| %s | %s | %s kB | %s ms | %s | %s MB | %s |\n' "$n" "${form%%.*}" "$((gsize / 1000))" \
-      "$(ms "$t_c")" "${t_a:+$(ms "$t_a") ms}" "$(mb $(($(rss_kb "$count" "$g") * 1024)))" \
+    printf '| %s | %s | %s kB | %s | %s ms | %s | %s MB | %s |\n' "$n" "${form%%.*}" "$((gsize / 1000))" \
+      "${t_p:+$(ms "$t_p") ms}" "$(ms "$t_c")" "${t_a:+$(ms "$t_a") ms}" "$(mb $(($(rss_kb "$count" "$g") * 1024)))" \
       "${r_a:+$(mb $((r_a * 1024))) MB}" >>"$out/aggregated.md"
   done
 done
