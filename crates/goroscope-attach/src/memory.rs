@@ -2,6 +2,7 @@
 //! Nothing here ever writes to the target.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// A read failed: the address is not mapped (or the process is gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,14 @@ pub trait ProcessMemory {
                 ok
             })
             .collect()
+    }
+
+    /// Reads ranges into one new shared buffer (consecutive, like [`Self::read_batch`]).
+    /// Recording memories keep the buffer instead of copying it.
+    fn read_blocks(&self, ranges: &[(u64, usize)]) -> (Rc<Vec<u8>>, Vec<bool>) {
+        let mut buf = vec![0u8; ranges.iter().map(|r| r.1).sum()];
+        let ok = self.read_batch(ranges, &mut buf);
+        (Rc::new(buf), ok)
     }
 
     fn read_u64(&self, addr: u64) -> Result<u64, Unmapped> {
@@ -218,7 +227,9 @@ mod tests {
 /// later reads from what it saw, falling back to the inner memory for anything else.
 pub struct RecordingMemory<'a> {
     inner: &'a dyn ProcessMemory,
-    seen: std::cell::RefCell<BTreeMap<u64, Vec<u8>>>,
+    /// Start address → (shared buffer, offset, length).
+    #[allow(clippy::type_complexity)]
+    seen: std::cell::RefCell<BTreeMap<u64, (Rc<Vec<u8>>, usize, usize)>>,
     /// Serve recorded bytes first (replay) instead of recording.
     replay: std::cell::Cell<bool>,
 }
@@ -239,14 +250,17 @@ impl<'a> RecordingMemory<'a> {
 
     /// Bytes recorded.
     pub fn recorded_bytes(&self) -> usize {
-        self.seen.borrow().values().map(|v| v.len()).sum()
+        self.seen.borrow().values().map(|v| v.2).sum()
     }
 
     fn lookup(&self, addr: u64, buf: &mut [u8]) -> bool {
         let seen = self.seen.borrow();
-        if let Some((&base, data)) = seen.range(..=addr).next_back() {
+        if let Some((&base, (data, off, len))) = seen.range(..=addr).next_back() {
             let o = (addr - base) as usize;
-            if let Some(src) = data.get(o..o + buf.len()) {
+            if o + buf.len() > *len {
+                return false;
+            }
+            if let Some(src) = data.get(off + o..off + o + buf.len()) {
                 buf.copy_from_slice(src);
                 return true;
             }
@@ -262,7 +276,10 @@ impl ProcessMemory for RecordingMemory<'_> {
         }
         self.inner.read(addr, buf)?;
         if !self.replay.get() {
-            self.seen.borrow_mut().insert(addr, buf.to_vec());
+            let n = buf.len();
+            self.seen
+                .borrow_mut()
+                .insert(addr, (Rc::new(buf.to_vec()), 0, n));
         }
         Ok(())
     }
@@ -279,19 +296,27 @@ impl ProcessMemory for RecordingMemory<'_> {
                 })
                 .collect();
         }
-        let ok = self.inner.read_batch(ranges, out);
+        let (buf, ok) = self.read_blocks(ranges);
+        out.copy_from_slice(&buf);
+        ok
+    }
+
+    fn read_blocks(&self, ranges: &[(u64, usize)]) -> (Rc<Vec<u8>>, Vec<bool>) {
+        if self.replay.get() {
+            let mut buf = vec![0u8; ranges.iter().map(|r| r.1).sum()];
+            let ok = self.read_batch(ranges, &mut buf);
+            return (Rc::new(buf), ok);
+        }
+        let (buf, ok) = self.inner.read_blocks(ranges);
         let mut seen = self.seen.borrow_mut();
         let mut pos = 0;
         for (i, &(a, n)) in ranges.iter().enumerate() {
-            if ok[i] && n > 0 {
-                let keep = seen.get(&a).is_none_or(|v| v.len() < n);
-                if keep {
-                    seen.insert(a, out[pos..pos + n].to_vec());
-                }
+            if ok[i] && n > 0 && seen.get(&a).is_none_or(|v| v.2 < n) {
+                seen.insert(a, (buf.clone(), pos, n));
             }
             pos += n;
         }
-        ok
+        (buf, ok)
     }
 }
 
@@ -342,8 +367,7 @@ pub fn visit_coalesced(
         }
     }
     let breqs: Vec<(u64, usize)> = blocks.iter().map(|b| (b.0, (b.1 - b.0) as usize)).collect();
-    let mut bbuf = vec![0u8; breqs.iter().map(|r| r.1).sum()];
-    let bok = mem.read_batch(&breqs, &mut bbuf);
+    let (bbuf, bok) = mem.read_blocks(&breqs);
     for (i, r) in ranges.iter().enumerate() {
         if r.1 == 0 {
             f(i, &[]);
