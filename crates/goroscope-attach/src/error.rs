@@ -10,9 +10,10 @@ pub enum AttachError {
     #[error("attaching to processes is not supported on this platform ({0}); goroscope attach/core/run need Linux on x86-64")]
     Unsupported(String),
     /// ptrace / process_vm_readv refused.
-    #[error("permission denied reading process {pid}: {detail}\n  fix: run as the same user as the target with /proc/sys/kernel/yama/ptrace_scope <= 1 \
-(currently {scope}), or as root / with CAP_SYS_PTRACE (`sudo goroscope attach {pid}`); in Docker add `--cap-add SYS_PTRACE`, \
-in Kubernetes add `securityContext.capabilities.add: [SYS_PTRACE]` and share the target's PID namespace")]
+    #[error("permission denied reading process {pid}: {detail}\n  fix: run as root or with CAP_SYS_PTRACE (`sudo goroscope attach {pid}`); \
+as the target's own user this needs /proc/sys/kernel/yama/ptrace_scope = 0 (currently {scope}; 1 allows only your own children, \
+e.g. `goroscope run -- CMD`); in Docker add `--cap-add SYS_PTRACE` and share the target's PID namespace (`--pid=container:NAME`), \
+in Kubernetes add `securityContext.capabilities.add: [SYS_PTRACE]` with `shareProcessNamespace: true` or use `kubectl debug --target`")]
     Permission {
         pid: u32,
         scope: String,

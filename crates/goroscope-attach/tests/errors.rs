@@ -209,3 +209,57 @@ fn truncated_or_garbage_binaries_are_errors() {
         }
     }
 }
+
+/// Helper run in a child process by `unprivileged_attach_names_the_fix`: drops to `nobody`,
+/// then attaches to `GOROSCOPE_PERM_PID` and prints the error.
+#[test]
+#[ignore = "helper: run in a child process by unprivileged_attach_names_the_fix"]
+fn permission_helper() {
+    let pid: u32 = std::env::var("GOROSCOPE_PERM_PID")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // SAFETY: plain syscalls; this process exists only to run this helper.
+    unsafe {
+        assert_eq!(libc::setgid(65534), 0);
+        assert_eq!(libc::setuid(65534), 0);
+    }
+    match attach_pid(pid, &AttachOptions::default()) {
+        Ok(_) => println!("RESULT ok"),
+        Err(e) => println!("RESULT {}", e.to_string().replace('\n', " ")),
+    }
+}
+
+#[test]
+fn unprivileged_attach_names_the_fix() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("SKIP: needs root to start a process another user cannot read");
+        return;
+    }
+    let Some((_, exe)) = fixture_binary() else {
+        panic!("no Go toolchains installed: run scripts/install-go.sh");
+    };
+    let fx = Fixture::start(&exe, &[]);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "permission_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GOROSCOPE_PERM_PID", fx.pid().to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r.to_string()))
+        .unwrap_or_else(|| panic!("helper printed no result: {text}"));
+    assert!(line.contains("permission denied"), "{line}");
+    assert!(
+        line.contains("CAP_SYS_PTRACE") && line.contains("ptrace_scope"),
+        "{line}"
+    );
+}
