@@ -70,6 +70,24 @@ pub fn parse_buildinfo(data: &[u8]) -> Option<(String, String)> {
     Some((version, modinfo))
 }
 
+/// The main package path recorded in buildinfo (`path\t…` line of modinfo), e.g. `cmd/go`.
+pub fn main_path(modinfo: &str) -> Option<&str> {
+    // The first line starts after a 16-byte binary sentinel.
+    modinfo
+        .lines()
+        .find_map(|l| l.split_once("path\t").filter(|(pre, _)| pre.len() <= 64))
+        .map(|(_, p)| p.trim())
+}
+
+/// Reads only `.go.buildinfo` of an executable: `(go version, modinfo)`, or `None` when it is
+/// not a Go program.
+pub fn peek_buildinfo(path: &Path) -> Option<(String, String)> {
+    let bytes = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*bytes).ok()?;
+    let s = file.section_by_name(".go.buildinfo")?;
+    parse_buildinfo(s.data().ok()?)
+}
+
 /// `go1.27.3` → 27.
 pub fn go_minor(version: &str) -> Option<u32> {
     let rest = version.strip_prefix("go1.")?;
@@ -236,6 +254,13 @@ impl GoBinary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn main_package_path() {
+        let m = "\u{fffd}0w\u{fffd}path\tcmd/compile\nbuild\t-buildmode=exe\n";
+        assert_eq!(main_path(m), Some("cmd/compile"));
+        assert_eq!(main_path("mod\tx\n"), None);
+    }
 
     #[test]
     fn buildinfo_and_minor() {

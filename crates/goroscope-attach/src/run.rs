@@ -104,7 +104,16 @@ pub fn run_and_snapshot(cmd: &[OsString], opts: &AttachOptions) -> Result<RunOut
         let event = (status >> 16) & 0xff;
         if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_EXIT {
             if let Some(pid) = tgid_of(tid) {
-                if done.insert(pid) {
+                let toolchain_cmd = crate::binary::peek_buildinfo(std::path::Path::new(&format!(
+                    "/proc/{pid}/exe"
+                )))
+                .and_then(|(_, m)| crate::binary::main_path(&m).map(|p| p.starts_with("cmd/")))
+                .unwrap_or(false);
+                if toolchain_cmd && done.insert(pid) {
+                    // The go command and its compilers/linkers are not what the user runs.
+                    out.skipped
+                        .push((pid, "Go toolchain command (cmd/...)".into()));
+                } else if done.insert(pid) {
                     match crate::live::open(pid) {
                         Ok((bin, shown, bias)) => {
                             match crate::live::snapshot_pid(

@@ -72,6 +72,12 @@ fn run_snapshots_go_processes_at_exit() {
                 .map(|s| s.process.clone())
                 .collect::<Vec<_>>()
         );
+        // The go command, compiler, linker and vet are skipped: only the test binary is read.
+        assert_eq!(out.snapshots.len(), 1, "{pkg}: skipped {:?}", out.skipped);
+        assert!(out
+            .skipped
+            .iter()
+            .any(|(_, why)| why.contains("Go toolchain command")));
         (out.exit_code, test_bin[0].clone())
     };
     let (code, leaky) = run_go_test("attach_leaktest");
