@@ -77,6 +77,12 @@ pub struct ExpectSite {
     /// The runtime's goroutineleak profile (Go 1.26+) reports this group.
     #[serde(default)]
     pub provable: bool,
+    /// The goroutines called `runtime.LockOSThread` (`[…, locked to thread]`).
+    #[serde(default)]
+    pub locked_to_thread: bool,
+    /// A lower bound of the stack depth, given when tracebacks elide frames (over 100).
+    #[serde(default)]
+    pub min_depth: Option<u32>,
 }
 
 impl fmt::Display for ExpectSite {
