@@ -451,13 +451,30 @@ impl<'a> Walker<'a> {
     ) -> Result<Option<Vec<(u64, bool)>>, String> {
         let st = g.status & !G_SCAN;
         let (pc, sp, trap) = if st == G_RUNNING {
-            let Some(&(pc, sp)) = self.thread_of(g).as_ref() else {
-                return Ok(None);
-            };
-            if sp < g.stack_lo || sp >= g.stack_hi {
-                return Ok(None);
+            match self.thread_of(g) {
+                // The thread runs on the goroutine's stack: its registers are the truth.
+                Some((pc, sp)) if sp >= g.stack_lo && sp < g.stack_hi => (pc, sp, true),
+                // The thread is in a signal handler (a crash core: `crash()` raised SIGABRT
+                // on the goroutine's stack): the interrupted registers are in the signal frame.
+                Some((pc, sp))
+                    if self
+                        .signal_context(pc, sp)
+                        .is_some_and(|(_, s)| s >= g.stack_lo && s < g.stack_hi) =>
+                {
+                    let (pc, sp) = self.signal_context(pc, sp).unwrap();
+                    (pc, sp, true)
+                }
+                // The goroutine switched to the system stack (`systemstack`, e.g. while
+                // panicking or allocating): `g.sched` was saved at the switch and is current.
+                // (`systemstack` zeroes `sched.sp` again when it switches back.)
+                _ if self.in_systemstack_switch(g.sched_pc)
+                    && g.sched_sp >= g.stack_lo
+                    && g.sched_sp < g.stack_hi =>
+                {
+                    (g.sched_pc, g.sched_sp, false)
+                }
+                _ => return Ok(None),
             }
-            (pc, sp, true)
         } else {
             let (pc, sp) = g.start();
             (pc, sp, false)
@@ -484,6 +501,36 @@ impl<'a> Walker<'a> {
         self.unwind(pc, sp, g.stack_hi, bytes, trap).map(Some)
     }
 
+    /// From a thread's registers inside a Go signal handler, the registers it interrupted:
+    /// walk up to `runtime.sigtramp`, whose frame starts at the kernel's `rt_sigframe`
+    /// (`pretcode`, then the `ucontext` whose `gregs` hold RSP at 15 and RIP at 16).
+    fn signal_context(&mut self, pc: u64, sp: u64) -> Option<(u64, u64)> {
+        let (mut pc, mut sp) = (pc, sp);
+        for _ in 0..64 {
+            let f = self.find(pc)?;
+            let is_tramp = self.bin.pclntab.name(&f) == "runtime.sigtramp";
+            let step = self.step_at(pc).ok()?;
+            let fp = sp.wrapping_add(step.delta as i64 as u64).wrapping_add(8);
+            if is_tramp {
+                let uc = fp;
+                let rsp = self.mem.read_u64(uc + 40 + 15 * 8).ok()?;
+                let rip = self.mem.read_u64(uc + 40 + 16 * 8).ok()?;
+                return Some((rip, rsp));
+            }
+            if step.top || fp <= sp {
+                return None;
+            }
+            pc = self.mem.read_u64(fp - 8).ok()?;
+            sp = fp;
+        }
+        None
+    }
+
+    fn in_systemstack_switch(&self, pc: u64) -> bool {
+        self.find(pc)
+            .is_some_and(|f| self.bin.pclntab.name(&f) == "runtime.systemstack_switch")
+    }
+
     fn thread_of(&self, g: &GFields) -> Option<(u64, u64)> {
         if g.m == 0 || self.opts.threads.is_empty() {
             return None;
@@ -501,11 +548,17 @@ impl<'a> Walker<'a> {
         crate::memory::visit_coalesced(self.mem, &ranges, 512, |_, _| {});
         for g in &live {
             if g.status & !G_SCAN == G_RUNNING {
-                if let Some((_, sp)) = self.thread_of(g) {
-                    if sp >= g.stack_lo && sp < g.stack_hi {
-                        let mut b = vec![0u8; (g.stack_hi - sp).min(STACK_WINDOW) as usize];
-                        let _ = self.mem.read(sp, &mut b);
+                let sp = match self.thread_of(g) {
+                    Some((_, sp)) if sp >= g.stack_lo && sp < g.stack_hi => Some(sp),
+                    Some((pc, sp)) if self.signal_context(pc, sp).is_some() => {
+                        self.signal_context(pc, sp).map(|(_, s)| s)
                     }
+                    _ if self.in_systemstack_switch(g.sched_pc) => Some(g.sched_sp),
+                    _ => None,
+                };
+                if let Some(sp) = sp.filter(|&sp| sp >= g.stack_lo && sp < g.stack_hi) {
+                    let mut b = vec![0u8; (g.stack_hi - sp).min(STACK_WINDOW) as usize];
+                    let _ = self.mem.read(sp, &mut b);
                 }
             }
         }

@@ -23,10 +23,11 @@ fn core_pattern() -> String {
 }
 
 /// Runs the fixture with GOTRACEBACK=crash in `dir`, sends SIGQUIT, returns (stderr, core path).
-fn crash(exe: &std::path::Path, dir: &std::path::Path) -> Option<(String, PathBuf)> {
+fn crash(exe: &std::path::Path, dir: &std::path::Path, panic: bool) -> Option<(String, PathBuf)> {
     let mut c = Command::new(exe);
     c.current_dir(dir)
         .env("GOTRACEBACK", "crash")
+        .env("ATTACH_PANIC", if panic { "1" } else { "0" })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -48,8 +49,10 @@ fn crash(exe: &std::path::Path, dir: &std::path::Path) -> Option<(String, PathBu
         line.clear();
     }
     let pid = child.id();
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(pid as i32, libc::SIGQUIT) };
+    if !panic {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as i32, libc::SIGQUIT) };
+    }
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     let _ = child.wait();
@@ -82,7 +85,7 @@ fn core_from_gotraceback_crash_matches_crash_dump() {
             tc.version
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let Some((stderr, core)) = crash(&exe, &dir) else {
+        let Some((stderr, core)) = crash(&exe, &dir, false) else {
             eprintln!(
                 "SKIP: go{}: no core file was written in {} (core_pattern {pattern:?})",
                 tc.version,
@@ -188,4 +191,83 @@ fn bad_core_inputs_give_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("not a core file"), "{e}");
+}
+
+/// A panic core: every goroutine reads identically to the crash dump, the panicking one
+/// included — its registers are recovered from the signal frame (`crash()` raised SIGABRT on
+/// its stack). Tolerated difference, named: the crash dump starts that goroutine at
+/// `panic(...)`, our reading also has the runtime frames of the crash itself below it
+/// (`runtime.raise`, `dieFromSignal`, `crash`, `fatalpanic`), which are checked to be runtime
+/// frames and then dropped.
+#[test]
+fn core_from_panic_matches_crash_dump() {
+    let pattern = core_pattern();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        eprintln!(
+            "SKIP: kernel.core_pattern is {pattern:?} (cores go to a handler or another directory)"
+        );
+        return;
+    }
+    let tcs = installed();
+    assert!(
+        !tcs.is_empty(),
+        "no Go toolchains installed: run scripts/install-go.sh"
+    );
+    for tc in &tcs {
+        let exe = build("attach_basic", tc, false);
+        let dir = std::env::temp_dir().join(format!(
+            "goroscope-panic-core-{}-{}",
+            std::process::id(),
+            tc.version
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let Some((stderr, core)) = crash(&exe, &dir, true) else {
+            eprintln!(
+                "SKIP: go{}: no core file was written in {} (core_pattern {pattern:?})",
+                tc.version,
+                dir.display()
+            );
+            continue;
+        };
+        assert!(
+            stderr.starts_with("panic: attach_basic: boom"),
+            "{}",
+            &stderr[..200.min(stderr.len())]
+        );
+        let dump = parse_debug2(&stderr);
+        let opts = AttachOptions {
+            system: true,
+            ..Default::default()
+        };
+        let snap =
+            read_core(&core, Some(&exe), &opts).unwrap_or_else(|e| panic!("go{}: {e}", tc.version));
+        let mut ours = from_snapshot(&snap);
+        let p = dump.iter().find(|g| g.goid != 0).unwrap();
+        assert!(p.frames[0].starts_with("panic|"), "{:?}", p.frames);
+        let o = ours
+            .iter_mut()
+            .find(|g| g.goid == p.goid)
+            .expect("panicking goroutine");
+        assert_eq!(o.state, "running");
+        let start = o
+            .frames
+            .iter()
+            .position(|f| f.starts_with("panic|"))
+            .unwrap_or_else(|| panic!("go{}: no panic frame in {:?}", tc.version, o.frames));
+        assert!(
+            start > 0 && o.frames[..start].iter().all(|f| f.starts_with("runtime.")),
+            "{:?}",
+            o.frames
+        );
+        o.frames.drain(..start);
+        let labels_printed = dump.iter().any(|g| !g.labels.is_empty());
+        let diffs = compare(&dump, &ours, &[0], labels_printed);
+        assert!(diffs.is_empty(), "go{}: {}", tc.version, diffs.join("\n"));
+        eprintln!(
+            "go{}: panic core: {} goroutines identical, the panicking one included",
+            tc.version,
+            ours.len()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
