@@ -613,9 +613,10 @@ fn run_toolchain(version: &str) {
             eprintln!("go{version} {name} labels={labels}: {:.1?}", t.elapsed());
         }
     }
-    // File paths as a -trimpath build prints them (module-relative), on the fixture with the
-    // most kinds of sites.
+    // File paths as a -trimpath build prints them (module-relative), on the fixtures with the
+    // most kinds of sites and the oddest shapes.
     bad.extend(run_fixture(&tc, "mixed", false, true));
+    bad.extend(run_fixture(&tc, "odd-shapes", false, true));
     assert!(
         bad.is_empty(),
         "Go {version}: {} problem(s) reading the fixtures' dumps:\n{}",
@@ -639,6 +640,7 @@ fn the_fixture_set_is_complete() {
         "mixed",
         "mutex-never-unlocked",
         "nil-chan",
+        "odd-shapes",
         "pool-backlog",
         "range-never-closed",
         "select-no-cases",
