@@ -602,16 +602,20 @@ impl<'a> Walker<'a> {
     /// Reads all goroutines into `snap`.
     pub fn snapshot_into(&mut self, snap: &mut Snapshot) -> Result<(), AttachError> {
         let (live, ranges) = self.live_and_stack_ranges()?;
-        let total: usize = ranges.iter().map(|r| r.1).sum();
-        let mut sbuf = vec![0u8; total];
-        let ok = crate::memory::read_coalesced(self.mem, &ranges, &mut sbuf, 512);
+        // Unwind straight from the merged read blocks (no per-goroutine copy); ranges whose
+        // block could not be read are read alone.
+        type StackResult = Result<Option<Vec<(u64, bool)>>, String>;
+        let mut results: Vec<Option<StackResult>> = vec![None; live.len()];
+        let mem = self.mem;
+        crate::memory::visit_coalesced(mem, &ranges, 512, |i, bytes| {
+            results[i] = Some(self.stack_of(&live[i], Some(bytes)));
+        });
         let mut raws = Vec::with_capacity(live.len());
-        let mut pos = 0;
-        for (i, g) in live.iter().enumerate() {
-            let n = ranges[i].1;
-            let slice = &sbuf[pos..pos + n];
-            pos += n;
-            let r = self.stack_of(g, ok[i].then_some(slice));
+        for (g, r) in live.iter().zip(results) {
+            let r = match r {
+                Some(r) => r,
+                None => self.stack_of(g, None),
+            };
             raws.push((*g, r));
         }
         // Re-validate: a goroutine that moved while we read it is read again, alone.
