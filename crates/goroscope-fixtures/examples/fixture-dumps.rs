@@ -5,9 +5,11 @@
 //! cargo run -p goroscope-fixtures --example fixture-dumps -- OUTDIR [VERSION|all] [FIXTURE...] [--labels] [--n N]
 //! ```
 //!
-//! Per toolchain and fixture: `expect.json`, `goroutine_debug{2,1}.txt`, `goroutine_debug0.pb.gz`,
-//! `goroutineleak_debug{2,1}.txt` and `goroutineleak_debug0.pb.gz` (Go 1.27+), `sigquit.txt`
-//! (from a fresh process) and `panic.txt` (`GOTRACEBACK=all`).
+//! Per toolchain and fixture: `expect.json` (ADDR and EXPECT), `goroutine_debug{2,1}.txt`,
+//! `goroutine_debug0.pb.gz`, `goroutineleak_debug{2,1}.txt` and `goroutineleak_debug0.pb.gz`
+//! (Go 1.27+), `sigquit.txt` (from a fresh process, EXPECT in `expect_sigquit.json`) and
+//! `panic.txt` (`GOTRACEBACK=all`, EXPECT in `expect_panic.json`). Each process has its own
+//! EXPECT: goroutine ids and totals may differ between them.
 
 use goroscope_fixtures::{fixture_names, run_panic, toolchains, Fixture, StartOptions};
 use std::path::PathBuf;
@@ -44,13 +46,10 @@ fn main() {
                 std::fs::write(dir.join(file), bytes).expect("writing a dump");
             };
             let mut fx = Fixture::start(name, &tc, &opts);
+            let expect = serde_json::json!({ "addr": fx.addr, "expect": fx.expect });
             write(
                 "expect.json",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "addr": fx.addr, "total": fx.expect.total, "go_version": fx.expect.go_version,
-                }))
-                .unwrap()
-                .as_bytes(),
+                serde_json::to_string_pretty(&expect).unwrap().as_bytes(),
             );
             let mut forms = vec![
                 ("goroutine_debug2.txt", "/debug/pprof/goroutine?debug=2"),
@@ -81,9 +80,12 @@ fn main() {
             }
             drop(fx);
             let fx = Fixture::start(name, &tc, &opts);
-            write("expect_sigquit.txt", format!("{:?}", fx.expect).as_bytes());
+            let expect = serde_json::to_string_pretty(&fx.expect).unwrap();
+            write("expect_sigquit.json", expect.as_bytes());
             write("sigquit.txt", fx.sigquit().as_bytes());
             let crash = run_panic(name, &tc, &opts);
+            let expect = serde_json::to_string_pretty(&crash.expect).unwrap();
+            write("expect_panic.json", expect.as_bytes());
             write("panic.txt", crash.stderr.as_bytes());
             eprintln!("{} {name}: {}", tc.version, dir.display());
         }

@@ -16,7 +16,7 @@
 //! `/debug/pprof` URL over a keep-alive HTTP/1.1 connection ([`Fixture::fetch`]), the runtime's
 //! SIGQUIT dump ([`Fixture::sigquit`]) and a `GOTRACEBACK=all` panic ([`run_panic`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -39,7 +39,7 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 pub const GO_VERSIONS: &[&str] = &["1.21.13", "1.23.9", "1.25.5", "1.27.3"];
 
 /// What a fixture program says about itself on its `EXPECT` line.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Expect {
     /// The fixture's name (its directory under `fixtures/go`).
     pub fixture: String,
@@ -51,7 +51,7 @@ pub struct Expect {
 }
 
 /// One group of goroutines blocked at one place.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ExpectSite {
     /// Kebab-case rule id (`chan-receive-no-sender`, …) or `healthy`.
     pub pattern: String,
