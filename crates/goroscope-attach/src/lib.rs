@@ -82,6 +82,8 @@ pub struct AttachStats {
     pub load: std::time::Duration,
     /// Reading every goroutine (g structs, stacks, unwinding, symbolizing).
     pub read: std::time::Duration,
+    /// `--pause` only: preparing buffers before stopping the target.
+    pub prepare: std::time::Duration,
     /// How long the target was stopped (`--pause` only): from the first PTRACE_SEIZE to the
     /// last detach.
     pub paused: Option<std::time::Duration>,

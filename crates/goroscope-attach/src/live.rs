@@ -191,6 +191,20 @@ pub fn attach_pid_with_stats(
         // run after the target has been resumed, over the copy.
         let live = LiveMemory { pid };
         let rec = crate::memory::RecordingMemory::new(&live);
+        // Touch the buffers the copy will need before stopping anything: g prefixes (with the
+        // gaps between them) and the stacks' used parts.
+        let t_prep = std::time::Instant::now();
+        if let Ok((_, n)) =
+            crate::walk::Walker::new(&bin, &live, bias, WalkOptions::default()).allgs()
+        {
+            let n = n as usize;
+            rec.prepare(&[
+                n * bin.layout.g_size as usize + (64 << 10),
+                n * 2048 + (1 << 20),
+            ]);
+        }
+        stats.prepare = t_prep.elapsed();
+        let t1 = std::time::Instant::now();
         let lock = crate::ptrace::ThreadLock::stop_all(pid)?;
         stats.threads = lock.thread_count();
         let threads = lock.registers();

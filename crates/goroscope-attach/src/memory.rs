@@ -232,6 +232,8 @@ pub struct RecordingMemory<'a> {
     seen: std::cell::RefCell<BTreeMap<u64, (Rc<Vec<u8>>, usize, usize)>>,
     /// Serve recorded bytes first (replay) instead of recording.
     replay: std::cell::Cell<bool>,
+    /// Buffers touched in advance (see [`RecordingMemory::prepare`]).
+    pool: std::cell::RefCell<Vec<Vec<u8>>>,
 }
 
 impl<'a> RecordingMemory<'a> {
@@ -240,6 +242,34 @@ impl<'a> RecordingMemory<'a> {
             inner,
             seen: Default::default(),
             replay: std::cell::Cell::new(false),
+            pool: Default::default(),
+        }
+    }
+
+    /// Allocates and touches buffers of these sizes now, so that reading into them later (while
+    /// the target is stopped) costs no page faults.
+    pub fn prepare(&self, sizes: &[usize]) {
+        let mut pool = self.pool.borrow_mut();
+        for &n in sizes {
+            let mut v = vec![0u8; n];
+            // Writing (not zeroing, which may be elided for fresh zeroed memory) faults the
+            // pages in.
+            v.fill(0xa5);
+            std::hint::black_box(&mut v);
+            pool.push(v);
+        }
+    }
+
+    fn buffer(&self, n: usize) -> Vec<u8> {
+        let mut pool = self.pool.borrow_mut();
+        match pool.iter().position(|b| b.capacity() >= n) {
+            Some(i) => {
+                let mut v = pool.swap_remove(i);
+                v.clear();
+                v.resize(n, 0);
+                v
+            }
+            None => vec![0u8; n],
         }
     }
 
@@ -307,7 +337,9 @@ impl ProcessMemory for RecordingMemory<'_> {
             let ok = self.read_batch(ranges, &mut buf);
             return (Rc::new(buf), ok);
         }
-        let (buf, ok) = self.inner.read_blocks(ranges);
+        let mut buf = self.buffer(ranges.iter().map(|r| r.1).sum());
+        let ok = self.inner.read_batch(ranges, &mut buf);
+        let buf = Rc::new(buf);
         let mut seen = self.seen.borrow_mut();
         let mut pos = 0;
         for (i, &(a, n)) in ranges.iter().enumerate() {
