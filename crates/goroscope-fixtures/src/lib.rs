@@ -23,6 +23,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -311,7 +312,12 @@ fn go_build(name: &str, tc: &Toolchain, opts: BuildOptions) -> Result<PathBuf, S
     let out = dir.join(&file);
     // Build to a name of our own, then rename: several test binaries may build the same
     // fixture at once, and none may ever run a half-written file.
-    let tmp = dir.join(format!(".{file}.{}.tmp", std::process::id()));
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        ".{file}.{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut cmd = go_command(tc);
     cmd.arg("build");
     if opts.trimpath {
@@ -837,6 +843,44 @@ mod tests {
             e.sites[0].to_string(),
             "chan-receive-no-sender ×10 [chan receive] main.leakRecv.func1.1 main.go:19"
         );
+    }
+
+    /// Several test binaries may build the same fixture at once: each builds to a name of its
+    /// own and renames, so all succeed and the result is a complete program.
+    #[test]
+    fn concurrent_builds_of_one_fixture_do_not_collide() {
+        let tc = toolchains()
+            .pop()
+            .expect("toolchains() panics when there is none");
+        let opts = BuildOptions { trimpath: true };
+        let outs: Vec<Result<PathBuf, String>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| go_build("select-no-cases", &tc, opts)))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for o in &outs {
+            let p = o.as_ref().unwrap_or_else(|e| panic!("{e}"));
+            assert!(p.ends_with(format!("{}/select-no-cases-trimpath", tc.version)));
+        }
+        let mut fx = Fixture::start(
+            "select-no-cases",
+            &tc,
+            &StartOptions {
+                trimpath: true,
+                n: Some(2),
+                ..Default::default()
+            },
+        );
+        assert_eq!(fx.expect.sites[0].count, 2);
+        let dump = fx.fetch("/debug/pprof/goroutine?debug=1").unwrap();
+        let text = String::from_utf8_lossy(&dump);
+        // -trimpath: module-relative file names, nothing from the build machine.
+        assert!(
+            text.contains("goroscope.test/fixtures/select-no-cases/main.go:"),
+            "{text}"
+        );
+        assert!(!text.contains(&*repo_root().to_string_lossy()), "{text}");
     }
 
     #[test]
