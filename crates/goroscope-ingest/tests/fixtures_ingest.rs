@@ -1,17 +1,20 @@
 //! Every reader against real Go programs: each fixture of `fixtures/go` (one leak pattern, a
-//! healthy service, a mix), built with every installed Go release, dumped in every form the
+//! healthy service, a mix, odd shapes), built with every installed Go release, dumped in every form the
 //! runtime has, read with [`goroscope_ingest::read_reader`] and compared with what the program
 //! says about itself on its EXPECT line (see `goroscope_fixtures::Expect`).
 //!
 //! Forms: pprof `goroutine` debug=2, debug=1 and debug=0 (protobuf); on Go 1.27+ the
 //! `goroutineleak` profile as debug=1, debug=0 and debug=2; the runtime's SIGQUIT dump (from a
-//! fresh process); a `GOTRACEBACK=all` panic. On Go 1.27+ everything runs twice, with
-//! `GODEBUG=tracebacklabels=0` and `=1` (labels in traceback headers).
+//! fresh process); a `GOTRACEBACK=all` panic. On Go 1.27+ the text forms run again with
+//! `GODEBUG=tracebacklabels=1` (labels in traceback headers; debug=1 and protobuf carry labels
+//! either way). `mixed` and `odd-shapes` also run from a `-trimpath` build.
 //!
 //! For each form: one snapshot of the right format and profile kind; the goroutine total
 //! equals the program's own `runtime.NumGoroutine()` plus exactly what the dump machinery adds
 //! (named below); every expected site appears with its count, and where the form carries them
-//! with its wait reason, creator (function and line), pprof labels and leak proof.
+//! with its wait reason, creator (function and line), pprof labels, leak proof, locked thread
+//! and elision. Across forms, each site's stacks must be the same frame by frame (the text,
+//! debug=1 and protobuf readers agree).
 //!
 //! What the dump machinery adds, by form:
 //! * `/debug/pprof/...` over the harness's one keep-alive connection: that connection's
@@ -20,7 +23,7 @@
 //! * SIGQUIT: the runtime prints its own goroutines too (traceback level 2): `goroutine 0`
 //!   (the g0 of the thread that took the signal) and every goroutine created by the runtime
 //!   (`created by runtime.…`: GC workers, sweeper, scavenger, finalizer and cleanup goroutines,
-//!   forcegc helper);
+//!   forcegc helper; and on Go 1.23–1.24 package unique's map cleanup goroutine);
 //! * panic: nothing (the panicking main goroutine is the program's own);
 //! * goroutineleak debug=0/1 (Go 1.27): only proven leaks, plus one record with an empty stack
 //!   and count 1: the runtime counts the main goroutine parked in `select {}` (every fixture's
