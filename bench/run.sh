@@ -9,7 +9,8 @@
 # Usage: bench/run.sh [SIZE...]        (default: 10000 100000 1000000)
 # Env:   BENCH_RUNS (timed runs per command, default 5), BENCH_DATA (dump folder, default
 #        bench/data), CARGO_TARGET_DIR (default target), BENCH_OUT (results folder, default
-#        bench/results/<UTC time>), BENCH_ANALYZE_ARGS (extra goroscope analyze flags).
+#        bench/results/<UTC time>), BENCH_ANALYZE_ARGS (extra goroscope analyze flags),
+#        BENCH_TIMER=loop (time with a shell loop even when hyperfine is there).
 # Needs: the Go 1.27.3 toolchain (scripts/install-go.sh), cargo, GNU time (/usr/bin/time) for
 # RSS, hyperfine for timing (falls back to a timing loop without it: Debian `hyperfine`).
 # Dumps are generated (bench/gen) only when their manifest is missing; 1M needs ~5 GB of RAM.
@@ -34,7 +35,7 @@ if [ ! -x "$go" ]; then
   "$root/scripts/install-go.sh" 1.27.3
 fi
 have_hyperfine=0
-if command -v hyperfine >/dev/null; then have_hyperfine=1; else
+if [ "${BENCH_TIMER:-}" != loop ] && command -v hyperfine >/dev/null; then have_hyperfine=1; else
   say "run.sh: hyperfine not found (apt-get install hyperfine): timing with a plain loop instead"
 fi
 have_time=0
@@ -105,24 +106,30 @@ time_cmds() {
       --export-csv "$out/$name.csv" "$@" >"$out/$name.hyperfine.txt" 2>&1 ||
       die "hyperfine failed for $name: see $out/$name.hyperfine.txt"
     # command,mean,stddev,median,user,system,min,max -> command, mean, stddev, min, user+system
-    tail -n +2 "$out/$name.csv" |
-      awk -F, '{printf "%s\t%.6f\t%.6f\t%.6f\t%.6f\n", $1, $2, $3, $7, $5 + $6}' >"$out/$name.tsv"
+    # (fields counted from the right: a command may hold a comma)
+    tail -n +2 "$out/$name.csv" | awk -F, '{ printf "%s\t%.6f\t%.6f\t%.6f\t%.6f\n",
+      $1, $(NF-6), $(NF-5), $(NF-1), $(NF-3) + $(NF-2) }' >"$out/$name.tsv"
   else
+    # One warm-up, then $runs timed runs through a shell (which adds a millisecond or two).
     : >"$out/$name.tsv"
-    local c i t t0 t1 best mean
+    local c i t0 t1
     for c in "$@"; do
       bash -c "$c" | cat >/dev/null || true
-      best=""
-      mean=0
+      : >"$out/.runs"
       for ((i = 0; i < runs; i++)); do
-        t0=$(date +%s.%N)
-        bash -c "$c" | cat >/dev/null || true
-        t1=$(date +%s.%N)
-        t=$(echo "$t1 - $t0" | bc -l)
-        mean=$(echo "$mean + $t / $runs" | bc -l)
-        if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+        t0=$(date +%s%N)
+        if [ $have_time = 1 ]; then # CPU from GNU time (10 ms resolution), wall from date
+          /usr/bin/time -f '%U %S' -o "$out/.cpu" bash -c "$c" | cat >/dev/null || true
+        else
+          echo "0 0" >"$out/.cpu"
+          bash -c "$c" | cat >/dev/null || true
+        fi
+        t1=$(date +%s%N)
+        echo "$(((t1 - t0) / 1000)) $(tail -n 1 "$out/.cpu")" |
+          awk '{ printf "%.6f %s %s\n", $1 / 1e6, $2, $3 }' >>"$out/.runs"
       done
-      printf '%s\t%.6f\t0\t%.6f\t0\n' "$c" "$mean" "$best" >>"$out/$name.tsv"
+      awk -v c="$c" '$1 ~ /^[0-9.]+$/ { n++; w += $1; cpu += $2 + $3; if (min == "" || $1 < min) min = $1 }
+        END { printf "%s\t%.6f\t0\t%.6f\t%.6f\n", c, w / n, min, cpu / n }' "$out/.runs" >>"$out/$name.tsv"
     done
   fi
 }
