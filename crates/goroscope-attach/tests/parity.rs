@@ -127,6 +127,16 @@ fn parity_with_debug2_pie() {
             tc,
             false,
         );
+        parity_one(
+            &build_with(
+                "attach_basic",
+                tc,
+                &["-buildmode=pie", "-ldflags=-s -w"],
+                "-pie-stripped",
+            ),
+            tc,
+            true,
+        );
     }
 }
 
