@@ -194,7 +194,6 @@ fn text(c: &mut Criterion) {
                 "sigquit_tracebackancestors.txt",
                 "panic_gotraceback_all.txt",
                 "fatal_deadlock.txt",
-                "race_detector.txt",
             ] {
                 let Ok(bytes) = fs::read(dir.join(name)) else {
                     eprintln!("ingest bench: {name} missing from {}", dir.display());
