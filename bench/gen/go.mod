@@ -1,3 +1,3 @@
-module goroscope.invalid/bench/gen
+module example.com/gosvc
 
 go 1.27
