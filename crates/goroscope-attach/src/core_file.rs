@@ -20,6 +20,8 @@ pub struct CoreMemory<'a> {
     /// `(vaddr, memsz, file offset, filesz)`, sorted by vaddr.
     loads: Vec<(u64, u64, u64, u64)>,
     exe: Option<&'a GoBinary>,
+    /// Load bias of a PIE executable (runtime address = link address + bias).
+    bias: u64,
 }
 
 impl CoreMemory<'_> {
@@ -39,14 +41,20 @@ impl CoreMemory<'_> {
             } else if o < memsz {
                 // Not dumped (read-only file-backed pages): the executable has them.
                 let n = (memsz - o).min(buf.len() as u64) as usize;
-                if let Some(src) = self.exe.and_then(|b| b.read_static(addr, n)) {
+                if let Some(src) = self
+                    .exe
+                    .and_then(|b| b.read_static(addr.wrapping_sub(self.bias), n))
+                {
                     buf[..n].copy_from_slice(src);
                     return n;
                 }
                 return 0;
             }
         }
-        match self.exe.and_then(|b| b.read_static(addr, buf.len())) {
+        match self
+            .exe
+            .and_then(|b| b.read_static(addr.wrapping_sub(self.bias), buf.len()))
+        {
             Some(src) => {
                 buf.copy_from_slice(src);
                 buf.len()
@@ -79,6 +87,8 @@ struct CoreFacts {
     threads: HashMap<u64, (u64, u64)>,
     /// Path of the first file mapped at offset 0 (the executable).
     exe: Option<PathBuf>,
+    /// Where that file's offset 0 was mapped (the load address of a PIE executable).
+    exe_start: Option<u64>,
     pid: Option<u32>,
 }
 
@@ -105,6 +115,7 @@ fn parse(path: &str, data: &[u8]) -> Result<CoreFacts, AttachError> {
         loads: Vec::new(),
         threads: HashMap::new(),
         exe: None,
+        exe_start: None,
         pid: None,
     };
     for ph in phdrs {
@@ -142,6 +153,7 @@ fn parse(path: &str, data: &[u8]) -> Result<CoreFacts, AttachError> {
                                 let first_zero_off =
                                     (0..count).find(|&i| w(16 + i * 24 + 16) == Some(0));
                                 if let Some(k) = first_zero_off {
+                                    facts.exe_start = w(16 + k * 24);
                                     if let Some(n) = names.split(|&b| b == 0).nth(k) {
                                         facts.exe = Some(PathBuf::from(
                                             String::from_utf8_lossy(n).into_owned(),
@@ -192,16 +204,24 @@ pub fn read_core(
         },
         other => other,
     })?;
-    if bin.pie {
-        return Err(AttachError::Unsupported(format!(
-            "{}: position-independent (PIE) executables are not supported for core files yet",
-            exe_path.display()
-        )));
-    }
+    let bias = match (bin.pie, facts.exe_start) {
+        (false, _) => 0,
+        (true, Some(start)) => start.wrapping_sub(bin.base_vaddr),
+        (true, None) => {
+            return Err(AttachError::BadCore {
+                path: name,
+                message: format!(
+                    "{} is position-independent and the core does not say where it was loaded (no NT_FILE note)",
+                    exe_path.display()
+                ),
+            })
+        }
+    };
     let mem = CoreMemory {
         data: &data,
         loads: facts.loads,
         exe: Some(&bin),
+        bias,
     };
     let wopts = WalkOptions {
         system: opts.system,
@@ -217,7 +237,7 @@ pub fn read_core(
         format: Format::Core,
         kind: ProfileKind::Goroutine,
     };
-    let mut snap = crate::snapshot_from_memory(&bin, &mem, 0, wopts, source)?;
+    let mut snap = crate::snapshot_from_memory(&bin, &mem, bias, wopts, source)?;
     snap.taken_at = std::fs::metadata(core).and_then(|m| m.modified()).ok();
     snap.process = Some(ProcessInfo {
         pid: facts.pid,

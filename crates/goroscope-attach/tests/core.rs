@@ -136,13 +136,19 @@ fn gcore_core_matches_debug2() {
         "no Go toolchains installed: run scripts/install-go.sh"
     );
     for tc in &tcs {
-        for stripped in [false, true] {
-            let exe = build("attach_basic", tc, stripped);
+        let variants: [(&[&str], &str, bool); 4] = [
+            (&[], "", false),
+            (&["-ldflags=-s -w"], "-stripped", true),
+            (&["-buildmode=pie"], "-pie", false),
+            (&["-buildmode=pie", "-ldflags=-s -w"], "-pie-stripped", true),
+        ];
+        for (flags, tag, stripped) in variants {
+            let exe = build_with("attach_basic", tc, flags, tag);
             let mut fx = Fixture::start(&exe, &[("GODEBUG", "tracebacklabels=1")]);
             let dump = parse_debug2(&fx.dump());
             let dir = std::env::temp_dir().join(format!("goroscope-gcore-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
-            let prefix = dir.join(format!("g-{}-{stripped}", tc.version));
+            let prefix = dir.join(format!("g-{}{tag}", tc.version));
             let st = Command::new("gcore")
                 .arg("-o")
                 .arg(&prefix)
@@ -157,7 +163,7 @@ fn gcore_core_matches_debug2() {
             }
             let core = PathBuf::from(format!("{}.{}", prefix.display(), fx.pid()));
             let snap = read_core(&core, Some(&exe), &AttachOptions::default())
-                .unwrap_or_else(|e| panic!("go{} stripped={stripped}: {e}", tc.version));
+                .unwrap_or_else(|e| panic!("go{}{tag}: {e}", tc.version));
             let labels_printed = dump.iter().any(|g| !g.labels.is_empty());
             let diffs = compare(&dump, &from_snapshot(&snap), &[1], labels_printed);
             assert!(
