@@ -165,6 +165,64 @@ pub fn layout_from(
         m_curg: m("runtime.m", "curg")?,
         moduledata_gofunc: m("runtime.moduledata", "gofunc")?,
         funcid_wrapper: base.map(|b| b.funcid_wrapper).unwrap_or(0),
-        wait_reasons: base.map(|b| b.wait_reasons.clone()).unwrap_or_default(),
+        wait_reasons: match base {
+            Some(b) if b.minor == minor => b.wait_reasons.clone(),
+            // A release without a table: number the reasons with this binary's own DWARF
+            // constants, named through the texts every known release uses for them.
+            _ => wait_reasons_from_constants(facts)
+                .or_else(|| base.map(|b| b.wait_reasons.clone()))
+                .unwrap_or_default(),
+        },
+        wait_reason_names: match base {
+            Some(b) if b.minor == minor => b.wait_reason_names.clone(),
+            _ => Vec::new(),
+        },
     })
+}
+
+/// `waitReasonStrings` rebuilt from `runtime.waitReason*` DWARF constants.
+fn wait_reasons_from_constants(facts: &DwarfFacts) -> Option<Vec<String>> {
+    let mut v: Vec<String> = Vec::new();
+    for (name, &n) in &facts.constants {
+        let Some(short) = name.strip_prefix("runtime.waitReason") else {
+            continue;
+        };
+        if !(0..256).contains(&n) {
+            continue;
+        }
+        let n = n as usize;
+        if v.len() <= n {
+            v.resize(n + 1, String::new());
+        }
+        let full = format!("waitReason{short}");
+        v[n] = crate::layout::wait_reason_text(&full)
+            .map(str::to_string)
+            .unwrap_or(full);
+    }
+    (!v.is_empty()).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn future_release_wait_reasons_come_from_its_own_constants() {
+        let mut f = DwarfFacts::default();
+        for (n, v) in [
+            ("runtime.waitReasonChanReceive", 19),
+            ("runtime.waitReasonSelect", 40),
+            ("runtime.waitReasonBrandNewThing", 47),
+            ("runtime._Gwaiting", 4),
+        ] {
+            f.constants.insert(n.to_string(), v);
+        }
+        let v = wait_reasons_from_constants(&f).unwrap();
+        assert_eq!(v.len(), 48);
+        assert_eq!(v[19], "chan receive");
+        assert_eq!(v[40], "select");
+        // Unknown to every table: kept by name (a WaitReason::Other in the model).
+        assert_eq!(v[47], "waitReasonBrandNewThing");
+        assert_eq!(v[4], "");
+    }
 }

@@ -105,7 +105,7 @@ fn iota_block(src: &str, first: &str) -> Vec<String> {
 }
 
 /// `waitReasonStrings` of a runtime source tree, indexed by wait reason number.
-pub fn wait_reasons(goroot: &Path) -> Result<Vec<String>, AttachError> {
+pub fn wait_reasons(goroot: &Path) -> Result<(Vec<String>, Vec<String>), AttachError> {
     let p = goroot.join("src/runtime/runtime2.go");
     let src =
         std::fs::read_to_string(&p).map_err(|e| AttachError::io(p.display().to_string(), e))?;
@@ -126,10 +126,11 @@ pub fn wait_reasons(goroot: &Path) -> Result<Vec<String>, AttachError> {
             }
         }
     }
-    Ok(names
+    let texts = names
         .iter()
         .map(|n| strings.get(n).cloned().unwrap_or_default())
-        .collect())
+        .collect();
+    Ok((texts, names))
 }
 
 /// `abi.FuncIDWrapper` of a source tree.
@@ -175,7 +176,7 @@ pub fn layout_for(tc: &Toolchain, work: &Path) -> Result<crate::layout::Layout, 
     let minor = go_minor(&format!("go{}", tc.version)).unwrap_or(0);
     let mut l = crate::dwarf::layout_from(&facts, minor, None)?;
     l.funcid_wrapper = funcid_wrapper(&root)?;
-    l.wait_reasons = wait_reasons(&root)?;
+    (l.wait_reasons, l.wait_reason_names) = wait_reasons(&root)?;
     // Cross-check: the binary's own loader must accept it.
     let _ = GoBinary::from_bytes(exe.display().to_string(), &bytes)?;
     Ok(l)
@@ -200,6 +201,10 @@ pub fn row(tc: &Toolchain, work: &Path) -> Result<String, AttachError> {
     let _ = writeln!(s, "        funcid_wrapper: {},", l.funcid_wrapper);
     s.push_str("        wait_reasons: &[\n");
     for w in &l.wait_reasons {
+        let _ = writeln!(s, "            {w:?},");
+    }
+    s.push_str("        ],\n        wait_reason_names: &[\n");
+    for w in &l.wait_reason_names {
         let _ = writeln!(s, "            {w:?},");
     }
     s.push_str("        ],\n    },\n");

@@ -35,6 +35,8 @@ pub struct Layout {
     pub funcid_wrapper: u8,
     /// `waitReasonStrings`, indexed by `waitReason`.
     pub wait_reasons: Vec<String>,
+    /// The constants' names (`waitReasonChanReceive`), parallel to `wait_reasons`.
+    pub wait_reason_names: Vec<String>,
 }
 
 impl Layout {
@@ -55,6 +57,7 @@ pub struct StaticLayout {
     pub offsets: [u64; 21],
     pub funcid_wrapper: u8,
     pub wait_reasons: &'static [&'static str],
+    pub wait_reason_names: &'static [&'static str],
 }
 
 impl StaticLayout {
@@ -85,6 +88,11 @@ impl StaticLayout {
             moduledata_gofunc: o[20],
             funcid_wrapper: self.funcid_wrapper,
             wait_reasons: self.wait_reasons.iter().map(|s| s.to_string()).collect(),
+            wait_reason_names: self
+                .wait_reason_names
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -126,6 +134,16 @@ pub fn table_for(minor: u32) -> Option<Layout> {
         .iter()
         .find(|t| t.minor == minor)
         .map(|t| t.to_layout())
+}
+
+/// The traceback text of a `waitReason` constant name, from any release's table.
+pub fn wait_reason_text(name: &str) -> Option<&'static str> {
+    TABLES.iter().rev().find_map(|t| {
+        t.wait_reason_names
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| t.wait_reasons[i])
+    })
 }
 
 /// The minors the tables cover.
