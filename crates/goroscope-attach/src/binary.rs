@@ -147,7 +147,7 @@ impl GoBinary {
                 let base = table.clone().or_else(|| {
                     let near = layout::table_minors().into_iter().filter(|&m| m <= minor).max()?;
                     notes.push(format!(
-                        "no table for go1.{minor}: wait-reason names taken from go1.{near}"
+                        "no layout table for go1.{minor}: offsets and wait reasons from its DWARF, the wrapper function id assumed as in go1.{near}"
                     ));
                     layout::table_for(near)
                 });
