@@ -6,7 +6,7 @@
 
 use crate::benign;
 use crate::config::{glob_match, Level};
-use crate::frames::{is_std, stack_facts, Fnv, StackFacts};
+use crate::frames::{is_std, stack_facts, Fnv, StackFacts, DEEP_FRAMES, HEAD_FRAMES};
 use crate::report::*;
 use crate::rules::{self, Ctx, Finding, SnapFacts};
 use crate::Options;
@@ -154,7 +154,7 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
             let mut dummy = false;
             add_capped(&mut a.labels, r.labels, MAX_LABEL_SETS, &mut dummy);
         }
-        if snap.source.kind == ProfileKind::GoroutineLeak {
+        if snap.source.kind == ProfileKind::GoroutineLeak && !is_unrecorded(snap, r.stack) {
             a.leaked += r.count;
         }
     }
@@ -230,15 +230,69 @@ pub(crate) fn proof_signature(f: &StackFacts) -> u64 {
     f.sig_functions
 }
 
-/// Signatures and counts of proven stacks from a goroutineleak profile.
-pub(crate) fn proof_set(snap: &Snapshot) -> FxHashMap<u64, u64> {
-    let mut out: FxHashMap<u64, u64> = FxHashMap::default();
-    let mut cache: FxHashMap<StackId, u64> = FxHashMap::default();
+/// Whether a stack has no frame with a function name: the record a Go 1.27 goroutineleak
+/// profile writes for a goroutine it counts but does not record (main parked in `select {}`).
+pub(crate) fn is_unrecorded(snap: &Snapshot, stack: StackId) -> bool {
+    snap.stack(stack)
+        .iter()
+        .all(|&f| snap.function(f).is_empty())
+}
+
+/// What a goroutineleak profile proves: its stacks by signature, and separately the deep ones
+/// by their innermost frames, since one form may cut a deep stack where another does not (a
+/// traceback elides the middle of a 160-deep recursion, a profile keeps the innermost 128
+/// program counters), so their whole signatures differ.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProofSet {
+    exact: FxHashMap<u64, u64>,
+    deep: FxHashMap<u64, u64>,
+    /// Goroutines the profile counts without a stack ([`is_unrecorded`]); they prove nothing.
+    pub unrecorded: u64,
+}
+
+/// How a group matched a proof, with the number of goroutines the profile lists.
+pub(crate) enum ProofMatch {
+    Exact(u64),
+    /// Matched on the innermost [`HEAD_FRAMES`] frames of two deep stacks.
+    Head(u64),
+}
+
+impl ProofSet {
+    pub(crate) fn find(&self, f: &StackFacts) -> Option<ProofMatch> {
+        if let Some(&n) = self.exact.get(&proof_signature(f)) {
+            return Some(ProofMatch::Exact(n));
+        }
+        if f.depth >= DEEP_FRAMES {
+            return self.deep.get(&f.sig_head).map(|&n| ProofMatch::Head(n));
+        }
+        None
+    }
+}
+
+/// The proof set of a goroutineleak profile.
+pub(crate) fn proof_set(snap: &Snapshot) -> ProofSet {
+    let mut out = ProofSet::default();
+    let mut cache: FxHashMap<StackId, Option<(u64, Option<u64>)>> = FxHashMap::default();
     for e in snap.entries() {
-        let sig = *cache
-            .entry(e.stack)
-            .or_insert_with(|| proof_signature(&stack_facts(snap, e.stack)));
-        *out.entry(sig).or_default() += e.count;
+        let keys = *cache.entry(e.stack).or_insert_with(|| {
+            if is_unrecorded(snap, e.stack) {
+                return None;
+            }
+            let f = stack_facts(snap, e.stack);
+            Some((
+                proof_signature(&f),
+                (f.depth >= DEEP_FRAMES).then_some(f.sig_head),
+            ))
+        });
+        match keys {
+            None => out.unrecorded += e.count,
+            Some((sig, head)) => {
+                *out.exact.entry(sig).or_default() += e.count;
+                if let Some(h) = head {
+                    *out.deep.entry(h).or_default() += e.count;
+                }
+            }
+        }
     }
     out
 }
@@ -435,12 +489,11 @@ fn decide(cx: &Ctx<'_>, opts: &Options, proven: Option<String>, baseline: Option
     d
 }
 
-/// Analyses one snapshot; `proofs` are goroutineleak profiles (signature → count) with their
-/// input names.
+/// Analyses one snapshot; `proofs` are goroutineleak profiles with their input names.
 pub(crate) fn analyze_one(
     snap: &Snapshot,
     opts: &Options,
-    proofs: &[(String, FxHashMap<u64, u64>)],
+    proofs: &[(String, ProofSet)],
 ) -> Report {
     let grouped = group(snap, opts.similarity, opts.max_goids);
     let wide = snap_facts(snap, &grouped);
@@ -464,7 +517,6 @@ pub(crate) fn analyze_one(
             creators,
             wide: &wide,
         };
-        let psig = proof_signature(facts);
         let mut proven = None;
         if a.leaked > 0 {
             proven = Some(if is_leak_profile {
@@ -477,19 +529,34 @@ pub(crate) fn analyze_one(
             });
         } else {
             for (name, set) in proofs {
-                if let Some(n) = set.get(&psig) {
-                    proven = Some(format!(
-                        "the goroutineleak profile {name} lists {n} goroutine{} with this stack",
-                        if *n == 1 { "" } else { "s" }
-                    ));
-                    break;
+                let s = |n: u64| if n == 1 { "" } else { "s" };
+                match set.find(facts) {
+                    Some(ProofMatch::Exact(n)) => {
+                        proven = Some(format!(
+                            "the goroutineleak profile {name} lists {n} goroutine{} with this stack",
+                            s(n)
+                        ));
+                    }
+                    Some(ProofMatch::Head(n)) => {
+                        proven = Some(format!(
+                            "the goroutineleak profile {name} lists {n} goroutine{} whose innermost {HEAD_FRAMES} frames are these (the stack is too deep to compare whole: {} frames, cut short by the dump or the profile)",
+                            s(n),
+                            facts.depth
+                        ));
+                    }
+                    None => continue,
                 }
+                break;
             }
         }
         let id = format!("{sig:016x}");
         let baseline = opts.baseline.as_ref().and_then(|b| b.get(&id).copied());
         let is_proven = proven.is_some();
-        let mut d = decide(&cx, opts, proven, baseline);
+        let mut d = if is_leak_profile && is_unrecorded(snap, a.stack) {
+            unrecorded_decision()
+        } else {
+            decide(&cx, opts, proven, baseline)
+        };
         let proof_ran = is_leak_profile || has_markers || !proofs.is_empty();
         if proof_ran && !is_proven && d.verdict != Verdict::Benign {
             d.evidence.push(
@@ -543,6 +610,17 @@ pub(crate) fn analyze_one(
     } else {
         ProofInfo::default()
     };
+    let mut warnings: Vec<String> = snap.warnings.iter().map(|w| w.to_string()).collect();
+    for (name, set) in proofs {
+        if set.unrecorded > 0 {
+            warnings.push(format!(
+                "the goroutineleak profile {name} counts {} goroutine{} without a stack ({UNRECORDED_WHY}); {} proves nothing",
+                set.unrecorded,
+                if set.unrecorded == 1 { "" } else { "s" },
+                if set.unrecorded == 1 { "it" } else { "they" }
+            ));
+        }
+    }
     Report {
         schema_version: SCHEMA_VERSION,
         source: source_info(snap),
@@ -550,11 +628,29 @@ pub(crate) fn analyze_one(
         go_version_min: snap.go_version_min.clone(),
         reason: snap.reason.clone(),
         total_goroutines: snap.total_goroutines(),
-        warnings: snap.warnings.iter().map(|w| w.to_string()).collect(),
+        warnings,
         grouping: opts.similarity,
         proof,
         summary,
         groups,
+    }
+}
+
+/// Why a goroutineleak profile has records without a stack.
+const UNRECORDED_WHY: &str =
+    "the runtime's leak count includes goroutines it did not record: Go 1.27 counts the main goroutine parked in `select {}` so";
+
+/// The verdict on a goroutineleak profile's record without a stack: not a finding.
+fn unrecorded_decision() -> Decision {
+    Decision {
+        verdict: Verdict::Benign,
+        pattern: None,
+        explanation: None,
+        fix: None,
+        evidence: vec![format!(
+            "a goroutineleak record without a stack ({UNRECORDED_WHY}): not a finding, and it proves nothing"
+        )],
+        ignored: false,
     }
 }
 

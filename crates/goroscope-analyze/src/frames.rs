@@ -191,7 +191,22 @@ pub struct StackFacts {
     pub sig_exact: u64,
     /// Hash of the blocking function.
     pub sig_blocking: u64,
+    /// Hash of the first [`HEAD_FRAMES`] function names of `sig_functions` (all of them when
+    /// fewer): what a deep stack can still be matched on when one form cuts it short.
+    pub sig_head: u64,
+    /// Number of frames in the stack (all of them, runtime frames included).
+    pub depth: usize,
 }
+
+/// How many frames, from the first non-plumbing frame outwards, deep stacks are matched on.
+/// Tracebacks of 100 frames or more print the innermost 50 and the outermost 50 (Go 1.21+;
+/// older releases the innermost 100), and profiles keep the innermost 128 program counters
+/// (Go 1.23+): the innermost 32 frames outside runtime plumbing are in every form.
+pub const HEAD_FRAMES: usize = 32;
+
+/// Stacks with at least this many frames may be cut short: tracebacks elide frames from 100
+/// on, and profiles truncate at 128 program counters.
+pub const DEEP_FRAMES: usize = 100;
 
 /// FNV-1a, stable across builds and platforms (group ids must not change between releases).
 #[derive(Clone, Copy)]
@@ -276,6 +291,8 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
     let start = first_non_plumbing.unwrap_or(0);
     let mut hf = Fnv::new();
     let mut he = Fnv::new();
+    let mut head = None;
+    let mut counted = 0;
     for &fr in &frames[start..] {
         let s = snap.frame_site(fr);
         if s.function == "runtime.goexit" {
@@ -283,8 +300,14 @@ pub fn stack_facts(snap: &Snapshot, stack: StackId) -> StackFacts {
         }
         hf = hf.str(s.function);
         he = he.str(s.function).str(s.file).u64(s.line as u64);
+        counted += 1;
+        if counted == HEAD_FRAMES {
+            head = Some(hf.0);
+        }
     }
     f.sig_functions = hf.0;
+    f.sig_head = head.unwrap_or(hf.0);
+    f.depth = frames.len();
     f.sig_exact = he.0;
     f.sig_blocking = match f.blocking {
         Some(i) => Fnv::new().str(snap.function(frames[i])).0,

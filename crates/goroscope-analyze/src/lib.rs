@@ -31,6 +31,13 @@
 //! runtime workers, servers idling in I/O, signal loops…) makes it `benign`; otherwise the worst
 //! finding of the [`rules`] decides. See each rule's docs for its evidence.
 //!
+//! Proof matching compares function names from the first non-plumbing frame outwards. Stacks
+//! of 100 frames or more are cut short differently by each form (a traceback elides their
+//! middle, a profile keeps the innermost 128 program counters), so for them the innermost
+//! [`frames::HEAD_FRAMES`] such frames suffice (the evidence says so). A goroutineleak record
+//! without a stack (Go 1.27 counts main parked in `select {}` that way) is `benign` in the
+//! profile's own report and proves nothing; reports it would have proved carry a warning.
+//!
 //! # What one snapshot can decide
 //! | rule | verdict from one snapshot |
 //! |---|---|
