@@ -1,6 +1,10 @@
 //! `diff BEFORE AFTER`: groups new or grown in AFTER, matched by signature (never by goid).
+//!
+//! A group whose form hides its state (debug=1) matches the groups of the same frames in the
+//! other snapshot whatever their state (they are counted as one), so a debug=1 and a protobuf
+//! profile of the same process differ in nothing.
 
-use crate::engine::{analyze_one, source_info};
+use crate::engine::{analyze_keyed, source_info, unify};
 use crate::report::*;
 use crate::Options;
 use goroscope_model::Snapshot;
@@ -8,8 +12,15 @@ use std::collections::HashMap;
 
 /// Compares two snapshots group by group.
 pub fn diff(before: &Snapshot, after: &Snapshot, opts: &Options) -> DiffReport {
-    let b = analyze_one(before, opts, &[]);
-    let a = analyze_one(after, opts, &[]);
+    let mut both = unify(
+        vec![
+            analyze_keyed(before, opts, &[]),
+            analyze_keyed(after, opts, &[]),
+        ],
+        opts.max_goids,
+    );
+    let a = both.pop().expect("two reports");
+    let b = both.pop().expect("two reports");
     let before_by_id: HashMap<&str, &Group> = b.groups.iter().map(|g| (g.id.as_str(), g)).collect();
     let mut seen = std::collections::HashSet::new();
     let mut groups = Vec::new();

@@ -37,6 +37,10 @@ pub(crate) struct Acc {
     pub labels: Vec<LabelSetId>,
     pub leaked: u64,
     pub inferred: bool,
+    /// The grouping key without the state (see [`Keys`]).
+    pub loose: u64,
+    /// Neither the format nor the frames tell the state (debug=1 hides the runtime frames).
+    pub stateless: bool,
 }
 
 type FineKey = (StackId, Status, Option<WaitReason>, Sym, Option<FrameId>);
@@ -58,6 +62,8 @@ impl Acc {
             labels: Vec::new(),
             leaked: 0,
             inferred: false,
+            loose: 0,
+            stateless: false,
         }
     }
 
@@ -205,7 +211,17 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
                 }
             }
         };
-        let sig = h.str(state_text).0;
+        // When nothing tells the state, the key is the frames alone: a debug=1 profile then
+        // keys a plain receive as the protobuf profile of the same process does, but for the
+        // state, and diff/trend match the two on the frames (see `Keys`).
+        a.loose = h.0;
+        a.stateless =
+            a.status == Status::Unknown && a.reason.is_none() && a.state == Interner::EMPTY;
+        let sig = if a.stateless {
+            h.0
+        } else {
+            h.str(state_text).0
+        };
         match index.get(&sig) {
             Some(&i) => groups[i].1.merge(&a, max_goids),
             None => {
@@ -495,6 +511,21 @@ pub(crate) fn analyze_one(
     opts: &Options,
     proofs: &[(String, ProofSet)],
 ) -> Report {
+    analyze_keyed(snap, opts, proofs).0
+}
+
+/// Group id → (grouping key without the state, whether the group's state is unknown), for
+/// diff and trend to match a group whose form hides its state ([`Acc::stateless`]) with the
+/// groups of the same frames in a form that shows it.
+pub(crate) type Keys = FxHashMap<String, (u64, bool)>;
+
+/// [`analyze_one`], with the [`Keys`] of its groups.
+pub(crate) fn analyze_keyed(
+    snap: &Snapshot,
+    opts: &Options,
+    proofs: &[(String, ProofSet)],
+) -> (Report, Keys) {
+    let mut keys = Keys::default();
     let grouped = group(snap, opts.similarity, opts.max_goids);
     let wide = snap_facts(snap, &grouped);
     let is_leak_profile = snap.source.kind == ProfileKind::GoroutineLeak;
@@ -550,6 +581,7 @@ pub(crate) fn analyze_one(
             }
         }
         let id = format!("{sig:016x}");
+        keys.insert(id.clone(), (a.loose, a.stateless));
         let baseline = opts.baseline.as_ref().and_then(|b| b.get(&id).copied());
         let is_proven = proven.is_some();
         let mut d = if is_leak_profile && is_unrecorded(snap, a.stack) {
@@ -621,7 +653,7 @@ pub(crate) fn analyze_one(
             ));
         }
     }
-    Report {
+    let report = Report {
         schema_version: SCHEMA_VERSION,
         source: source_info(snap),
         go_version: snap.go_version.clone(),
@@ -633,7 +665,94 @@ pub(crate) fn analyze_one(
         proof,
         summary,
         groups,
+    };
+    (report, keys)
+}
+
+/// Makes the groups of several analyses comparable across forms: where any of them has a
+/// group whose state is unknown, every analysis's groups with the same frames (whatever their
+/// state) become one group keyed by the frames alone, counts summed. The group shown is the
+/// worst (then largest) of those merged; its evidence says what was merged.
+pub(crate) fn unify(analyses: Vec<(Report, Keys)>, max_goids: usize) -> Vec<Report> {
+    let loose: FxHashSet<u64> = analyses
+        .iter()
+        .flat_map(|(_, k)| k.values())
+        .filter(|(_, stateless)| *stateless)
+        .map(|(l, _)| *l)
+        .collect();
+    analyses
+        .into_iter()
+        .map(|(mut r, keys)| {
+            if loose.is_empty() {
+                return r;
+            }
+            let mut out: Vec<Group> = Vec::with_capacity(r.groups.len());
+            let mut merged: FxHashMap<String, (usize, usize)> = FxHashMap::default();
+            for mut g in std::mem::take(&mut r.groups) {
+                let Some(&(l, _)) = keys.get(&g.id).filter(|(l, _)| loose.contains(l)) else {
+                    out.push(g);
+                    continue;
+                };
+                g.id = format!("{l:016x}");
+                match merged.get_mut(&g.id) {
+                    None => {
+                        merged.insert(g.id.clone(), (out.len(), 1));
+                        out.push(g);
+                    }
+                    Some((i, n)) => {
+                        *n += 1;
+                        let into = &mut out[*i];
+                        merge_group(into, g, max_goids);
+                    }
+                }
+            }
+            for (i, n) in merged.values() {
+                if *n > 1 {
+                    out[*i].evidence.push(format!(
+                        "{n} groups with these frames in different states counted as one: another snapshot's form does not tell their states apart"
+                    ));
+                }
+            }
+            r.groups = out;
+            r
+        })
+        .collect()
+}
+
+/// Adds `g` to `into`, keeping the worse (then larger) group's details.
+fn merge_group(into: &mut Group, mut g: Group, max_goids: usize) {
+    let total = into.count + g.count;
+    let g_first = (g.verdict.rank(), g.count) > (into.verdict.rank(), into.count);
+    if g_first {
+        std::mem::swap(into, &mut g);
     }
+    into.count = total;
+    into.wait_minutes = match (into.wait_minutes, g.wait_minutes) {
+        (Some(a), Some(b)) => Some(MinMax {
+            min: a.min.min(b.min),
+            max: a.max.max(b.max),
+        }),
+        (a, b) => a.or(b),
+    };
+    for x in g.goids {
+        if into.goids.len() < max_goids {
+            into.goids.push(x);
+        } else {
+            into.goids_truncated = true;
+        }
+    }
+    into.goids.sort_unstable();
+    into.goids_truncated |= g.goids_truncated;
+    for (k, vals) in g.labels {
+        let mine = into.labels.entry(k).or_default();
+        for v in vals {
+            if !mine.contains(&v) {
+                mine.push(v);
+            }
+        }
+        mine.sort();
+    }
+    into.proven |= g.proven;
 }
 
 /// Why a goroutineleak profile has records without a stack.

@@ -11,7 +11,11 @@
 //! carries a request id label would otherwise split into one group per request; the values seen
 //! are collected per group instead. Runtime frames above the blocking site are left out of the
 //! signature so that a Go 1.27 `debug=2` dump (which has none) and a protobuf profile (which
-//! has them) give the same group ids.
+//! has them) give the same group ids. When neither the format nor the frames tell the state (a
+//! plain channel wait in a `debug=1` profile, which hides the runtime frames), the key is the
+//! frames alone; [`diff`] and [`trend`] then count the groups with the same frames in the other
+//! snapshots as one, whatever their states, so a `debug=1` and a protobuf profile of one
+//! process match group for group (the merged group's evidence says so).
 //!
 //! The **blocking site** is the first frame outside runtime/sync/internal plumbing and outside
 //! the standard library (falling back to the first non-plumbing frame for goroutines that live

@@ -7,7 +7,7 @@
 //! whose single-snapshot verdict was `need-more-samples` and that stays flat over at least 4
 //! snapshots is `benign` (a pool, not a leak).
 
-use crate::engine::{analyze_one, source_info};
+use crate::engine::{analyze_keyed, source_info, unify};
 use crate::report::*;
 use crate::Options;
 use goroscope_model::Snapshot;
@@ -19,10 +19,14 @@ pub const ALPHA: f64 = 0.05;
 
 /// Analyses `snapshots` (in time order) and reports each group's growth.
 pub fn trend(snapshots: &[Snapshot], opts: &Options) -> TrendReport {
-    let reports: Vec<Report> = snapshots
-        .iter()
-        .map(|s| analyze_one(s, opts, &[]))
-        .collect();
+    // Groups whose state one form hides are matched on their frames, as in `diff`.
+    let reports: Vec<Report> = unify(
+        snapshots
+            .iter()
+            .map(|s| analyze_keyed(s, opts, &[]))
+            .collect(),
+        opts.max_goids,
+    );
     let minutes: Option<Vec<f64>> = {
         let ts: Option<Vec<f64>> = snapshots
             .iter()

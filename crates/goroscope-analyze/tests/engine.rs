@@ -618,3 +618,64 @@ fn deep_stacks_cut_short_differently_are_still_proven() {
     let shallow = r.groups.iter().find(|g| g.count == 2).unwrap();
     assert!(!shallow.proven, "{shallow:#?}");
 }
+
+/// debug=1 hides the runtime frames: `main.f` waiting on a channel in one place and in a
+/// select in another is one stateless group there, two groups with states in protobuf. Diff
+/// and trend count them as one, both ways.
+#[test]
+fn diff_and_trend_match_a_stateless_group_with_its_stated_forms() {
+    let proto = |recv: u64, sel: u64| {
+        let mut b = B::new();
+        b.0.source.format = Format::Proto;
+        record(
+            &mut b,
+            recv,
+            &["runtime.gopark", "runtime.chanrecv1", "main.f"],
+        );
+        record(
+            &mut b,
+            sel,
+            &["runtime.gopark", "runtime.selectgo", "main.f"],
+        );
+        record(
+            &mut b,
+            4,
+            &["runtime.gopark", "runtime.chansend1", "main.g"],
+        );
+        b.snap()
+    };
+    let debug1 = |n: u64| {
+        let mut b = B::new();
+        b.0.source.format = Format::Debug1;
+        record(&mut b, n, &["main.f"]);
+        record(&mut b, 4, &["main.g"]);
+        b.snap()
+    };
+    let o = Options::default();
+    let same = diff(&proto(3, 2), &debug1(5), &o);
+    assert!(same.groups.is_empty(), "{:#?}", same.groups);
+    assert_eq!(same.unchanged, 2);
+    let grown = diff(&debug1(5), &proto(4, 2), &o);
+    assert_eq!(grown.groups.len(), 1, "{:#?}", grown.groups);
+    let g = &grown.groups[0];
+    assert_eq!((g.change, g.before, g.after), (Change::Grown, 5, 6));
+    assert!(
+        g.group
+            .evidence
+            .iter()
+            .any(|e| e.contains("counted as one")),
+        "{g:#?}"
+    );
+    let t = trend(&[proto(3, 2), debug1(6), proto(5, 2), debug1(8)], &o);
+    let f = t
+        .groups
+        .iter()
+        .find(|g| g.group.stack.iter().any(|s| s.function == "main.f"))
+        .unwrap();
+    assert_eq!(f.counts, vec![5, 6, 7, 8]);
+    assert_eq!(t.groups.len(), 2, "{:#?}", t.groups);
+    // Without a stateless side nothing is merged: protobuf against protobuf keeps both states.
+    let d = diff(&proto(3, 2), &proto(3, 3), &o);
+    assert_eq!(d.groups.len(), 1);
+    assert_eq!(d.groups[0].group.wait_reason.as_deref(), Some("select"));
+}
