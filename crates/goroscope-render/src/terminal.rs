@@ -216,10 +216,14 @@ fn header(w: &mut dyn Write, r: &Report, p: Paint, width: usize) -> io::Result<(
             writeln!(w, "{}", p.dim(&l))?;
         }
     } else if s.suspects > 0 {
-        for l in wrap(
-            "no runtime leak proof in the input: on Go ≥ 1.26 a goroutineleak profile (--prove) can turn suspects into proven leaks",
-            width,
-        ) {
+        // Memory reads have no --prove: the runtime marks proven leaks (_Gleaked) only while a
+        // goroutineleak profile's detection cycle has run in the process.
+        let hint = if matches!(r.source.format.as_str(), "attach" | "core") {
+            "no runtime leak proof in memory: goroutines show as leaked only after the process has served a goroutineleak profile (Go ≥ 1.26)"
+        } else {
+            "no runtime leak proof in the input: on Go ≥ 1.26 a goroutineleak profile (--prove) can turn suspects into proven leaks"
+        };
+        for l in wrap(hint, width) {
             writeln!(w, "{}", p.dim(&l))?;
         }
     }
