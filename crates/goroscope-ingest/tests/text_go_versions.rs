@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sync"
+	"time"
 )
 
 const workers = 20
@@ -59,9 +60,17 @@ func main() {
 		}
 		runtime.Gosched()
 	}
-	if os.Args[1] == "stack" {
+	switch os.Args[1] {
+	case "stack":
 		os.Stdout.Write(buf[:n])
 		return
+	case "wait":
+		os.Stdout.WriteString("READY\n")
+		// Sleep rather than block forever: a program with every goroutine blocked is a
+		// deadlock the runtime reports at once.
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	panic("boom")
 }
@@ -234,4 +243,81 @@ fn dumps_of_every_installed_go_release() {
         assert!(s.warnings.is_empty(), "{what}: {:?}", s.warnings);
         let _ = std::fs::remove_dir_all(bin.parent().unwrap());
     }
+}
+
+#[test]
+fn sigquit_dump_of_a_live_process() {
+    let Some((version, go)) = toolchains().pop() else {
+        eprintln!("SKIPPED: no Go toolchain installed");
+        return;
+    };
+    let Some(bin) = build(&version, &go) else {
+        return;
+    };
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(&bin)
+        .arg("wait")
+        // Not `crash`: that level aborts afterwards and can wait on core-dump handlers.
+        .env("GOTRACEBACK", "system")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read both pipes on their own threads so the child never blocks on a full pipe, and
+    // wait for READY with a deadline instead of forever.
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if line.map(|l| l == "READY").unwrap_or(false) {
+                let _ = ready_tx.send(());
+            }
+        }
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut buf).unwrap();
+        buf
+    });
+    if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = child.kill();
+        panic!("go {version}: no READY line within 60 s");
+    }
+    let kill = Command::new("kill")
+        .args(["-QUIT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("go {version}: the process did not exit after SIGQUIT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out_stderr = err_reader.join().unwrap();
+    let what = format!("go{version} SIGQUIT GOTRACEBACK=system");
+    let s = read(&out_stderr, &what);
+    assert_eq!(s.reason.as_deref(), Some("SIGQUIT: quit"), "{what}");
+    assert_eq!(s.goroutines.len(), naive_headers(&out_stderr), "{what}");
+    check_common(&s, &version, &what);
+    // The signalled thread's g0 is printed as goroutine 0, with gp/m and registers around.
+    assert!(
+        s.goroutines.iter().any(|g| g.goid.0 == 0 && g.gp.is_some()),
+        "{what}"
+    );
+    let stderr = String::from_utf8_lossy(&out_stderr);
+    assert!(
+        stderr.contains("\nrax "),
+        "{what}: a register block was printed"
+    );
+    assert!(
+        s.warnings.iter().all(|w| !w.message.contains("rax")),
+        "{what}: registers are known noise: {:?}",
+        s.warnings
+    );
+    let _ = std::fs::remove_dir_all(bin.parent().unwrap());
 }
