@@ -439,10 +439,17 @@ fn decide(cx: &Ctx<'_>, opts: &Options, proven: Option<String>, baseline: Option
                 d.evidence.extend(f.evidence);
             }
             None => {
-                let what = cx.reason.map_or(cx.status.as_str(), |r| r.as_str());
-                d.explanation = Some(format!(
-                    "the runtime proved nothing reachable can ever unblock this {what}"
-                ));
+                d.explanation = Some(match cx.reason {
+                    Some(r) => format!(
+                        "the runtime proved nothing reachable can ever unblock this {}",
+                        r.as_str()
+                    ),
+                    // debug=1 hides the runtime frames that would tell what it waits on.
+                    None => {
+                        "the runtime proved nothing reachable can ever unblock these goroutines"
+                            .into()
+                    }
+                });
             }
         }
         return d;
@@ -757,7 +764,7 @@ fn merge_group(into: &mut Group, mut g: Group, max_goids: usize) {
 
 /// Why a goroutineleak profile has records without a stack.
 const UNRECORDED_WHY: &str =
-    "the runtime's leak count includes goroutines it did not record: Go 1.27 counts the main goroutine parked in `select {}` so";
+    "Go 1.27 counts the main goroutine parked in `select {}` among the leaks without recording its stack";
 
 /// The verdict on a goroutineleak profile's record without a stack: not a finding.
 fn unrecorded_decision() -> Decision {
