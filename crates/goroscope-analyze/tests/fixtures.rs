@@ -450,3 +450,55 @@ fn trend_and_diff_over_growing_runs() {
         d.groups
     );
 }
+
+/// The debug=1 and protobuf profiles of one fixture process match group for group in a diff:
+/// debug=1 hides the runtime frames (no state for a plain channel wait), protobuf infers the
+/// state from them, and the groups are matched on their frames. Only the goroutines of the
+/// HTTP exchange that fetched each profile may differ (net/http and pprof frames, or a
+/// goroutine just started for the connection, whose stack is only `runtime.goexit`).
+#[test]
+fn debug1_and_protobuf_of_one_fixture_diff_to_nothing() {
+    for tc in toolchains() {
+        for name in ["mixed", "odd-shapes"] {
+            if !selected(name) {
+                continue;
+            }
+            let (_fx, d) = run(name, &tc);
+            let tag = format!("{name}@{}", tc.version);
+            for (before, after) in [(&d.proto[0], &d.debug1[0]), (&d.debug1[0], &d.proto[0])] {
+                let r = goroscope_analyze::diff(before, after, &Options::default());
+                let odd: Vec<_> = r
+                    .groups
+                    .iter()
+                    .filter(|g| {
+                        !g.group.stack.is_empty()
+                            && !g.group.stack.iter().any(|f| {
+                                f.function.starts_with("net/http.")
+                                    || f.function.starts_with("runtime/pprof.")
+                            })
+                    })
+                    .map(|g| {
+                        (
+                            g.change,
+                            g.delta,
+                            g.group.status.clone(),
+                            g.group.wait_reason.clone(),
+                            g.group
+                                .stack
+                                .iter()
+                                .map(|f| f.function.clone())
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                    .collect();
+                assert!(
+                    odd.is_empty(),
+                    "{tag} {} → {}: {odd:#?}",
+                    before.source.format,
+                    after.source.format
+                );
+                assert!(r.unchanged > 0, "{tag}");
+            }
+        }
+    }
+}
