@@ -741,12 +741,14 @@ impl Parser {
         self.flush_noise();
         self.seen_header = true;
         self.noise_in_g = 0;
-        if let Some(p) = found_at {
-            if p == 0 {
-                self.prefix = None;
-            } else {
+        match found_at {
+            // A header at the start of the raw line: this dump has no prefix.
+            None if raw.starts_with(b"goroutine ") => self.prefix = None,
+            None => {}
+            Some(0) => self.prefix = None,
+            Some(p) => {
                 let pre = Prefix::from_header_prefix(&raw[..p]);
-                // Same prefix as before: keep it; otherwise let the next line decide.
+                // Glued to log text, or every line carries a prefix: the next line decides.
                 self.probe = Some((pre, 0));
             }
         }
