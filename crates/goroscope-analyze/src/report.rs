@@ -188,7 +188,9 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// Stable signature: hex hash of the grouping key (function names, state), equal across
-    /// snapshots and runs for the same code; used by diff and trend.
+    /// snapshots and runs for the same code; used by diff and trend. The state is left out
+    /// when nothing tells it (debug=1 hides the runtime frames); in a diff or trend where some
+    /// snapshot has such a group, the groups with its frames in the others share its id.
     pub id: String,
     /// Exact number of goroutines.
     pub count: u64,
