@@ -546,7 +546,10 @@ mod tests {
         let dup = p.location[0].clone();
         p.location.push(dup);
         let e = from_profile("x", &p, &Options::default()).unwrap_err();
-        assert!(e.to_string().contains("location id 7 is defined twice"), "{e}");
+        assert!(
+            e.to_string().contains("location id 7 is defined twice"),
+            "{e}"
+        );
         let mut p = profile("goroutine", &[1]);
         p.sample[0].value.clear();
         let e = from_profile("x", &p, &Options::default()).unwrap_err();
