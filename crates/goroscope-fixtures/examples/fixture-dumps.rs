@@ -16,6 +16,18 @@ use std::path::PathBuf;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    const USAGE: &str = "usage: fixture-dumps OUTDIR [VERSION|all] [FIXTURE...] [--labels] [--n N]";
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
+    if let Some(bad) = args
+        .iter()
+        .find(|a| a.starts_with('-') && *a != "--labels" && *a != "--n")
+    {
+        eprintln!("unknown option {bad}\n{USAGE}");
+        std::process::exit(2);
+    }
     let mut opts = StartOptions::default();
     if let Some(i) = args.iter().position(|a| a == "--labels") {
         args.remove(i);
@@ -26,7 +38,7 @@ fn main() {
         opts.n = Some(args.remove(i).parse().expect("--n takes a number"));
     }
     let Some(out) = args.first().map(PathBuf::from) else {
-        eprintln!("usage: fixture-dumps OUTDIR [VERSION|all] [FIXTURE...] [--labels] [--n N]");
+        eprintln!("{USAGE}");
         std::process::exit(2);
     };
     let version = args.get(1).cloned().unwrap_or_else(|| "all".into());
