@@ -71,21 +71,22 @@ fi
 say "run.sh: building the count example (pure ingest) in release"
 (cd "$root" && CARGO_TARGET_DIR=$target cargo build --quiet --release -p goroscope-ingest --example count)
 count=$target/release/examples/count
-goroscope=""
+goroscope="" goroscope_note=""
 if [ -f "$root/crates/goroscope/Cargo.toml" ]; then
   say "run.sh: building goroscope in release"
   if (cd "$root" && CARGO_TARGET_DIR=$target cargo build --quiet --release -p goroscope); then
     if "$target/release/goroscope" analyze --help >/dev/null 2>&1; then
       goroscope=$target/release/goroscope
     else
-      say "run.sh: goroscope has no analyze command yet: timing the count example only"
+      goroscope_note="goroscope has no analyze command in this build"
     fi
   else
-    say "run.sh: goroscope did not build: timing the count example only"
+    goroscope_note="goroscope did not build (see the cargo errors above)"
   fi
 else
-  say "run.sh: no goroscope CLI crate yet: timing the count example only"
+  goroscope_note="no goroscope CLI crate"
 fi
+[ -z "$goroscope_note" ] || say "run.sh: $goroscope_note: timing the count example only"
 analyze_args=(--output json ${BENCH_ANALYZE_ARGS:-})
 # Reference for the pprof forms: go tool pprof -raw (built into the Go cache on first use).
 GOTOOLCHAIN=local "$go" tool pprof -h >/dev/null 2>&1 || true
@@ -267,7 +268,7 @@ done
   echo "count = \`crates/goroscope-ingest/examples/count.rs\` (read_input, print the total; all cores" \
     "unless '1 thread');" \
     "analyze = \`goroscope analyze FILE ${analyze_args[*]}\`."
-  [ -n "$goroscope" ] || echo "goroscope analyze: not available in this build (no CLI yet)."
+  [ -z "$goroscope_note" ] || echo "goroscope analyze not timed: $goroscope_note."
   echo
   echo "## debug=2 text: wall clock (goal: analyze/grep <= 1.5; issue 3: analyze/ingest <= 1.2 at 1M)"
   echo
