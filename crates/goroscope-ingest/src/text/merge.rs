@@ -287,14 +287,23 @@ impl<'a> Merger<'a> {
     /// Moves everything a parser produced into snapshots. The parser must be finished
     /// ([`Parser::close_at_cut`] or [`Parser::finish_eof`]).
     pub fn drain(&mut self, p: &mut Parser) {
+        self.drain_part(p, true);
+        self.end_parser(p);
+    }
+
+    /// Moves what a parser produced so far into snapshots; the parser may go on. `fresh`
+    /// says this parser was not drained before (its ids are new to the merger).
+    pub fn drain_part(&mut self, p: &mut Parser, fresh: bool) {
         let base = self.base_line;
         let events = std::mem::take(&mut p.events);
         let mut ev = events.iter().peekable();
         let goroutines = std::mem::take(&mut p.goroutines);
         let n = goroutines.len();
         let info = std::mem::take(&mut p.info);
-        // Parsers start fresh: translations from the previous one do not apply.
-        self.remap.clear();
+        if fresh {
+            // A new parser: translations from the previous one do not apply.
+            self.remap.clear();
+        }
         for (i, (mut g, inf)) in goroutines.into_iter().zip(info).enumerate() {
             while let Some(e) = ev.next_if(|e| e.at <= i) {
                 self.handle(&e.kind);
@@ -328,6 +337,10 @@ impl<'a> Merger<'a> {
         for e in ev {
             self.handle(&e.kind);
         }
+    }
+
+    /// A parser is finished: later parsers' lines count from its end.
+    pub fn end_parser(&mut self, p: &Parser) {
         self.truncated |= p.truncated;
         self.base_line += p.lines;
     }

@@ -48,8 +48,11 @@ pub fn read_with_block<R: Read>(
     let first = chunker.next().map_err(|e| IngestError::io(name, e))?;
     let mut merger = merge::Merger::new(name);
     if threads <= 1 || first.last {
+        // One parser over every block; what it finished is moved out after each block, so
+        // goroutines are never held twice.
         let mut p = parse::Parser::new();
         let mut chunk = first;
+        let mut fresh = true;
         loop {
             if let Some(w) = chunk.warn.take() {
                 p.warn_next_line(w);
@@ -58,11 +61,14 @@ pub fn read_with_block<R: Read>(
             if chunk.last {
                 break;
             }
+            merger.drain_part(&mut p, fresh);
+            fresh = false;
             chunker.spare = Some(std::mem::take(&mut chunk.buf));
             chunk = chunker.next().map_err(|e| IngestError::io(name, e))?;
         }
         p.finish_eof();
-        merger.drain(&mut p);
+        merger.drain_part(&mut p, fresh);
+        merger.end_parser(&p);
         return merger.finish();
     }
     parallel(name, chunker, first, threads, merger)
