@@ -168,3 +168,53 @@ fn warnings_are_capped_but_counted() {
         "the cut is always reported"
     );
 }
+
+#[test]
+fn a_race_report_beside_a_dump_is_a_warning_not_an_error() {
+    let input = "\
+==================
+WARNING: DATA RACE
+Write at 0x00c000012345 by goroutine 7:
+  main.f()
+      /app/main.go:10 +0x3a
+
+Previous read at 0x00c000012345 by goroutine 6:
+  main.g()
+      /app/main.go:14 +0x2b
+==================
+panic: test timed out after 5s
+\trunning tests:
+\t\tTestRace (5s)
+
+goroutine 9 [running]:
+testing.(*M).startAlarm.func1()
+\ttesting/testing.go:2484 +0x394
+created by time.goFunc
+\ttime/sleep.go:215 +0x2d
+";
+    let s = read(input);
+    assert_eq!(s.reason.as_deref(), Some("panic: test timed out after 5s"));
+    assert_eq!(s.goroutines.len(), 1);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.message.contains("race detector")),
+        "{:?}",
+        s.warnings
+    );
+}
+
+#[test]
+fn every_header_marker_at_once() {
+    let s = read("goroutine 5 gp=0x1 m=2 mp=0x3 [chan receive (leaked) (scan), 3 minutes, locked to thread, synctest bubble 4] {a: b}:\nmain.f(...)\n\tmain.go:1\n");
+    let g = &s.goroutines[0];
+    assert!(g.leaked && g.locked_to_thread);
+    assert_eq!(g.status, Status::Leaked);
+    assert_eq!(
+        (g.wait_minutes, g.synctest_bubble, g.m),
+        (Some(3), Some(4), Some(2))
+    );
+    assert_eq!(s.str(g.state), "chan receive");
+    assert_eq!(s.labels(g.labels).collect::<Vec<_>>(), [("a", "b")]);
+    assert_eq!(s.go_version_min.as_deref(), Some("go1.27"));
+}
