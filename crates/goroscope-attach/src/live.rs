@@ -215,7 +215,13 @@ pub fn attach_pid_with_stats(
             threads: threads.clone(),
             ..WalkOptions::default()
         };
-        let pre = crate::walk::Walker::new(&bin, &rec, bias, wopts.clone()).prefetch();
+        // Runtime goroutines' stacks are copied as well (a few more reads): telling them apart
+        // looks up every goroutine's start function, which can wait until the target runs.
+        let pre_opts = WalkOptions {
+            system: true,
+            ..wopts.clone()
+        };
+        let pre = crate::walk::Walker::new(&bin, &rec, bias, pre_opts).prefetch();
         drop(lock);
         stats.paused = Some(t1.elapsed());
         pre?;

@@ -234,6 +234,11 @@ pub struct RecordingMemory<'a> {
     replay: std::cell::Cell<bool>,
     /// Buffers touched in advance (see [`RecordingMemory::prepare`]).
     pool: std::cell::RefCell<Vec<Vec<u8>>>,
+    /// Batches read but not yet indexed in `seen`: indexing 100k ranges takes tens of
+    /// milliseconds, so it waits until [`RecordingMemory::start_replay`] (after the target has
+    /// been resumed).
+    #[allow(clippy::type_complexity)]
+    pending: std::cell::RefCell<Vec<(Rc<Vec<u8>>, Vec<(u64, usize)>, Vec<bool>)>>,
 }
 
 impl<'a> RecordingMemory<'a> {
@@ -243,6 +248,7 @@ impl<'a> RecordingMemory<'a> {
             seen: Default::default(),
             replay: std::cell::Cell::new(false),
             pool: Default::default(),
+            pending: Default::default(),
         }
     }
 
@@ -264,9 +270,15 @@ impl<'a> RecordingMemory<'a> {
         let mut pool = self.pool.borrow_mut();
         match pool.iter().position(|b| b.capacity() >= n) {
             Some(i) => {
+                // Every byte is overwritten by the read (or the range is marked unread), so the
+                // buffer is only cut to length, not cleared: clearing 25 MB would happen while
+                // the target is stopped.
                 let mut v = pool.swap_remove(i);
-                v.clear();
-                v.resize(n, 0);
+                if v.len() >= n {
+                    v.truncate(n);
+                } else {
+                    v.resize(n, 0);
+                }
                 v
             }
             None => vec![0u8; n],
@@ -275,11 +287,28 @@ impl<'a> RecordingMemory<'a> {
 
     /// From now on, answer from the recording where it covers the request.
     pub fn start_replay(&self) {
+        self.index_pending();
         self.replay.set(true);
+    }
+
+    /// Indexes the batches read since the last call. A later read of the same start address
+    /// replaces an earlier one only when it is longer.
+    fn index_pending(&self) {
+        let mut seen = self.seen.borrow_mut();
+        for (buf, ranges, ok) in self.pending.borrow_mut().drain(..) {
+            let mut pos = 0;
+            for (i, &(a, n)) in ranges.iter().enumerate() {
+                if ok[i] && n > 0 && seen.get(&a).is_none_or(|v| v.2 < n) {
+                    seen.insert(a, (buf.clone(), pos, n));
+                }
+                pos += n;
+            }
+        }
     }
 
     /// Bytes recorded.
     pub fn recorded_bytes(&self) -> usize {
+        self.index_pending();
         self.seen.borrow().values().map(|v| v.2).sum()
     }
 
@@ -340,14 +369,9 @@ impl ProcessMemory for RecordingMemory<'_> {
         let mut buf = self.buffer(ranges.iter().map(|r| r.1).sum());
         let ok = self.inner.read_batch(ranges, &mut buf);
         let buf = Rc::new(buf);
-        let mut seen = self.seen.borrow_mut();
-        let mut pos = 0;
-        for (i, &(a, n)) in ranges.iter().enumerate() {
-            if ok[i] && n > 0 && seen.get(&a).is_none_or(|v| v.2 < n) {
-                seen.insert(a, (buf.clone(), pos, n));
-            }
-            pos += n;
-        }
+        self.pending
+            .borrow_mut()
+            .push((buf.clone(), ranges.to_vec(), ok.clone()));
         (buf, ok)
     }
 }
