@@ -87,6 +87,9 @@ pub struct AttachStats {
     /// How long the target was stopped (`--pause` only): from the first PTRACE_SEIZE to the
     /// last detach.
     pub paused: Option<std::time::Duration>,
+    /// `--pause` only: stacks copied before the stop that were still valid while it lasted
+    /// (their goroutine's `g` had not changed), so not read again while the target was stopped.
+    pub stacks_reused: usize,
     /// Threads stopped (`--pause` only).
     pub threads: usize,
     pub goroutines: usize,

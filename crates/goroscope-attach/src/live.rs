@@ -203,6 +203,11 @@ pub fn attach_pid_with_stats(
                 n * 2048 + (1 << 20),
             ]);
         }
+        // Copy every goroutine while the target runs; while it is stopped only the `g`s and
+        // the stacks of goroutines whose `g` changed since are read.
+        let pre = crate::walk::Walker::new(&bin, &live, bias, WalkOptions::default())
+            .pre_read()
+            .ok();
         stats.prepare = t_prep.elapsed();
         let t1 = std::time::Instant::now();
         let lock = crate::ptrace::ThreadLock::stop_all(pid)?;
@@ -221,10 +226,19 @@ pub fn attach_pid_with_stats(
             system: true,
             ..wopts.clone()
         };
-        let pre = crate::walk::Walker::new(&bin, &rec, bias, pre_opts).prefetch();
+        let fetched =
+            crate::walk::Walker::new(&bin, &rec, bias, pre_opts).prefetch_with(pre.as_ref());
         drop(lock);
         stats.paused = Some(t1.elapsed());
-        pre?;
+        let reused = fetched?;
+        if let Some(pre) = &pre {
+            for &i in &reused {
+                if let Some((sp, buf, off, n)) = pre.stack(i) {
+                    rec.record_if_absent(sp, buf, off, n);
+                }
+            }
+        }
+        stats.stacks_reused = reused.len();
         rec.start_replay();
         let source = Source {
             input: format!("pid {pid}"),

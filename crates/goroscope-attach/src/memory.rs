@@ -291,6 +291,16 @@ impl<'a> RecordingMemory<'a> {
         self.replay.set(true);
     }
 
+    /// Adds bytes read earlier (elsewhere) for `[addr, addr + len)`, unless a read of this
+    /// recording starts at `addr` already (those are newer).
+    pub fn record_if_absent(&self, addr: u64, buf: Rc<Vec<u8>>, off: usize, len: usize) {
+        self.index_pending();
+        self.seen
+            .borrow_mut()
+            .entry(addr)
+            .or_insert((buf, off, len));
+    }
+
     /// Indexes the batches read since the last call. A later read of the same start address
     /// replaces an earlier one only when it is longer.
     fn index_pending(&self) {

@@ -78,6 +78,36 @@ pub struct GFields {
     pub labels: u64,
 }
 
+/// What [`Walker::pre_read`] copied, per `runtime.allgs` slot.
+#[derive(Debug, Default)]
+pub struct PreRead {
+    gsz: usize,
+    addrs: Vec<u64>,
+    /// `gsz` bytes per slot.
+    raw: Vec<u8>,
+    read_ok: Vec<bool>,
+    /// Per slot: `(sp, offset in stack_bytes, length)`; length 0 when nothing was read.
+    stacks: Vec<(u64, usize, usize)>,
+    stack_bytes: std::rc::Rc<Vec<u8>>,
+}
+
+impl PreRead {
+    /// The stack copied for slot `i`: `(address, buffer, offset, length)`.
+    pub fn stack(&self, i: usize) -> Option<(u64, std::rc::Rc<Vec<u8>>, usize, usize)> {
+        let &(sp, off, n) = self.stacks.get(i)?;
+        (n > 0).then(|| (sp, self.stack_bytes.clone(), off, n))
+    }
+
+    /// Goroutine slots copied.
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
+}
+
 fn rd64(b: &[u8], o: u64) -> u64 {
     let o = o as usize;
     b.get(o..o + 8)
@@ -212,25 +242,92 @@ impl<'a> Walker<'a> {
         Ok((ptr, len))
     }
 
-    /// Reads every `g` (dead ones included) in allgs order.
-    pub fn read_gs(&mut self) -> Result<Vec<GFields>, AttachError> {
+    /// The bytes of a `g` that are read: every field we use lies before `labels + 8`.
+    fn g_prefix_len(&self) -> usize {
+        let l = &self.bin.layout;
+        (l.g_labels + 8).max(l.g_startpc + 8).min(l.g_size) as usize
+    }
+
+    /// `runtime.allgs`'s pointers, in order.
+    fn allg_addrs(&self) -> Result<Vec<u64>, AttachError> {
         let (ptr, len) = self.allgs()?;
-        if len == 0 {
-            return Ok(Vec::new());
-        }
         let mut pbuf = vec![0u8; len as usize * 8];
         self.mem.read(ptr, &mut pbuf).map_err(|_| {
             AttachError::BadMemory(format!(
                 "cannot read {len} pointers of runtime.allgs at {ptr:#x}"
             ))
         })?;
-        let addrs: Vec<u64> = pbuf
+        Ok(pbuf
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect())
+    }
+
+    /// The part of a goroutine's stack to read: from where it stopped up to the top (at most
+    /// [`STACK_WINDOW`]); `(0, 0)` for running and dead goroutines and bad bounds.
+    fn stack_range(g: &GFields) -> (u64, usize) {
+        let (_, sp) = g.start();
+        let st = g.status & !G_SCAN;
+        if st == G_RUNNING
+            || st == G_DEAD
+            || st == G_DEADEXTRA
+            || sp < g.stack_lo
+            || sp > g.stack_hi
+        {
+            (0, 0)
+        } else {
+            (sp, (g.stack_hi - sp).min(STACK_WINDOW) as usize)
+        }
+    }
+
+    /// Copies every goroutine non-blocking (the target runs): each `g`'s prefix, then the
+    /// stack it pointed to. Taken just before `--pause` stops the target, so that while it is
+    /// stopped only the `g`s are read again and only the stacks of goroutines whose `g`
+    /// changed (see [`Walker::prefetch_with`]).
+    pub fn pre_read(&mut self) -> Result<PreRead, AttachError> {
+        let addrs = self.allg_addrs()?;
+        let gsz = self.g_prefix_len();
+        let granges: Vec<(u64, usize)> = addrs.iter().map(|&a| (a, gsz)).collect();
+        let mut raw = vec![0u8; addrs.len() * gsz];
+        let read_ok = crate::memory::read_coalesced(self.mem, &granges, &mut raw, 512);
+        let sranges: Vec<(u64, usize)> = (0..addrs.len())
+            .map(|i| {
+                if !read_ok[i] {
+                    return (0, 0);
+                }
+                let g = GFields::decode(self.bin, addrs[i], &raw[i * gsz..(i + 1) * gsz]);
+                Self::stack_range(&g)
+            })
             .collect();
-        // Every field we use lies before `labels + 8`.
-        let l = &self.bin.layout;
-        let gsz = (l.g_labels + 8).max(l.g_startpc + 8).min(l.g_size) as usize;
+        let mut bytes = vec![0u8; sranges.iter().map(|r| r.1).sum()];
+        let sok = crate::memory::read_coalesced(self.mem, &sranges, &mut bytes, 512);
+        let mut pos = 0;
+        let stacks = sranges
+            .iter()
+            .zip(sok)
+            .map(|(&(sp, n), ok)| {
+                let e = (sp, pos, if ok { n } else { 0 });
+                pos += n;
+                e
+            })
+            .collect();
+        Ok(PreRead {
+            gsz,
+            addrs,
+            raw,
+            read_ok,
+            stacks,
+            stack_bytes: std::rc::Rc::new(bytes),
+        })
+    }
+
+    /// Reads every `g` (dead ones included) in allgs order.
+    pub fn read_gs(&mut self) -> Result<Vec<GFields>, AttachError> {
+        let addrs = self.allg_addrs()?;
+        if addrs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let gsz = self.g_prefix_len();
         let ranges: Vec<(u64, usize)> = addrs.iter().map(|&a| (a, gsz)).collect();
         let mut slots: Vec<Option<GFields>> = vec![None; addrs.len()];
         crate::memory::visit_coalesced(self.mem, &ranges, 512, |i, b| {
@@ -544,7 +641,42 @@ impl<'a> Walker<'a> {
     /// over a [`crate::memory::RecordingMemory`] while the target is stopped, so the target
     /// can be resumed before the (slower) unwinding and symbolizing.
     pub fn prefetch(&mut self) -> Result<(), AttachError> {
-        let (live, ranges) = self.live_and_stack_ranges()?;
+        self.prefetch_with(None).map(|_| ())
+    }
+
+    /// [`Walker::prefetch`] after a [`Walker::pre_read`]: the `g`s are read again, and the stack
+    /// of a goroutine whose `g` prefix reads byte for byte as it did in `pre` is not read again
+    /// (returned: those allgs slots, whose stacks in `pre` stand). A goroutine that ran in
+    /// between left `_Grunning`, which bumps `g.trackingSeq`, a byte of that prefix (as do
+    /// its `sched` registers, status and wait reason); only exactly a multiple of 256 runs
+    /// ending parked at the same `sp` and `pc` with the same wait could go unseen. Running
+    /// goroutines' stacks, and stacks that moved, are read now.
+    pub fn prefetch_with(&mut self, pre: Option<&PreRead>) -> Result<Vec<usize>, AttachError> {
+        let addrs = self.allg_addrs()?;
+        let gsz = self.g_prefix_len();
+        let granges: Vec<(u64, usize)> = addrs.iter().map(|&a| (a, gsz)).collect();
+        let mut gs: Vec<Option<GFields>> = vec![None; addrs.len()];
+        let mut same = vec![false; addrs.len()];
+        let bin = self.bin;
+        crate::memory::visit_coalesced(self.mem, &granges, 512, |i, b| {
+            gs[i] = Some(GFields::decode(bin, addrs[i], b));
+            if let Some(p) = pre {
+                same[i] = p.gsz == gsz
+                    && p.addrs.get(i) == Some(&addrs[i])
+                    && p.read_ok[i]
+                    && p.stacks[i].2 > 0
+                    && &p.raw[i * gsz..(i + 1) * gsz] == b;
+            }
+        });
+        let ranges: Vec<(u64, usize)> = gs
+            .iter()
+            .zip(&same)
+            .map(|(g, &same)| match g {
+                Some(g) if !same => Self::stack_range(g),
+                _ => (0, 0),
+            })
+            .collect();
+        let live: Vec<GFields> = gs.into_iter().flatten().collect();
         crate::memory::visit_coalesced(self.mem, &ranges, 512, |_, _| {});
         for g in &live {
             if g.status & !G_SCAN == G_RUNNING {
@@ -562,7 +694,7 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        Ok(())
+        Ok((0..same.len()).filter(|&i| same[i]).collect())
     }
 
     /// The goroutines to report and the stack range to read for each.
@@ -585,17 +717,7 @@ impl<'a> Walker<'a> {
             .filter(|g| self.opts.system || !self.is_system(g))
             .collect();
         // Batch-read the stacks of goroutines that are not running.
-        let ranges: Vec<(u64, usize)> = live
-            .iter()
-            .map(|g| {
-                let (_, sp) = g.start();
-                if g.status & !G_SCAN == G_RUNNING || sp < g.stack_lo || sp > g.stack_hi {
-                    (0, 0)
-                } else {
-                    (sp, (g.stack_hi - sp).min(STACK_WINDOW) as usize)
-                }
-            })
-            .collect();
+        let ranges: Vec<(u64, usize)> = live.iter().map(Self::stack_range).collect();
         Ok((live, ranges))
     }
 
