@@ -11,7 +11,7 @@
 
 mod common;
 use common::*;
-use goroscope_attach::{attach_pid, AttachOptions};
+use goroscope_attach::{attach_pid_with_stats, AttachOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -227,8 +227,7 @@ fn soak_attach_service_under_load() {
     let (mut paused_total, mut paused_max, mut torn) = (Duration::ZERO, Duration::ZERO, 0);
     for i in 0..n {
         let pause = i % 2 == 1;
-        let t_attach = Instant::now();
-        let snap = attach_pid(
+        let (snap, stats) = attach_pid_with_stats(
             pid,
             &AttachOptions {
                 pause,
@@ -236,8 +235,7 @@ fn soak_attach_service_under_load() {
             },
         )
         .unwrap_or_else(|e| panic!("attach #{i} (pause={pause}) failed: {e}"));
-        if pause {
-            let d = t_attach.elapsed();
+        if let Some(d) = stats.paused {
             paused_total += d;
             paused_max = paused_max.max(d);
         }
@@ -297,7 +295,7 @@ fn soak_attach_service_under_load() {
     );
     eprintln!(
         "{n} attaches ({} --pause) in {elapsed:.1?} under load: {served_during} requests answered \
-         meanwhile, {total} in all, 0 failed; --pause attach wall time mean {:.1?} max {:.1?}; \
+         meanwhile, {total} in all, 0 failed; target stopped per --pause mean {:.1?} max {:.1?}; \
          {torn} goroutines reported torn (changed while read)",
         n / 2,
         paused_total / (n / 2).max(1) as u32,
