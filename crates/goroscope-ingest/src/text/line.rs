@@ -240,7 +240,7 @@ pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
     // Arguments never contain parentheses, so the last '(' normally matches; fall back to a
     // balanced scan when it does not.
     let body = &s[..s.len() - 1];
-    let open = match body.iter().rposition(|&c| c == b'(' || c == b')') {
+    let open = match memchr::memrchr2(b'(', b')', body) {
         Some(o) if body[o] == b'(' => o,
         None => return None,
         Some(_) => {
@@ -275,7 +275,7 @@ pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
 /// A Go symbol name: no spaces except inside brackets (old generic shapes), at least one
 /// character that is not punctuation.
 fn valid_name(name: &[u8]) -> bool {
-    if !name.contains(&b' ') {
+    if memchr::memchr(b' ', name).is_none() {
         return !name.ends_with(b":");
     }
     let mut depth = 0i32;
@@ -320,7 +320,7 @@ pub(crate) fn file_key(s: &[u8]) -> &[u8] {
     let s = strip_indent(s);
     let mut end = trim_end(s).len();
     for _ in 0..3 {
-        let Some(sp) = s[..end].iter().rposition(|&c| c == b' ') else {
+        let Some(sp) = memchr::memrchr(b' ', &s[..end]) else {
             break;
         };
         let word = &s[sp + 1..end];
@@ -337,7 +337,7 @@ pub(crate) fn file_key(s: &[u8]) -> &[u8] {
 /// suffix only (`:123 +0x1d fp=… sp=… pc=…`).
 pub(crate) fn parse_file(s: &[u8]) -> Option<FileLine<'_>> {
     let key = file_key(s);
-    if let Some(sp) = key.iter().rposition(|&c| c == b' ') {
+    if let Some(sp) = memchr::memrchr(b' ', key) {
         if let Some(h) = key[sp + 1..].strip_prefix(b"+0x") {
             let v = parse_hex(h)?;
             let offset = Some(u32::try_from(v).unwrap_or(u32::MAX));

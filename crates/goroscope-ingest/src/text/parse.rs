@@ -307,7 +307,22 @@ impl Parser {
     /// Feeds whole lines. `buf` must end with `\n` unless it is the end of the input.
     pub fn feed(&mut self, buf: &[u8]) {
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', buf) {
+        while let Some(n) = memchr::memchr(b'\n', &buf[start..]) {
+            let nl = start + n;
+            // The common case, a function line and its file line seen before: both lines in one
+            // step, without copying the name or dispatching per line.
+            if self.state == State::Func && self.prefix.is_none() && self.probe.is_none() {
+                let next = nl + 1;
+                if buf.get(next) == Some(&b'\t') {
+                    if let Some(n2) = memchr::memchr(b'\n', &buf[next..]) {
+                        let nl2 = next + n2;
+                        if self.known_frame_pair(&buf[start..nl], &buf[next..nl2]) {
+                            start = nl2 + 1;
+                            continue;
+                        }
+                    }
+                }
+            }
             self.line(&buf[start..nl]);
             start = nl + 1;
         }
@@ -448,6 +463,41 @@ impl Parser {
         }
     }
 
+    /// A function line followed by a tab-indented file line, when the frame is already in the
+    /// cache: counts both lines and pushes the frame. Anything else (a new frame, a line that is
+    /// not a function line) returns `false` with nothing changed, for the line-by-line path.
+    #[inline]
+    fn known_frame_pair(&mut self, func: &[u8], file: &[u8]) -> bool {
+        let func = func.strip_suffix(b"\r").unwrap_or(func);
+        let file = file.strip_suffix(b"\r").unwrap_or(file);
+        let Some(f) = line::parse_func(func) else {
+            return false;
+        };
+        let dots = f.args == b"...";
+        let Some(id) = self.cached_frame(f.name, line::file_key(file), dots) else {
+            return false;
+        };
+        self.lines += 2;
+        self.noise_in_g = 0;
+        self.note_args(f.args);
+        self.push_frame(Target::Frame, id);
+        true
+    }
+
+    /// What a function line's arguments say about the Go version.
+    #[inline]
+    fn note_args(&mut self, args: &[u8]) {
+        if let Some(c) = self.cur.as_mut() {
+            if c.hint < 18 && !args.is_empty() {
+                if memchr::memchr(b'?', args).is_some() {
+                    c.hint = 18;
+                } else if c.hint < 17 && memchr::memchr(b'{', args).is_some() {
+                    c.hint = 17;
+                }
+            }
+        }
+    }
+
     #[inline]
     fn line(&mut self, raw: &[u8]) {
         self.lines += 1;
@@ -468,7 +518,7 @@ impl Parser {
                 // Most file lines were seen before with the same function: look the frame up by
                 // its raw bytes and parse the line only when it is new.
                 let key = line::file_key(content);
-                if let Some(id) = self.cached_frame(key) {
+                if let Some(id) = self.cached_frame(&self.pend_name, key, self.pend_dots) {
                     self.noise_in_g = 0;
                     self.push_frame(t, id);
                     self.state = State::Func;
@@ -541,15 +591,7 @@ impl Parser {
             self.pend_name.clear();
             self.pend_name.extend_from_slice(f.name);
             self.pend_dots = f.args == b"...";
-            if let Some(c) = self.cur.as_mut() {
-                if c.hint < 18 && !f.args.is_empty() {
-                    if memchr::memchr(b'?', f.args).is_some() {
-                        c.hint = 18;
-                    } else if c.hint < 17 && memchr::memchr(b'{', f.args).is_some() {
-                        c.hint = 17;
-                    }
-                }
-            }
+            self.note_args(f.args);
             self.state = State::File(Target::Frame);
             return;
         }
@@ -907,12 +949,10 @@ impl Parser {
     /// the raw bytes.
     /// The frame of the pending function with this file key, if it was seen before.
     #[inline]
-    fn cached_frame(&self, key: &[u8]) -> Option<FrameId> {
+    fn cached_frame(&self, name: &[u8], key: &[u8], dots: bool) -> Option<FrameId> {
         if key.is_empty() {
             return None;
         }
-        let name = &self.pend_name[..];
-        let dots = self.pend_dots;
         let h = hash_frame(name, key, dots);
         let keys = &self.frame_keys;
         let arena = &self.key_arena;
