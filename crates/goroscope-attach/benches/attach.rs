@@ -52,6 +52,7 @@ fn main() {
     );
 
     let (mut load, mut nb, mut pz, mut pread, mut rt) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut pz_full, mut pread_full, mut reused) = (vec![], vec![], 0);
     let mut count = 0;
     for round in 0..rounds + 1 {
         let (s, st) = attach_pid_with_stats(fx.pid(), &AttachOptions::default()).expect("attach");
@@ -64,6 +65,16 @@ fn main() {
             },
         )
         .expect("attach --pause");
+        // The same without the copy taken before the stop: every stack copied while stopped.
+        let (_, sf) = attach_pid_with_stats(
+            fx.pid(),
+            &AttachOptions {
+                pause: true,
+                precopy: false,
+                ..Default::default()
+            },
+        )
+        .expect("attach --pause without precopy");
         fx.send("timeddump");
         let line = fx.read_until_prefix("DUMPNS ");
         let ns: u64 = line.trim().parse().unwrap();
@@ -74,6 +85,9 @@ fn main() {
         nb.push(st.read);
         pz.push(sp.paused.unwrap());
         pread.push(sp.read);
+        pz_full.push(sf.paused.unwrap());
+        pread_full.push(sf.read);
+        reused = sp.stacks_reused;
         rt.push(Duration::from_nanos(ns));
     }
     assert!(count >= n, "only {count} goroutines read");
@@ -88,5 +102,12 @@ fn main() {
     row("binary load (pclntab, DWARF)", &mut load);
     row("non-blocking read (target never stopped)", &mut nb);
     row("--pause: target stopped", &mut pz);
+    row("--pause: whole read (after load)", &mut pread);
+    row("--pause, no precopy: target stopped", &mut pz_full);
+    row(
+        "--pause, no precopy: whole read (after load)",
+        &mut pread_full,
+    );
     row("runtime debug=2 dump (stop-the-world)", &mut rt);
+    println!("  (last --pause: {reused} stacks copied before the stop still valid, not re-read)");
 }

@@ -52,6 +52,11 @@ pub struct AttachOptions {
     pub system: bool,
     /// Re-reads of a goroutine that changed while being read (non-blocking mode).
     pub retries: u32,
+    /// `--pause` only: copy every goroutine before stopping the target, and while it is
+    /// stopped read the `g`s again and only the stacks of goroutines whose `g` changed (a much
+    /// shorter stop; unchanged stacks are read once, before). `false`: every stack is copied
+    /// while the target is stopped.
+    pub precopy: bool,
 }
 
 impl Default for AttachOptions {
@@ -60,6 +65,7 @@ impl Default for AttachOptions {
             pause: false,
             system: false,
             retries: 3,
+            precopy: true,
         }
     }
 }

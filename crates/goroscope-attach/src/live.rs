@@ -205,9 +205,13 @@ pub fn attach_pid_with_stats(
         }
         // Copy every goroutine while the target runs; while it is stopped only the `g`s and
         // the stacks of goroutines whose `g` changed since are read.
-        let pre = crate::walk::Walker::new(&bin, &live, bias, WalkOptions::default())
-            .pre_read()
-            .ok();
+        let pre = if opts.precopy {
+            crate::walk::Walker::new(&bin, &live, bias, WalkOptions::default())
+                .pre_read()
+                .ok()
+        } else {
+            None
+        };
         stats.prepare = t_prep.elapsed();
         let t1 = std::time::Instant::now();
         let lock = crate::ptrace::ThreadLock::stop_all(pid)?;
