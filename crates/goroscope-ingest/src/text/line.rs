@@ -230,6 +230,13 @@ pub(crate) struct FuncLine<'a> {
 /// Parses `pkg.fn(args)`. The arguments are the last balanced parenthesised group, so `(`
 /// inside the name (`(*T).m`, `yaml%2ev2.(*d).f`, generic `[...]`) does not confuse it.
 pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
+    split_func(s).filter(|f| valid_name(f.name))
+}
+
+/// [`parse_func`] without the name check ([`valid_name`]), for callers that know the name
+/// already (a cache hit on the same bytes).
+#[inline]
+pub(crate) fn split_func(s: &[u8]) -> Option<FuncLine<'_>> {
     if s.last() != Some(&b')') || s.len() < 3 {
         return None;
     }
@@ -240,7 +247,7 @@ pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
     // Arguments never contain parentheses, so the last '(' normally matches; fall back to a
     // balanced scan when it does not.
     let body = &s[..s.len() - 1];
-    let open = match memchr::memrchr2(b'(', b')', body) {
+    let open = match rfind2_near_end(b'(', b')', body) {
         Some(o) if body[o] == b'(' => o,
         None => return None,
         Some(_) => {
@@ -263,7 +270,7 @@ pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
         }
     };
     let name = &s[..open];
-    if name.is_empty() || !valid_name(name) {
+    if name.is_empty() {
         return None;
     }
     Some(FuncLine {
@@ -272,9 +279,34 @@ pub(crate) fn parse_func(s: &[u8]) -> Option<FuncLine<'_>> {
     })
 }
 
+/// How far from the end a byte is looked for one by one before handing over to `memrchr`:
+/// the searched suffixes (arguments, ` +0x1d`) are short, and a plain loop beats the SIMD
+/// dispatch there.
+const NEAR_END: usize = 32;
+
+/// The last `a` or `b` in `s`, searched from the end.
+#[inline]
+fn rfind2_near_end(a: u8, b: u8, s: &[u8]) -> Option<usize> {
+    let lo = s.len().saturating_sub(NEAR_END);
+    match s[lo..].iter().rposition(|&c| c == a || c == b) {
+        Some(p) => Some(lo + p),
+        None => memchr::memrchr2(a, b, &s[..lo]),
+    }
+}
+
+/// The last `a` in `s`, searched from the end.
+#[inline]
+fn rfind_near_end(a: u8, s: &[u8]) -> Option<usize> {
+    let lo = s.len().saturating_sub(NEAR_END);
+    match s[lo..].iter().rposition(|&c| c == a) {
+        Some(p) => Some(lo + p),
+        None => memchr::memrchr(a, &s[..lo]),
+    }
+}
+
 /// A Go symbol name: no spaces except inside brackets (old generic shapes), at least one
 /// character that is not punctuation.
-fn valid_name(name: &[u8]) -> bool {
+pub(crate) fn valid_name(name: &[u8]) -> bool {
     if memchr::memchr(b' ', name).is_none() {
         return !name.ends_with(b":");
     }
@@ -320,7 +352,7 @@ pub(crate) fn file_key(s: &[u8]) -> &[u8] {
     let s = strip_indent(s);
     let mut end = trim_end(s).len();
     for _ in 0..3 {
-        let Some(sp) = memchr::memrchr(b' ', &s[..end]) else {
+        let Some(sp) = rfind_near_end(b' ', &s[..end]) else {
             break;
         };
         let word = &s[sp + 1..end];
@@ -337,7 +369,7 @@ pub(crate) fn file_key(s: &[u8]) -> &[u8] {
 /// suffix only (`:123 +0x1d fp=… sp=… pc=…`).
 pub(crate) fn parse_file(s: &[u8]) -> Option<FileLine<'_>> {
     let key = file_key(s);
-    if let Some(sp) = memchr::memrchr(b' ', key) {
+    if let Some(sp) = rfind_near_end(b' ', key) {
         if let Some(h) = key[sp + 1..].strip_prefix(b"+0x") {
             let v = parse_hex(h)?;
             let offset = Some(u32::try_from(v).unwrap_or(u32::MAX));

@@ -183,6 +183,8 @@ struct FrameKey {
     name: (u32, u32),
     key: (u32, u32),
     dots: bool,
+    /// The name has a space (only valid inside brackets: checked again on a hit).
+    spaced: bool,
     id: FrameId,
 }
 
@@ -237,6 +239,28 @@ fn hash_frame(name: &[u8], key: &[u8], dots: bool) -> u64 {
     h.write(key);
     h.write_usize(name.len() << 1 | dots as usize);
     h.finish()
+}
+
+/// Byte equality for short keys, in 8-byte words (no call into `memcmp`).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a == b;
+    }
+    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The tail, as the last 8 bytes (overlapping what was compared).
+    word(a, n - 8) == word(b, n - 8)
 }
 
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -470,13 +494,24 @@ impl Parser {
     fn known_frame_pair(&mut self, func: &[u8], file: &[u8]) -> bool {
         let func = func.strip_suffix(b"\r").unwrap_or(func);
         let file = file.strip_suffix(b"\r").unwrap_or(file);
-        let Some(f) = line::parse_func(func) else {
+        let Some(f) = line::split_func(func) else {
             return false;
         };
         let dots = f.args == b"...";
-        let Some(id) = self.cached_frame(f.name, line::file_key(file), dots) else {
+        let Some(k) = self.cached_key(f.name, line::file_key(file), dots) else {
             return false;
         };
+        // The same bytes were a valid name when cached, unless they came from a `created by`
+        // line: only a name with a space needs the full check again.
+        let valid = if k.spaced {
+            line::valid_name(f.name)
+        } else {
+            !f.name.ends_with(b":")
+        };
+        if !valid {
+            return false;
+        }
+        let id = k.id;
         self.lines += 2;
         self.noise_in_g = 0;
         self.note_args(f.args);
@@ -950,6 +985,12 @@ impl Parser {
     /// The frame of the pending function with this file key, if it was seen before.
     #[inline]
     fn cached_frame(&self, name: &[u8], key: &[u8], dots: bool) -> Option<FrameId> {
+        self.cached_key(name, key, dots).map(|k| k.id)
+    }
+
+    /// The cache entry of a function name with this file key.
+    #[inline]
+    fn cached_key(&self, name: &[u8], key: &[u8], dots: bool) -> Option<&FrameKey> {
         if key.is_empty() {
             return None;
         }
@@ -960,9 +1001,9 @@ impl Parser {
         self.frame_table
             .find(h, |&i| {
                 let k = &keys[i as usize];
-                k.dots == dots && slice(k.key) == key && slice(k.name) == name
+                k.dots == dots && same(slice(k.key), key) && same(slice(k.name), name)
             })
-            .map(|&i| keys[i as usize].id)
+            .map(|&i| &keys[i as usize])
     }
 
     fn frame_id(&mut self, f: Option<FileLine<'_>>) -> FrameId {
@@ -1001,6 +1042,7 @@ impl Parser {
             name: (n0, n1),
             key: (n1, n2),
             dots,
+            spaced: memchr::memchr(b' ', name).is_some(),
             id,
         });
         let keys = &self.frame_keys;
@@ -1085,4 +1127,49 @@ fn shorten(b: &[u8]) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_compares_every_byte() {
+        let a = b"example.com/gosvc/chains.go:73 +0x2c";
+        for i in 0..a.len() {
+            let mut b = a.to_vec();
+            b[i] ^= 1;
+            assert!(!same(a, &b), "byte {i}");
+        }
+        assert!(same(a, &a.to_vec()));
+        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"abcd"));
+    }
+
+    fn stack_names(p: &Parser, g: usize) -> Vec<&str> {
+        let i = &p.interner;
+        i.stack(p.goroutines[g].stack)
+            .iter()
+            .map(|f| i.str(i.frame(*f).function))
+            .collect()
+    }
+
+    #[test]
+    fn cached_frame_pairs_read_like_single_lines() {
+        // The second goroutine repeats the first's frames (the one-step path); a `created by`
+        // name with a space must not make the same bytes a function name later.
+        let text = b"goroutine 1 [running]:\nmain.f(0x1)\n\t/a/main.go:3 +0x1\ncreated by x y\n\t/a/main.go:9 +0x2\n\ngoroutine 2 [running]:\nmain.f(0x2?)\n\t/a/main.go:3 +0x1\nx y()\n\t/a/main.go:9 +0x2\nmain.f(...)\n\t/a/main.go:3 +0x1\n";
+        let mut p = Parser::new();
+        p.feed(text);
+        p.finish_eof();
+        assert_eq!(p.goroutines.len(), 2);
+        assert_eq!(stack_names(&p, 0), ["main.f"]);
+        assert_eq!(stack_names(&p, 1), ["main.f", "main.f"]);
+        assert_eq!(p.info[1].hint, 18, "`?` in the arguments of a cached frame");
+        // `x y()` was skipped as noise, its file line with it.
+        let warned = p.events.iter().any(
+            |e| matches!(&e.kind, EventKind::Warning(w) if w.message.contains("skipped a line")),
+        );
+        assert!(warned, "{:?}", p.events);
+        assert_eq!(p.lines, 13);
+    }
 }
