@@ -1141,7 +1141,8 @@ mod tests {
             b[i] ^= 1;
             assert!(!same(a, &b), "byte {i}");
         }
-        assert!(same(a, &a.to_vec()));
+        let copy = a.to_vec();
+        assert!(same(a, &copy));
         assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"abcd"));
     }
 
