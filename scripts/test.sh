@@ -31,6 +31,11 @@ if [ -x scripts/build-fixtures.sh ]; then
   scripts/build-fixtures.sh
 fi
 
+step "bench generator self-test (Go)"
+GOTOOLCHAIN=local GOFLAGS= GOPROXY=off \
+  GOCACHE="$PWD/fixtures/build/.gocache" GOPATH="$PWD/fixtures/build/.gopath" \
+  .toolchains/go-1.27.3/bin/go -C bench/gen test -trimpath ./...
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
