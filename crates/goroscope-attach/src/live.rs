@@ -191,18 +191,7 @@ pub fn attach_pid_with_stats(
         // run after the target has been resumed, over the copy.
         let live = LiveMemory { pid };
         let rec = crate::memory::RecordingMemory::new(&live);
-        // Touch the buffers the copy will need before stopping anything: g prefixes (with the
-        // gaps between them) and the stacks' used parts.
         let t_prep = std::time::Instant::now();
-        if let Ok((_, n)) =
-            crate::walk::Walker::new(&bin, &live, bias, WalkOptions::default()).allgs()
-        {
-            let n = n as usize;
-            rec.prepare(&[
-                n * bin.layout.g_size as usize + (64 << 10),
-                n * 2048 + (1 << 20),
-            ]);
-        }
         // Copy every goroutine while the target runs; while it is stopped only the `g`s and
         // the stacks of goroutines whose `g` changed since are read.
         let pre = if opts.precopy {
@@ -212,6 +201,19 @@ pub fn attach_pid_with_stats(
         } else {
             None
         };
+        // Touch the buffers the copy will need before stopping anything: g prefixes (with the
+        // gaps between them) and the stacks' used parts (at most what the copy before read,
+        // plus room for stacks that grew, else a generous 2 KiB a goroutine).
+        if let Ok((_, n)) =
+            crate::walk::Walker::new(&bin, &live, bias, WalkOptions::default()).allgs()
+        {
+            let n = n as usize;
+            let stacks = match &pre {
+                Some(p) => p.stack_bytes_len() + p.stack_bytes_len() / 8 + (1 << 20),
+                None => n * 2048 + (1 << 20),
+            };
+            rec.prepare(&[n * bin.layout.g_size as usize + (64 << 10), stacks]);
+        }
         stats.prepare = t_prep.elapsed();
         let t1 = std::time::Instant::now();
         let lock = crate::ptrace::ThreadLock::stop_all(pid)?;

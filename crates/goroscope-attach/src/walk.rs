@@ -98,6 +98,11 @@ impl PreRead {
         (n > 0).then(|| (sp, self.stack_bytes.clone(), off, n))
     }
 
+    /// Bytes of stack copied in all.
+    pub fn stack_bytes_len(&self) -> usize {
+        self.stack_bytes.len()
+    }
+
     /// Goroutine slots copied.
     pub fn len(&self) -> usize {
         self.addrs.len()
