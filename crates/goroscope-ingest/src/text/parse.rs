@@ -185,6 +185,8 @@ struct FrameKey {
     dots: bool,
     /// The name has a space (only valid inside brackets: checked again on a hit).
     spaced: bool,
+    /// The entry that followed this one last time (`u32::MAX`: none yet).
+    next: u32,
     id: FrameId,
 }
 
@@ -225,6 +227,9 @@ pub(crate) struct Parser {
     pend_creator: Option<u64>,
 
     frame_table: HashTable<u32>,
+    /// The cache entry of the last frame read in one step (a guess for the next one's
+    /// predecessor; `u32::MAX`: none).
+    last_key: u32,
     frame_keys: Vec<FrameKey>,
     key_arena: Vec<u8>,
     states: FxHashMap<Box<[u8]>, StateTemplate>,
@@ -321,6 +326,7 @@ impl Parser {
             pend_dots: false,
             pend_creator: None,
             frame_table: HashTable::new(),
+            last_key: u32::MAX,
             frame_keys: Vec::new(),
             key_arena: Vec::new(),
             states: FxHashMap::default(),
@@ -498,9 +504,24 @@ impl Parser {
             return false;
         };
         let dots = f.args == b"...";
-        let Some(k) = self.cached_key(f.name, line::file_key(file), dots) else {
-            return false;
+        let key = line::file_key(file);
+        // Frames follow each other the same way in most stacks: try the frame that followed
+        // the previous one last time before hashing.
+        let prev = self.last_key as usize;
+        let guess = self.frame_keys.get(prev).map_or(u32::MAX, |k| k.next);
+        let idx = if self.key_is(guess, f.name, key, dots) {
+            guess
+        } else {
+            let Some(i) = self.cached_index(f.name, key, dots) else {
+                return false;
+            };
+            if let Some(k) = self.frame_keys.get_mut(prev) {
+                k.next = i;
+            }
+            i
         };
+        self.last_key = idx;
+        let k = &self.frame_keys[idx as usize];
         // The same bytes were a valid name when cached, unless they came from a `created by`
         // line: only a name with a space needs the full check again.
         let valid = if k.spaced {
@@ -991,6 +1012,25 @@ impl Parser {
     /// The cache entry of a function name with this file key.
     #[inline]
     fn cached_key(&self, name: &[u8], key: &[u8], dots: bool) -> Option<&FrameKey> {
+        self.cached_index(name, key, dots)
+            .map(|i| &self.frame_keys[i as usize])
+    }
+
+    /// Whether cache entry `i` (if any) is this function name with this file key.
+    #[inline]
+    fn key_is(&self, i: u32, name: &[u8], key: &[u8], dots: bool) -> bool {
+        let Some(k) = self.frame_keys.get(i as usize) else {
+            return false;
+        };
+        let arena = &self.key_arena;
+        k.dots == dots
+            && same(&arena[k.key.0 as usize..k.key.1 as usize], key)
+            && same(&arena[k.name.0 as usize..k.name.1 as usize], name)
+    }
+
+    /// The index of the cache entry of a function name with this file key.
+    #[inline]
+    fn cached_index(&self, name: &[u8], key: &[u8], dots: bool) -> Option<u32> {
         if key.is_empty() {
             return None;
         }
@@ -1003,7 +1043,7 @@ impl Parser {
                 let k = &keys[i as usize];
                 k.dots == dots && same(slice(k.key), key) && same(slice(k.name), name)
             })
-            .map(|&i| &keys[i as usize])
+            .copied()
     }
 
     fn frame_id(&mut self, f: Option<FileLine<'_>>) -> FrameId {
@@ -1043,6 +1083,7 @@ impl Parser {
             key: (n1, n2),
             dots,
             spaced: memchr::memchr(b' ', name).is_some(),
+            next: u32::MAX,
             id,
         });
         let keys = &self.frame_keys;
@@ -1172,5 +1213,45 @@ mod tests {
         );
         assert!(warned, "{:?}", p.events);
         assert_eq!(p.lines, 13);
+    }
+}
+
+#[cfg(test)]
+mod guess_tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_guess_of_the_next_frame_falls_back_to_the_cache() {
+        let g = |id: u32, second: &str| {
+            format!(
+                "goroutine {id} [select]:\nmain.a(0x1)\n\t/m.go:1 +0x1\nmain.{second}()\n\t/m.go:2 +0x2\n\n"
+            )
+        };
+        // Every frame pair after the first goroutine is known; the frame after `main.a` changes.
+        let text = [g(1, "b"), g(2, "c"), g(3, "b"), g(4, "c"), g(5, "c")].concat();
+        let mut p = Parser::new();
+        p.feed(text.as_bytes());
+        p.finish_eof();
+        let i = &p.interner;
+        let names: Vec<String> = p
+            .goroutines
+            .iter()
+            .map(|g| {
+                let s = i.stack(g.stack);
+                let f = i.frame(s[1]);
+                format!("{}:{}:{}", s.len(), i.str(f.function), f.line)
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "2:main.b:2",
+                "2:main.c:2",
+                "2:main.b:2",
+                "2:main.c:2",
+                "2:main.c:2"
+            ]
+        );
+        assert!(p.events.is_empty(), "{:?}", p.events);
     }
 }
