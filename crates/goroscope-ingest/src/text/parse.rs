@@ -337,15 +337,14 @@ impl Parser {
     /// Feeds whole lines. `buf` must end with `\n` unless it is the end of the input.
     pub fn feed(&mut self, buf: &[u8]) {
         let mut start = 0;
-        while let Some(n) = memchr::memchr(b'\n', &buf[start..]) {
-            let nl = start + n;
+        let nls = line::NewlineFinder::new();
+        while let Some(nl) = nls.find(buf, start) {
             // The common case, a function line and its file line seen before: both lines in one
             // step, without copying the name or dispatching per line.
             if self.state == State::Func && self.prefix.is_none() && self.probe.is_none() {
                 let next = nl + 1;
                 if buf.get(next) == Some(&b'\t') {
-                    if let Some(n2) = memchr::memchr(b'\n', &buf[next..]) {
-                        let nl2 = next + n2;
+                    if let Some(nl2) = nls.find(buf, next) {
                         if self.known_frame_pair(&buf[start..nl], &buf[next..nl2]) {
                             start = nl2 + 1;
                             continue;
