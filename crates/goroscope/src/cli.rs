@@ -218,19 +218,21 @@ pub enum InputFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct AnalysisArgs {
-    /// How goroutines are grouped: exact stack, ignoring lines/offsets, by blocking site, or by
-    /// creation site.
-    #[arg(long = "group", value_parser = parse_similarity)]
+    /// How goroutines are grouped: `exact` (same frames, lines, state and creator), `lines`
+    /// (same functions and state, lines and offsets ignored; the default), `blocking` (same
+    /// blocking site and state) or `creation` (same `created by` function and state).
+    #[arg(long = "group", value_name = "exact|lines|blocking|creation", value_parser = parse_similarity)]
     pub similarity: Option<Similarity>,
-    /// Exit 1 when findings of this verdict or worse exist (leak or suspect).
-    #[arg(long, value_parser = parse_verdict)]
+    /// Exit 1 when findings of this verdict or worse exist.
+    #[arg(long, value_name = "leak|suspect", value_parser = parse_verdict)]
     pub fail_on: Option<Verdict>,
-    /// A TOML file with ignore rules (ignore_top_function, ignore_any_function,
-    /// ignore_created_by) and rule levels.
+    /// A TOML file with goleak-style ignore rules and rule levels:
+    /// `[ignore]` `top_function`, `any_function`, `created_by` (lists of function names, `*`
+    /// matches any run of characters) and `[rules]` `RULE = "allow"|"warn"|"deny"`.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// A dump of the same service taken as the baseline: its groups are ignored (like goleak's
-    /// IgnoreCurrent).
+    /// A dump of the same service taken as the baseline (like goleak's IgnoreCurrent): a group
+    /// that has no more goroutines than the baseline had for it is reported as benign.
     #[arg(long)]
     pub baseline: Option<String>,
     /// Allow a rule: its findings are reported as benign (repeatable).
@@ -246,8 +248,16 @@ pub struct AnalysisArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Output form.
-    #[arg(short = 'o', long = "output", value_parser = parse_output, default_value = "terminal")]
+    /// Output form: terminal, json (documented in docs/json-schema.md), markdown, html
+    /// (self-contained report), svg (flame graph), folded (stacks for flame graph tools), pprof
+    /// (gzipped profile for `go tool pprof`) or junit (XML for CI).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORM",
+        value_parser = parse_output,
+        default_value = "terminal"
+    )]
     pub output: OutputFormat,
     /// Write to this file instead of stdout (never replaces an input; an existing file only with --force).
     #[arg(long)]
