@@ -273,8 +273,9 @@ pub fn build_with(name: &str, tc: &Toolchain, opts: BuildOptions) -> PathBuf {
 }
 
 /// The environment every `go` command of the harness runs with: the local toolchain only, no
-/// module proxy, caches under `fixtures/build` unless the caller set them.
-fn go_command(tc: &Toolchain) -> Command {
+/// module proxy, caches under `fixtures/build` unless the caller set them. Starts in
+/// `fixtures/go`; callers building another module set `current_dir`.
+pub fn go_command(tc: &Toolchain) -> Command {
     let root = repo_root();
     let mut cmd = Command::new(&tc.go);
     cmd.current_dir(root.join("fixtures").join("go"))

@@ -195,37 +195,18 @@ fn diff_and_trend_run_on_real_dumps() {
         .stderr(predicate::str::contains("at least two"));
 }
 
-/// The Go toolchains installed by `scripts/install-go.sh`.
-fn toolchains() -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(repo().join(".toolchains")) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let go = e.path().join("bin/go");
-            if let (Some(v), true) = (name.strip_prefix("go-"), go.exists()) {
-                out.push((v.to_string(), go));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// `go test -c` of a module under fixtures/gotest into `dir`.
-fn build_test_binary(go: &std::path::Path, module: &str, dir: &std::path::Path) -> PathBuf {
+/// `go test -c` of a module under fixtures/gotest into `dir`, with the harness's Go environment
+/// (local toolchain, no proxy, the shared caches under fixtures/build).
+fn build_test_binary(
+    tc: &goroscope_fixtures::Toolchain,
+    module: &str,
+    dir: &std::path::Path,
+) -> PathBuf {
     let out = dir.join(format!("{module}.test"));
-    let st = std::process::Command::new(go)
+    let st = goroscope_fixtures::go_command(tc)
         .args(["test", "-c", "-o"])
         .arg(&out)
         .current_dir(repo().join("fixtures/gotest").join(module))
-        // The same caches scripts/build-fixtures.sh and the fixtures harness use, so the
-        // standard library is compiled once per release for the whole suite.
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "")
-        .env("GOPROXY", "off")
-        .env("CGO_ENABLED", "0")
-        .env("GOCACHE", repo().join("fixtures/build/.gocache"))
-        .env("GOPATH", repo().join("fixtures/build/.gopath"))
         .status()
         .unwrap();
     assert!(st.success(), "go test -c {module} failed");
@@ -234,16 +215,14 @@ fn build_test_binary(go: &std::path::Path, module: &str, dir: &std::path::Path) 
 
 #[test]
 fn run_reports_goroutines_a_test_binary_leaves_behind_and_is_silent_on_a_clean_one() {
-    let tcs = toolchains();
-    assert!(
-        !tcs.is_empty(),
-        "no Go toolchain under .toolchains/: run scripts/install-go.sh (scripts/test.sh does)"
-    );
+    // Fails loudly when no Go is installed (scripts/test.sh installs them).
+    let tcs = goroscope_fixtures::toolchains();
     // The oldest and the newest release: frame layouts and wait reasons differ most between them.
     let picks = [tcs.first().unwrap(), tcs.last().unwrap()];
-    for (version, go) in picks {
+    for tc in picks {
+        let version = &tc.version;
         let dir = tempfile::tempdir().unwrap();
-        let leaky = build_test_binary(go, "leaky", dir.path());
+        let leaky = build_test_binary(tc, "leaky", dir.path());
         let out = goroscope()
             .args(["run", "-o", "json", "--"])
             .arg(&leaky)
@@ -272,7 +251,7 @@ fn run_reports_goroutines_a_test_binary_leaves_behind_and_is_silent_on_a_clean_o
             "go {version}"
         );
 
-        let clean = build_test_binary(go, "clean", dir.path());
+        let clean = build_test_binary(tc, "clean", dir.path());
         let out = goroscope()
             .arg("run")
             .arg("--")
