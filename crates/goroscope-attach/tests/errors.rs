@@ -7,18 +7,8 @@ use common::*;
 use goroscope_attach::binary::GoBinary;
 use goroscope_attach::walk::WalkOptions;
 use goroscope_attach::{attach_pid, snapshot_from_memory, AttachError, AttachOptions, FakeMemory};
-use goroscope_model::{Format, ProfileKind, Source, Status};
+use goroscope_model::Status;
 use std::process::{Command, Stdio};
-
-fn src() -> Source {
-    Source {
-        input: "fake".into(),
-        index: 0,
-        line: None,
-        format: Format::Attach,
-        kind: ProfileKind::Goroutine,
-    }
-}
 
 #[test]
 fn non_go_and_missing_processes() {
@@ -121,7 +111,7 @@ fn walker_on_fake_memory() {
         now_nanos: Some(now),
         ..WalkOptions::default()
     };
-    let snap = snapshot_from_memory(&bin, &mem, 0, wopts, src()).unwrap();
+    let snap = snapshot_from_memory(&bin, &mem, 0, wopts, fake_source()).unwrap();
     assert_eq!(snap.goroutines.len(), 2);
     let g1 = &snap.goroutines[0];
     assert_eq!((g1.goid.0, g1.status), (1, Status::Waiting));
@@ -155,16 +145,17 @@ fn walker_on_fake_memory() {
 
     // An implausible allglen is refused, not allocated.
     mem.poke(allglen, &u64::MAX.to_le_bytes());
-    let e = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), src()).unwrap_err();
+    let e = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), fake_source()).unwrap_err();
     assert!(e.to_string().contains("implausible"), "{e}");
     // A g array that does not start with goroutine 1 means a wrong layout: refused.
     mem.poke(allglen, &1u64.to_le_bytes());
     mem.poke(G1 + l.g_goid, &77u64.to_le_bytes());
-    let e = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), src()).unwrap_err();
+    let e = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), fake_source()).unwrap_err();
     assert!(e.to_string().contains("goroutine 1"), "{e}");
     // Unmapped allgs.
     let empty = FakeMemory::new();
-    let e = snapshot_from_memory(&bin, &empty, 0, WalkOptions::default(), src()).unwrap_err();
+    let e =
+        snapshot_from_memory(&bin, &empty, 0, WalkOptions::default(), fake_source()).unwrap_err();
     assert!(e.to_string().contains("runtime.allglen"), "{e}");
 }
 

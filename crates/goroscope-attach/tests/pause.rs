@@ -129,13 +129,6 @@ fn sigkill_while_paused_leaves_target_running() {
     let tc = tcs.last().unwrap();
     let exe = build("attach_basic", tc, false);
     let mut fx = Fixture::start(&exe, &[]);
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut holder = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

@@ -10,7 +10,6 @@ use goroscope_attach::binary::GoBinary;
 use goroscope_attach::memory::{RecordingMemory, Unmapped};
 use goroscope_attach::walk::{WalkOptions, Walker};
 use goroscope_attach::{snapshot_from_memory, FakeMemory, ProcessMemory};
-use goroscope_model::{Format, ProfileKind, Source};
 use std::cell::RefCell;
 
 /// Forwards to a fake and logs every range read.
@@ -32,16 +31,6 @@ impl Logged<'_> {
             .borrow()
             .iter()
             .any(|&(a, n)| a < hi && a + n as u64 > lo)
-    }
-}
-
-fn src() -> Source {
-    Source {
-        input: "fake".into(),
-        index: 0,
-        line: None,
-        format: Format::Attach,
-        kind: ProfileKind::Goroutine,
     }
 }
 
@@ -116,9 +105,11 @@ fn pause_rereads_only_stacks_of_changed_goroutines() {
     }
     rec.start_replay();
     // The replay equals a direct read (both goroutines, goroutine 2 at its new sp).
-    let direct = snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), src()).unwrap();
+    let direct =
+        snapshot_from_memory(&bin, &mem, 0, WalkOptions::default(), fake_source()).unwrap();
     logged.log.borrow_mut().clear();
-    let replayed = snapshot_from_memory(&bin, &rec, 0, WalkOptions::default(), src()).unwrap();
+    let replayed =
+        snapshot_from_memory(&bin, &rec, 0, WalkOptions::default(), fake_source()).unwrap();
     assert!(
         !logged.touched(S1, S1 + 0x1000) && !logged.touched(S2, S2 + 0x1000),
         "the replay read stacks from the target: {:?}",

@@ -323,13 +323,6 @@ fn sigkill_mid_pause_under_load() {
     let pid = _fx.pid();
     let load = Load::start(&addr, 2, Duration::from_secs(600));
     load.wait_progress(50, "warm-up");
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut holder = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

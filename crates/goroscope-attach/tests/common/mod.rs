@@ -350,3 +350,24 @@ pub fn compare(dump: &[G], ours: &[G], skip: &[u64], compare_labels: bool) -> Ve
     }
     diffs
 }
+
+/// The `Source` of snapshots built from fake memory.
+pub fn fake_source() -> goroscope_model::Source {
+    goroscope_model::Source {
+        input: "fake".into(),
+        index: 0,
+        line: None,
+        format: goroscope_model::Format::Attach,
+        kind: goroscope_model::ProfileKind::Goroutine,
+    }
+}
+
+/// A child process that is killed and reaped when the test ends, however it ends.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
