@@ -2,8 +2,7 @@
 //!
 //! A million goroutines usually share a few hundred distinct stacks, so a snapshot stores each
 //! distinct string, frame, stack and label set once and refers to it by a small copyable id.
-//! Ids are only meaningful together with the [`Interner`] that produced them; readers that
-//! parse in parallel build one interner per chunk and [`Interner::absorb`] them afterwards.
+//! Ids are only meaningful together with the [`Interner`] that produced them.
 
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
@@ -208,78 +207,6 @@ impl Interner {
     pub fn frame_count(&self) -> usize {
         self.frames.len()
     }
-
-    /// Moves everything `other` holds into `self` and returns the translation of `other`'s ids.
-    /// Readers that parse chunks in parallel use this to merge their per-chunk tables.
-    pub fn absorb(&mut self, other: &Interner) -> IdMap {
-        let strings: Vec<Sym> = other.strings.iter().map(|s| self.intern_str(s)).collect();
-        let frames: Vec<FrameId> = other
-            .frames
-            .iter()
-            .map(|f| {
-                self.intern_frame(Frame {
-                    function: strings[f.function.index()],
-                    file: strings[f.file.index()],
-                    ..*f
-                })
-            })
-            .collect();
-        let mut buf = Vec::new();
-        let stacks: Vec<StackId> = other
-            .stacks
-            .iter()
-            .map(|s| {
-                buf.clear();
-                buf.extend(s.iter().map(|f| frames[f.index()]));
-                self.intern_stack(&buf)
-            })
-            .collect();
-        let labels: Vec<LabelSetId> = other
-            .label_sets
-            .iter()
-            .map(|set| {
-                self.intern_labels(
-                    set.iter()
-                        .map(|(k, v)| (strings[k.index()], strings[v.index()]))
-                        .collect(),
-                )
-            })
-            .collect();
-        IdMap {
-            strings,
-            frames,
-            stacks,
-            labels,
-        }
-    }
-}
-
-/// Translates the ids of one interner into another's (see [`Interner::absorb`]).
-#[derive(Debug, Clone, Default)]
-pub struct IdMap {
-    pub strings: Vec<Sym>,
-    pub frames: Vec<FrameId>,
-    pub stacks: Vec<StackId>,
-    pub labels: Vec<LabelSetId>,
-}
-
-impl IdMap {
-    #[inline]
-    pub fn sym(&self, s: Sym) -> Sym {
-        self.strings[s.index()]
-    }
-    #[inline]
-    pub fn frame(&self, f: FrameId) -> FrameId {
-        self.frames[f.index()]
-    }
-    #[inline]
-    pub fn stack(&self, s: StackId) -> StackId {
-        self.stacks[s.index()]
-    }
-    #[inline]
-    pub fn labels(&self, l: LabelSetId) -> LabelSetId {
-        self.labels[l.index()]
-    }
 }
 
 #[cfg(test)]
@@ -287,34 +214,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn interning_is_idempotent_and_absorb_translates() {
+    fn interning_is_idempotent() {
         let mut a = Interner::new();
         let f = a.intern_str("main.f");
         assert_eq!(a.intern_str("main.f"), f);
         assert_eq!(a.str(f), "main.f");
+        assert_eq!(a.find_str("main.f"), Some(f));
         let file = a.intern_str("main.go");
-        let fr = a.intern_frame(Frame {
+        let frame = Frame {
             function: f,
             file,
             line: 3,
             offset: Some(0x10),
             inlined: false,
-        });
+        };
+        let fr = a.intern_frame(frame);
+        assert_eq!(a.intern_frame(frame), fr);
         let st = a.intern_stack(&[fr, fr]);
-        let k = a.intern_str("k");
-        let v = a.intern_str("v");
-        let ls = a.intern_labels(vec![(k, v)]);
-
-        let mut b = Interner::new();
-        b.intern_str("other");
-        let map = b.absorb(&a);
-        let st2 = map.stack(st);
-        let fr2 = b.stack(st2)[0];
-        assert_eq!(b.str(b.frame(fr2).function), "main.f");
-        assert_eq!(b.frame(fr2).line, 3);
-        let (k2, v2) = b.labels(map.labels(ls))[0];
-        assert_eq!((b.str(k2), b.str(v2)), ("k", "v"));
-        assert_eq!(map.labels(Interner::NO_LABELS), Interner::NO_LABELS);
+        assert_eq!(a.intern_stack(&[fr, fr]), st);
+        assert_ne!(a.intern_stack(&[fr]), st);
+        assert_eq!(a.frame(a.stack(st)[0]).line, 3);
     }
 
     #[test]

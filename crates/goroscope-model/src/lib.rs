@@ -11,7 +11,7 @@
 mod intern;
 mod status;
 
-pub use intern::{Frame, FrameId, IdMap, Interner, LabelSetId, StackId, Sym};
+pub use intern::{Frame, FrameId, Interner, LabelSetId, StackId, Sym};
 pub use status::{StateText, Status, WaitReason};
 
 use std::fmt;
@@ -220,18 +220,6 @@ impl Goroutine {
         self.leaked = st.leaked;
         self.synctest_bubble = st.synctest_bubble;
     }
-
-    /// Rewrites every id through `map` (after [`Interner::absorb`]).
-    pub fn remap(&mut self, map: &IdMap) {
-        self.state = map.sym(self.state);
-        self.labels = map.labels(self.labels);
-        self.stack = map.stack(self.stack);
-        self.created_by = self.created_by.map(|f| map.frame(f));
-        for a in self.ancestors.iter_mut() {
-            a.stack = map.stack(a.stack);
-            a.created_by = a.created_by.map(|f| map.frame(f));
-        }
-    }
 }
 
 /// `count` goroutines sharing one stack and label set, from an aggregated format.
@@ -372,24 +360,6 @@ impl Snapshot {
             line: fr.line,
         }
     }
-
-    /// Appends every goroutine, record and warning of `other` (e.g. chunks parsed in parallel),
-    /// translating its ids into this snapshot's interner.
-    pub fn absorb(&mut self, mut other: Snapshot) {
-        let map = self.interner.absorb(&other.interner);
-        for g in other.goroutines.iter_mut() {
-            g.remap(&map);
-        }
-        self.goroutines.append(&mut other.goroutines);
-        for r in other.records.iter_mut() {
-            r.stack = map.stack(r.stack);
-            r.labels = map.labels(r.labels);
-        }
-        self.records.append(&mut other.records);
-        self.delta_counts.append(&mut other.delta_counts);
-        self.warnings.append(&mut other.warnings);
-        self.truncated |= other.truncated;
-    }
 }
 
 /// A source location: function, file and line.
@@ -453,22 +423,5 @@ mod tests {
             s.frame_site(s.stack(st)[0]).to_string(),
             "main.a (main.go:7)"
         );
-    }
-
-    #[test]
-    fn absorb_translates_ids() {
-        let mut a = Snapshot::new(src());
-        let _ = one_frame(&mut a, "main.x");
-        let mut b = Snapshot::new(src());
-        let st = one_frame(&mut b, "main.y");
-        let mut g = Goroutine::new(Goid(9), st);
-        let state = StateText::parse("chan send, 2 minutes");
-        g.set_state(&state, &mut b.interner);
-        b.goroutines.push(g);
-        a.absorb(b);
-        let g = &a.goroutines[0];
-        assert_eq!(a.function(a.stack(g.stack)[0]), "main.y");
-        assert_eq!(a.str(g.state), "chan send");
-        assert_eq!(g.wait_minutes, Some(2));
     }
 }
