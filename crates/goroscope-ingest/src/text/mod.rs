@@ -40,14 +40,17 @@ pub fn read_with_block<R: Read>(
     block: usize,
 ) -> Result<Vec<Snapshot>> {
     let block = block.max(64);
-    let threads = match opts.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
     let mut chunker = Chunker::new(reader, block);
     let first = chunker.next().map_err(|e| IngestError::io(name, e))?;
     let mut merger = merge::Merger::new(name);
-    if threads <= 1 || first.last {
+    // Asking for the core count reads cgroup files each time: only ask when there is more than
+    // one block to share out (a small dump is one block).
+    let threads = match opts.threads {
+        _ if first.last => 1,
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    if threads <= 1 {
         // One parser over every block; what it finished is moved out after each block, so
         // goroutines are never held twice.
         let mut p = parse::Parser::new();
