@@ -39,6 +39,11 @@ pub fn build_with(name: &str, tc: &Toolchain, flags: &[&str], tag: &str) -> Path
         std::env::temp_dir().join(format!("goroscope-attach-fixtures-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("{name}-{}{tag}", tc.version));
+    // Tests run in parallel threads: two of them building the same binary would rename a second
+    // copy over the first while a fixture runs from it, and its core file would then name a
+    // deleted executable. Build one at a time; the Go build cache keeps repeats cheap.
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|p| p.into_inner());
     if out.exists() {
         return out;
     }
