@@ -8,9 +8,15 @@
 //! Names follow Go's own words (`goid`, `wait reason`, `created by`), since users read them in
 //! every dump.
 
+mod args;
+mod context;
 mod intern;
 mod status;
 
+pub use args::{
+    ArgStore, ArgsRef, FrameArgs, NewFrameArgs, MAX_ARG_FRAMES, MAX_ARG_WORDS_PER_FRAME,
+};
+pub use context::Context;
 pub use intern::{Frame, FrameId, Interner, LabelSetId, StackId, Sym};
 pub use status::{StateText, Status, WaitReason};
 
@@ -184,6 +190,9 @@ pub struct Goroutine {
     pub gp: Option<u64>,
     /// `m=N` in such headers: the thread it runs on.
     pub m: Option<u32>,
+    /// The argument words printed after some of its frames' names, stored in
+    /// [`Snapshot::args`] (see [`Snapshot::frame_args`]). Empty when the format has none.
+    pub args: ArgsRef,
 }
 
 impl Goroutine {
@@ -207,6 +216,7 @@ impl Goroutine {
             ancestors: Box::new([]),
             gp: None,
             m: None,
+            args: ArgsRef::EMPTY,
         }
     }
 
@@ -257,6 +267,9 @@ pub struct Snapshot {
     pub process: Option<ProcessInfo>,
     /// The first line of a crash report: `panic: …`, `fatal error: …`, `SIGQUIT: quit`.
     pub reason: Option<String>,
+    /// What the moment of the snapshot means, when the reader knows it (a runtime-declared
+    /// deadlock, a crash, a process's exit, a live service). `None`: the analysis infers it.
+    pub context: Option<Context>,
     /// The total the format itself declares (`goroutine profile: total N`), to check against.
     pub declared_total: Option<u64>,
     pub goroutines: Vec<Goroutine>,
@@ -267,6 +280,8 @@ pub struct Snapshot {
     /// The input ended inside this dump: the last goroutine may be incomplete.
     pub truncated: bool,
     pub interner: Interner,
+    /// Frame argument words of the goroutines ([`Goroutine::args`]).
+    pub args: ArgStore,
 }
 
 impl Snapshot {
@@ -280,6 +295,7 @@ impl Snapshot {
             go_version_min: None,
             process: None,
             reason: None,
+            context: None,
             declared_total: None,
             goroutines: Vec::new(),
             records: Vec::new(),
@@ -287,7 +303,14 @@ impl Snapshot {
             warnings: Vec::new(),
             truncated: false,
             interner: Interner::new(),
+            args: ArgStore::default(),
         }
+    }
+
+    /// The argument words of `g`'s frames that the reader kept, innermost frame first (see
+    /// [`ArgStore`] for which frames are kept).
+    pub fn frame_args(&self, g: &Goroutine) -> impl Iterator<Item = FrameArgs<'_>> + '_ {
+        self.args.frames(g.args)
     }
 
     /// The number of goroutines this snapshot stands for: individual goroutines plus the
