@@ -18,6 +18,10 @@ pub struct Benign {
     pub reason: &'static str,
     /// Rules whose finding overrides this entry (their evidence is specific enough).
     pub unless: &'static [&'static str],
+    /// Still benign when the process exits (`exit`/`test` contexts): goroutines that live as
+    /// long as the process by design (runtime workers, the signal loop, the test harness). The
+    /// others — servers, connections, pools — left running at exit are leaks, as goleak holds.
+    pub at_exit: bool,
 }
 
 const IDLE_IO: &[W] = &[W::IoWait, W::Select];
@@ -31,6 +35,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "the main goroutine: the program lives as long as it does, so it cannot leak",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "main-goroutine",
@@ -39,6 +44,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "the main goroutine (tracebacks hide runtime.main): the program lives as long as it does, so it cannot leak",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -59,6 +65,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "a runtime worker (GC, sweeper, scavenger, finalizers) that idles by design",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -67,6 +74,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "a GC mark worker that idles between cycles",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -75,6 +83,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "the runtime's periodic GC helper",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -83,6 +92,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "a runtime background worker",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -91,6 +101,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "the finalizer goroutine",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -99,6 +110,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "the unique package's map cleanup goroutine",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -107,6 +119,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "the runtime.AddCleanup worker",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "runtime-worker",
@@ -115,6 +128,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "the GOMAXPROCS updater (Go 1.25+)",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "signal-loop",
@@ -123,6 +137,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "os/signal's delivery loop, one per process",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "signal-loop",
@@ -131,6 +146,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "the runtime's signal mask thread",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "accept-loop",
@@ -139,6 +155,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "a server waiting for the next connection",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "accept-loop",
@@ -147,6 +164,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "a server waiting for the next connection",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "http-server-idle",
@@ -155,6 +173,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "an HTTP server connection waiting for the next request (keep-alive)",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "http-server-idle",
@@ -163,6 +182,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "an HTTP/2 server connection waiting for frames",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "http-server-idle",
@@ -171,6 +191,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "an HTTP server connection watching for the client to go away during a request",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "http-client-idle",
@@ -179,6 +200,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "an idle pooled HTTP client connection waiting for its next response",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "http-client-idle",
@@ -187,6 +209,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "an HTTP client connection's writer waiting for the next request",
         unless: &["http-body-not-closed"],
+        at_exit: false,
     },
     Benign {
         id: "http-client-idle",
@@ -195,6 +218,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "an HTTP/2 client connection reading frames",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "http-client-idle",
@@ -203,6 +227,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "an HTTP/2 client connection reading frames",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "database-sql",
@@ -211,6 +236,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "database/sql's connection opener/cleaner, one per sql.DB",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "test-harness",
@@ -219,6 +245,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "the testing package waiting for a subtest",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "test-harness",
@@ -227,6 +254,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "the testing package's main loop",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "test-harness",
@@ -235,6 +263,7 @@ pub const TABLE: &[Benign] = &[
         std_only: true,
         reason: "the testing package waiting for parallel subtests",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "profiler",
@@ -243,6 +272,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "the CPU profile writer",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "k8s-workqueue-idle",
@@ -251,6 +281,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "a Kubernetes controller worker waiting for the next item of its work queue",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "k8s-workqueue-idle",
@@ -259,6 +290,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "a Kubernetes delaying queue's timer loop",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "k8s-wait-loop",
@@ -267,6 +299,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "a wait.Until/JitterUntil periodic loop between runs (it stops with its stop channel)",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "grpc-transport",
@@ -275,6 +308,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "a gRPC connection's transport loop (reader, writer, keepalive), one set per connection",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "grpc-transport",
@@ -283,6 +317,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "a gRPC client channel's callback serializer, one per ClientConn",
         unless: &[],
+        at_exit: false,
     },
     Benign {
         id: "well-known-daemon",
@@ -291,6 +326,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "glog/klog's flush daemon, one per process",
         unless: &[],
+        at_exit: true,
     },
     Benign {
         id: "well-known-daemon",
@@ -299,6 +335,7 @@ pub const TABLE: &[Benign] = &[
         std_only: false,
         reason: "OpenCensus' stats worker, one per process",
         unless: &[],
+        at_exit: true,
     },
 ];
 
@@ -366,6 +403,9 @@ mod tests {
                 ("main.h", "main.go", 1),
             ],
         )]);
-        assert_eq!(g.verdict, Verdict::Suspect);
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::NeedMoreSamples, Some("mutex-never-unlocked"))
+        );
     }
 }

@@ -3,6 +3,9 @@
 //! A group whose form hides its state (debug=1) matches the groups of the same frames in the
 //! other snapshot whatever their state (they are counted as one), so a debug=1 and a protobuf
 //! profile of the same process differ in nothing.
+//!
+//! A grown group that one snapshot left at `need-more-samples` becomes a `suspect`: the second
+//! sample shows growth (several samples, `trend`, tell a leak from a pool warming up).
 
 use crate::engine::{analyze_keyed, source_info, unify};
 use crate::report::*;
@@ -38,12 +41,23 @@ pub fn diff(before: &Snapshot, after: &Snapshot, opts: &Options) -> DiffReport {
             unchanged += 1;
             continue;
         };
+        let mut group = g.clone();
+        if change == Change::Grown && group.verdict == Verdict::NeedMoreSamples {
+            // The second sample a single live snapshot asked for: it grew.
+            group.verdict = Verdict::Suspect;
+            group.evidence.push(format!(
+                "grew from {bc} to {} between the two dumps: a second sample shows growth (more samples tell a leak from a pool warming up)",
+                g.count
+            ));
+            group.next_step =
+                Some("confirm steady growth over several samples (`goroscope trend`)".into());
+        }
         groups.push(DiffGroup {
             change,
             before: bc,
             after: g.count,
             delta: g.count as i64 - bc as i64,
-            group: g.clone(),
+            group,
         });
     }
     for g in &b.groups {

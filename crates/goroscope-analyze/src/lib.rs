@@ -70,21 +70,32 @@
 
 pub mod benign;
 pub mod config;
+pub mod context;
+mod describe;
 mod diff;
 mod engine;
 pub mod frames;
+mod group;
+mod judge;
+pub mod knowledge;
+mod magnitude;
+mod proof;
+mod relate;
 pub mod report;
 pub mod rules;
+pub mod source;
 mod trend;
 
 pub use config::{Config, ConfigError, Level};
+pub use context::ContextInfo;
 pub use report::{
     diff_fails, fails, trend_fails, Change, DiffGroup, DiffReport, Group, Location, MinMax,
-    ProofInfo, Report, Similarity, SourceInfo, StackFrame, Summary, TrendGroup, TrendReport,
-    Verdict, SCHEMA_VERSION,
+    ProofInfo, Relation, RelationGoroutine, Report, Similarity, SourceInfo, StackFrame, Summary,
+    TrendGroup, TrendReport, Verdict, WaitObject, SCHEMA_VERSION,
 };
+pub use source::SourceOptions;
 
-use goroscope_model::{ProfileKind, Snapshot};
+use goroscope_model::{Context, ProfileKind, Snapshot};
 use std::collections::{BTreeMap, HashMap};
 
 /// How to analyse.
@@ -99,6 +110,11 @@ pub struct Options {
     pub max_goids: usize,
     /// Group id → count of a baseline snapshot (see [`Options::with_baseline`]).
     pub baseline: Option<HashMap<String, u64>>,
+    /// `--context`: overrides the context stated by the reader or inferred (see [`context`]).
+    pub context: Option<Context>,
+    /// Where to read the source lines goroutines block at (see [`source`]). On by default,
+    /// for the paths the dump names.
+    pub source: SourceOptions,
 }
 
 impl Default for Options {
@@ -109,6 +125,8 @@ impl Default for Options {
             rule_levels: BTreeMap::new(),
             max_goids: 100,
             baseline: None,
+            context: None,
+            source: SourceOptions::local(),
         }
     }
 }
@@ -125,7 +143,7 @@ impl Options {
     /// Ignores what `baseline` already had: groups (by signature under this options'
     /// similarity) whose count does not exceed the baseline's.
     pub fn with_baseline(mut self, baseline: &Snapshot) -> Self {
-        let g = engine::group(baseline, self.similarity, 0);
+        let g = group::group(baseline, self.similarity, 0);
         self.baseline = Some(
             g.groups
                 .iter()
@@ -163,7 +181,7 @@ pub fn analyze(snapshots: &[Snapshot], opts: &Options) -> Vec<Report> {
     }
     let proofs: Vec<_> = leak
         .iter()
-        .map(|s| (s.source.input.clone(), engine::proof_set(s)))
+        .map(|s| (s.source.input.clone(), proof::proof_set(s)))
         .collect();
     normal
         .iter()

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Version of the JSON document built from [`Report`], [`DiffReport`] and [`TrendReport`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How goroutines are grouped: the grouping key, from finest to coarsest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -227,6 +227,64 @@ pub struct Group {
     pub fix: Option<String>,
     /// The facts that decided the verdict.
     pub evidence: Vec<String>,
+    /// For `need-more-samples`: the one step that would decide it.
+    #[serde(default)]
+    pub next_step: Option<String>,
+    /// Ids of the report's `relations` this group takes part in.
+    #[serde(default)]
+    pub relations: Vec<String>,
+}
+
+/// A relation between goroutines: a deadlock, a lock chain, a program in which nothing can run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relation {
+    /// `deadlock-N`, `lock-chain-N`, `stuck-1`.
+    pub id: String,
+    /// `deadlock`, `lock-chain` or `stuck`.
+    pub kind: String,
+    /// Every wait object was named by the runtime and every lock had a single holder candidate
+    /// (else the relation is probable: holders are inferred from method receivers).
+    pub sure: bool,
+    /// One line for a reader.
+    pub summary: String,
+    /// Goroutines taking part (exact; `goroutines` may list fewer).
+    pub count: u64,
+    pub goroutines: Vec<RelationGoroutine>,
+    pub objects: Vec<WaitObject>,
+    /// Ids of the groups taking part.
+    pub groups: Vec<String>,
+}
+
+/// A goroutine in a relation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationGoroutine {
+    pub goid: u64,
+    /// `waiter`, `holder` or `root-holder` (the end of a lock chain).
+    pub role: String,
+    /// Its state (wait reason or status).
+    pub state: String,
+    /// Where it blocks or runs.
+    pub at: Option<Location>,
+    /// Its group's id.
+    pub group: String,
+    /// What it waits on (`send on chan 0x…`), when known.
+    pub waits_on: Option<String>,
+    /// The whole stack, for a lock chain's root holder (empty for the others).
+    #[serde(default)]
+    pub stack: Vec<Location>,
+}
+
+/// An object goroutines wait on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitObject {
+    /// `chan`, `mutex`, `rwmutex`, `waitgroup`, `cond`.
+    pub kind: String,
+    /// Its address as the runtime printed it.
+    pub addr: String,
+    /// Goroutines waiting on it.
+    pub waiters: u64,
+    /// The type whose method holds it (a lock is a field of that object), when known.
+    pub owner_type: Option<String>,
 }
 
 /// The analysis of one snapshot.
@@ -238,11 +296,17 @@ pub struct Report {
     pub go_version_min: Option<String>,
     /// First line of a crash report, if any.
     pub reason: Option<String>,
+    /// What the moment of the snapshot means (`live`, `exit`, `test`, `crash`, `deadlock`),
+    /// and why.
+    pub context: crate::context::ContextInfo,
     pub total_goroutines: u64,
     pub warnings: Vec<String>,
     pub grouping: Similarity,
     pub proof: ProofInfo,
     pub summary: Summary,
+    /// Deadlocks, lock chains and stuck programs found among the goroutines.
+    #[serde(default)]
+    pub relations: Vec<Relation>,
     /// Worst first: leaks (proven first), suspects, need-more-samples, benign; then by count.
     pub groups: Vec<Group>,
 }

@@ -4,7 +4,9 @@ use goroscope_analyze::{
     analyze, diff, diff_fails, fails, trend, trend_fails, Change, Config, Level, Options,
     Similarity, Verdict,
 };
-use goroscope_model::{Format, Frame, Goid, Goroutine, ProfileKind, Snapshot, Source, StateText};
+use goroscope_model::{
+    Context, Format, Frame, Goid, Goroutine, ProfileKind, Snapshot, Source, StateText,
+};
 use std::time::{Duration, UNIX_EPOCH};
 
 struct B(Snapshot, u64);
@@ -137,17 +139,50 @@ fn healthy_server_has_no_findings() {
 #[test]
 fn ignore_rules_levels_and_fail_thresholds() {
     let s = healthy().leaks(4).snap();
+    // Live (what a dump with no exit, crash or test marker is judged as): four senders need
+    // another sample; -D makes them leaks.
     let r = analyze(std::slice::from_ref(&s), &Options::default());
-    assert!(fails(&r, Verdict::Suspect) && !fails(&r, Verdict::Leak));
-    assert_eq!(r[0].summary.suspects, 1);
+    assert_eq!(r[0].context.kind, "live");
+    assert!(!fails(&r, Verdict::Suspect));
+    assert_eq!(r[0].summary.need_more_samples, 1);
+    let mut deny = Options::default();
+    deny.set_level("chan-send-receiver-gone", Level::Deny)
+        .unwrap();
+    assert!(fails(
+        &analyze(std::slice::from_ref(&s), &deny),
+        Verdict::Leak
+    ));
+    // At exit they are leaks; the rest of this test works there.
+    let exit = || Options {
+        context: Some(Context::Exit),
+        ..Options::default()
+    };
+    let r = analyze(std::slice::from_ref(&s), &exit());
+    assert!(fails(&r, Verdict::Leak));
+    let g = r[0].groups.iter().find(|g| g.count == 4).unwrap();
+    assert_eq!(g.verdict, Verdict::Leak);
+    // So is the HTTP server left serving at exit (goleak's rule); the runtime's GC worker and
+    // the signal loop live as long as the process and are not.
+    let serve = r[0].groups.iter().find(|g| g.count == 300).unwrap();
+    assert_eq!(
+        (serve.verdict, serve.pattern.as_deref()),
+        (Verdict::Leak, Some("http-server-idle"))
+    );
+    for f in ["runtime.gcBgMarkWorker", "os/signal.signal_recv"] {
+        let g = r[0]
+            .groups
+            .iter()
+            .find(|g| g.stack[0].function == f)
+            .unwrap();
+        assert_eq!(g.verdict, Verdict::Benign, "{f}");
+    }
 
     let cfg = Config::from_toml_str("[ignore]\ntop_function = [\"main.send.*\"]\n").unwrap();
     let opts = Options {
         config: cfg,
-        ..Options::default()
+        ..exit()
     };
     let r = analyze(std::slice::from_ref(&s), &opts);
-    assert!(!fails(&r, Verdict::Suspect));
     assert_eq!(r[0].summary.ignored, 1);
     let g = r[0].groups.iter().find(|g| g.count == 4).unwrap();
     assert!(g.evidence[0].contains("top_function"), "{g:#?}");
@@ -164,6 +199,7 @@ fn ignore_rules_levels_and_fail_thresholds() {
             "[rules]\nchan-send-receiver-gone = \"deny\"\n",
             Verdict::Leak,
         ),
+        ("", Verdict::Leak),
         (
             "[rules]\nchan-send-receiver-gone = \"warn\"\n",
             Verdict::Suspect,
@@ -171,7 +207,7 @@ fn ignore_rules_levels_and_fail_thresholds() {
     ] {
         let opts = Options {
             config: Config::from_toml_str(cfg).unwrap(),
-            ..Options::default()
+            ..exit()
         };
         let r = analyze(std::slice::from_ref(&s), &opts);
         let g = r[0].groups.iter().find(|g| g.count == 4).unwrap();
@@ -206,7 +242,11 @@ fn ignore_rules_levels_and_fail_thresholds() {
 fn baseline_silences_what_was_already_there() {
     let before = healthy().leaks(4).snap();
     let after = healthy().leaks(4).snap();
-    let opts = Options::default().with_baseline(&before);
+    let opts = Options {
+        context: Some(Context::Exit),
+        ..Options::default()
+    }
+    .with_baseline(&before);
     assert!(!fails(
         &analyze(std::slice::from_ref(&after), &opts),
         Verdict::Suspect
@@ -214,7 +254,7 @@ fn baseline_silences_what_was_already_there() {
     let grown = healthy().leaks(9).snap();
     let r = analyze(&[grown], &opts);
     let g = r[0].groups.iter().find(|g| g.count == 9).unwrap();
-    assert_eq!(g.verdict, Verdict::Suspect);
+    assert_eq!(g.verdict, Verdict::Leak);
     assert!(
         g.evidence
             .iter()
@@ -247,10 +287,20 @@ fn diff_matches_by_signature_not_goid() {
         (d.groups[0].before, d.groups[0].after, d.groups[0].delta),
         (2, 7, 5)
     );
+    // Grown: the second sample the live verdict asked for.
+    assert_eq!(d.groups[0].group.verdict, Verdict::Suspect);
+    assert!(d.groups[0]
+        .group
+        .evidence
+        .iter()
+        .any(|e| e.contains("grew from 2 to 7")));
     assert_eq!(d.groups[1].change, Change::New);
     assert_eq!(
-        d.groups[1].group.pattern.as_deref(),
-        Some("mutex-never-unlocked")
+        (
+            d.groups[1].group.verdict,
+            d.groups[1].group.pattern.as_deref()
+        ),
+        (Verdict::NeedMoreSamples, Some("mutex-never-unlocked"))
     );
     assert!(d.groups.iter().all(|g| g.change != Change::Gone));
     assert!(d.unchanged >= 5);
@@ -304,10 +354,10 @@ fn trend_calls_steady_growth_a_leak_and_a_flat_pool_benign() {
     // Three points cannot be significant: growth at each step is only suspect.
     let t = trend(&snaps[..3], &Options::default());
     assert_eq!(t.groups[0].verdict, Verdict::Suspect);
-    // Two points: the trend alone says need-more-samples; the last snapshot's own verdict
-    // (4 copies of one select loop: suspect) is kept when worse.
+    // Two points: the trend alone says need-more-samples, as does the last snapshot's own
+    // verdict (4 copies of one select loop in a live service).
     let t = trend(&snaps[..2], &Options::default());
-    assert_eq!(t.groups[0].verdict, Verdict::Suspect);
+    assert_eq!(t.groups[0].verdict, Verdict::NeedMoreSamples);
     assert!(
         t.groups[0].evidence[0].contains("too few"),
         "{:?}",
@@ -329,7 +379,9 @@ fn report_json_uses_the_documented_names() {
         },
     )[0];
     let v = serde_json::to_value(r).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["context"]["kind"], "live");
+    assert!(v["relations"].as_array().is_some());
     assert_eq!(v["grouping"], "ignore_lines");
     let g = &v["groups"][0];
     assert_eq!(g["verdict"], "leak");
@@ -351,6 +403,8 @@ fn report_json_uses_the_documented_names() {
         "explanation",
         "fix",
         "evidence",
+        "next_step",
+        "relations",
     ] {
         assert!(g.get(k).is_some(), "missing {k}");
     }

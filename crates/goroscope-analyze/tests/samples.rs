@@ -64,8 +64,12 @@ fn debug2_alone_flags_unambiguous_leaks_and_spares_the_healthy() {
         (Verdict::Leak, Some("nil-chan"))
     );
     assert!(!nil.proven);
+    // A dump of a running program (goroutine 1 is writing it): blocked alone is not
+    // evidence, so the senders wait for a second sample — and say how to take one.
+    assert_eq!(r.context.kind, "live");
     let send = group(r, "main.leakSend.func1");
-    assert_eq!(send.verdict, Verdict::Suspect);
+    assert_eq!(send.verdict, Verdict::NeedMoreSamples);
+    assert!(send.next_step.is_some());
     let wg = group(r, "main.leakWG.func1");
     assert_eq!(wg.pattern.as_deref(), Some("waitgroup-missing-done"));
     let mu = group(r, "main.leakMutex.func1");
@@ -136,10 +140,10 @@ fn protobuf_form_infers_states_from_runtime_frames() {
     assert_eq!(send.wait_reason.as_deref(), Some("chan send"));
     assert_eq!(send.pattern.as_deref(), Some("chan-send-receiver-gone"));
     let recv = group(r, "main.leakRecv.func1");
-    // runtime.chanrecv1 is visible here: a plain receive, suspect.
+    // runtime.chanrecv1 is visible here: a plain receive; still one live moment.
     assert_eq!(
         (recv.verdict, recv.pattern.as_deref()),
-        (Verdict::Suspect, Some("chan-receive-no-sender"))
+        (Verdict::NeedMoreSamples, Some("chan-receive-no-sender"))
     );
     let w = group(r, "main.worker");
     assert_eq!(w.pattern.as_deref(), Some("range-never-closed"));
@@ -217,18 +221,21 @@ fn real_dumps() {
         )
         .remove(0)
     };
-    // gVisor's stuck-task report: a goroutine stuck on the sentry's own RWMutex.
+    // gVisor's stuck-task report: a crash (the watchdog panics); a goroutine stuck on the
+    // sentry's own RWMutex is a lock wait one moment cannot judge.
     let r = one("009-syzkaller-gvisor-stuck-tasks.txt");
+    assert_eq!(r.context.kind, "crash");
     let g = group(&r, "gvisor.dev/gvisor/pkg/sync.(*RWMutex).RLock");
     assert_eq!(
         (g.verdict, g.pattern.as_deref()),
-        (Verdict::Suspect, Some("mutex-never-unlocked"))
+        (Verdict::NeedMoreSamples, Some("mutex-never-unlocked"))
     );
-    // go-profiler-notes: a goroutine receiving forever is suspect; the HTTP server idles.
+    // go-profiler-notes: a live dump; the goroutine receiving "forever" (by its name) needs a
+    // second sample; the HTTP server idles.
     let r = one("002-gostackparse-waitsince-go115.txt");
     assert_eq!(
         group(&r, "main.chanReceiveForever").verdict,
-        Verdict::Suspect
+        Verdict::NeedMoreSamples
     );
     assert_eq!(
         group(&r, "net/http.(*connReader).Read").verdict,

@@ -161,7 +161,7 @@ mod tests {
         let a = st.push([
             NewFrameArgs {
                 frame: 0,
-                words: &[0xc000_1840_c0, 0x0],
+                words: &[0xc0001840c0, 0x0],
                 uncertain: 0b10,
                 more: false,
             },
@@ -176,7 +176,7 @@ mod tests {
         assert!(b.is_empty());
         let fs: Vec<_> = st.frames(a).collect();
         assert_eq!(fs.len(), 2);
-        assert_eq!(fs[0].words, &[0xc000_1840_c0, 0]);
+        assert_eq!(fs[0].words, &[0xc0001840c0, 0]);
         assert!(!fs[0].uncertain(0) && fs[0].uncertain(1) && !fs[0].more);
         assert_eq!(
             (fs[1].frame, fs[1].words, fs[1].more),

@@ -94,7 +94,7 @@ fn analyze_document_fields_are_all_documented() {
     // The first field of every document.
     assert!(serde_json::to_string(&r)
         .unwrap()
-        .starts_with("{\"schema_version\":1,"));
+        .starts_with("{\"schema_version\":2,"));
 }
 
 #[test]

@@ -244,6 +244,21 @@ pub struct AnalysisArgs {
     /// Deny a rule: its suspects are reported as leaks (repeatable).
     #[arg(short = 'D', long = "deny", value_name = "RULE")]
     pub deny: Vec<String>,
+    /// What the moment of the dump means, instead of what the reader states or the analysis
+    /// infers: `live` (a running service: blocked alone is not evidence), `exit` (taken as the
+    /// process exited: whatever is still blocked is leaked), `test` (a test binary, goleak's
+    /// rule), `crash`, `deadlock` (the runtime declared all goroutines asleep).
+    #[arg(long, value_name = "live|exit|test|crash|deadlock", value_parser = parse_context)]
+    pub context: Option<goroscope_model::Context>,
+    /// Look for the Go sources the dump names under DIR too (repeatable): the blocking line
+    /// tells a ticker, a context or a signal channel from a data channel. Paths are cut from the
+    /// left until a file exists under DIR, so -trimpath paths work.
+    #[arg(long = "source", value_name = "DIR")]
+    pub source: Vec<PathBuf>,
+    /// Never read source files (by default the .go files named in the dump are read where they
+    /// exist on this machine, read-only).
+    #[arg(long)]
+    pub no_source: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -347,6 +362,11 @@ fn parse_similarity(s: &str) -> Result<Similarity, String> {
         .ok_or_else(|| format!("'{s}': expected one of exact, lines, blocking, creation"))
 }
 
+fn parse_context(s: &str) -> Result<goroscope_model::Context, String> {
+    goroscope_model::Context::parse(s)
+        .ok_or_else(|| format!("'{s}': expected one of live, exit, test, crash, deadlock"))
+}
+
 fn parse_verdict(s: &str) -> Result<Verdict, String> {
     match Verdict::parse(s) {
         Some(v @ (Verdict::Leak | Verdict::Suspect)) => Ok(v),
@@ -364,6 +384,11 @@ impl AnalysisArgs {
         if let Some(s) = self.similarity {
             opts.similarity = s;
         }
+        opts.context = self.context;
+        opts.source = goroscope_analyze::SourceOptions {
+            enabled: !self.no_source,
+            roots: self.source.clone(),
+        };
         if let Some(path) = &self.config {
             opts.config = goroscope_analyze::Config::load(path)
                 .with_context(|| format!("reading --config {}", path.display()))?;

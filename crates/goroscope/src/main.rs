@@ -145,7 +145,9 @@ fn cmd_run(args: cli::RunArgs, color: ColorChoice) -> Result<u8> {
     for (pid, why) in &outcome.skipped {
         tracing::info!("pid {pid} exited but was not read: {why}");
     }
-    let opts = args.analysis.options()?;
+    let mut opts = args.analysis.options()?;
+    // Read as each process exits: whatever user goroutine is still blocked is leaked.
+    opts.context = opts.context.or(Some(goroscope_model::Context::Exit));
     let threshold = args
         .analysis
         .fail_on

@@ -29,8 +29,9 @@ fn analyze_json_has_the_documented_top_level_fields() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["total_goroutines"], 18);
+    assert_eq!(v["context"]["kind"], "live");
     let groups = v["groups"].as_array().unwrap();
     let sum: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
     assert_eq!(sum, 18, "group counts add up to the goroutine count");

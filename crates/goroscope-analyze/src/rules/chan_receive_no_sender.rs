@@ -54,44 +54,48 @@ fn check(cx: &Ctx<'_>) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use crate::rules::testkit::*;
-    use crate::Verdict;
 
     #[test]
-    fn plain_receive_is_suspect_pool_shape_needs_samples() {
+    fn receives_in_user_code_need_samples_live_and_leak_at_exit() {
         let rt = [
             ("runtime.gopark", "proc.go", 1),
             ("runtime.chanrecv", "chan.go", 2),
             ("runtime.chanrecv1", "chan.go", 3),
             ("main.leakRecv.func1", "main.go", 24),
         ];
-        let g = one(&[G::new("chan receive", &rt)
+        // A plain `<-ch` (runtime.chanrecv1 visible), the pool shape (Go 1.27 debug=2: no
+        // runtime frames, 10 goroutines from one creator), a single one, or one each from many
+        // creators: one live snapshot decides none of them; at exit all are leaked.
+        let plain = [G::new("chan receive", &rt)
             .by(("main.leakRecv", "main.go", 20))
             .creator(1)
-            .times(10)]);
-        assert_eq!(
-            (g.verdict, g.pattern.as_deref()),
-            (Verdict::Suspect, Some("chan-receive-no-sender"))
-        );
-        // Go 1.27 debug=2: no runtime frames; 10 goroutines from one creator look like a pool.
-        let g = one(&[G::new("chan receive", &rt[3..])
+            .times(10)];
+        let pool = [G::new("chan receive", &rt[3..])
             .by(("main.leakRecv", "main.go", 20))
             .creator(1)
-            .times(10)]);
-        assert_eq!(g.verdict, Verdict::NeedMoreSamples);
-        // A single one, or many from many creators (per request), is suspect.
-        let g = one(&[G::new("chan receive", &rt[3..])
+            .times(10)];
+        let single = [G::new("chan receive", &rt[3..])
             .by(("main.handle", "main.go", 20))
-            .creator(7)]);
-        assert_eq!(g.verdict, Verdict::Suspect);
-        let gs: Vec<G> = (0..4)
+            .creator(7)];
+        let many: Vec<G> = (0..4)
             .map(|i| {
                 G::new("chan receive", &rt[3..])
                     .by(("main.handle", "main.go", 20))
                     .creator(100 + i)
             })
             .collect();
-        let g = one(&gs);
-        assert_eq!((g.count, g.verdict), (4, Verdict::Suspect));
+        for gs in [&plain[..], &pool[..], &single[..], &many[..]] {
+            assert_eq!(
+                undecided_live_leaked_at_exit(gs).as_deref(),
+                Some("chan-receive-no-sender")
+            );
+        }
+        let g = one(&plain);
+        assert!(
+            g.evidence.iter().any(|e| e.contains("plain `<-ch`")),
+            "{g:#?}"
+        );
+        assert_eq!(one(&many).count, 4);
         // Standard library receives are not this rule's business.
         let g = one(&[G::new(
             "chan receive",

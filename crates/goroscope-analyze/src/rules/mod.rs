@@ -106,6 +106,9 @@ pub struct SnapFacts {
     /// Functions on the stacks of goroutines blocked in `Accept`: goroutines they created
     /// serve accepted connections.
     pub accept_functions: Vec<String>,
+    /// Goroutines in `net/http.(*persistConn).readLoop` idle in I/O wait: pooled client
+    /// connections waiting for their next response.
+    pub idle_client_conns: u64,
 }
 
 /// One group, as the rules see it.

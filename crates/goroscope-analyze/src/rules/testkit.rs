@@ -1,8 +1,9 @@
 //! Builds snapshots through the model API for rule tests.
 
-use crate::{analyze, Group, Options, Report};
+use crate::{analyze, Group, Options, Report, Verdict};
 use goroscope_model::{
-    Format, Frame, Goid, Goroutine, Interner, ProfileKind, Record, Snapshot, Source, StateText,
+    Context, Format, Frame, Goid, Goroutine, Interner, NewFrameArgs, ProfileKind, Record, Snapshot,
+    Source, StateText,
 };
 
 /// A goroutine (or, with an empty state, a stateless record) to put in a test snapshot.
@@ -14,6 +15,11 @@ pub struct G {
     pub creator: Option<u64>,
     pub times: u64,
     pub labels: Vec<(&'static str, &'static str)>,
+    /// Argument words per frame index (innermost 0), as a traceback prints them.
+    pub args: Vec<(usize, Vec<u64>)>,
+    /// The goroutine id (default: the next free one from 100).
+    pub goid: Option<u64>,
+    pub minutes: Option<u32>,
 }
 
 impl G {
@@ -25,7 +31,23 @@ impl G {
             creator: None,
             times: 1,
             labels: Vec::new(),
+            args: Vec::new(),
+            goid: None,
+            minutes: None,
         }
+    }
+    /// Argument words printed after frame `frame` (innermost 0).
+    pub fn args(mut self, frame: usize, words: &[u64]) -> G {
+        self.args.push((frame, words.to_vec()));
+        self
+    }
+    pub fn goid(mut self, goid: u64) -> G {
+        self.goid = Some(goid);
+        self
+    }
+    pub fn minutes(mut self, m: u32) -> G {
+        self.minutes = Some(m);
+        self
     }
     pub fn by(mut self, c: (&'static str, &'static str, u32)) -> G {
         self.created_by = Some(c);
@@ -91,10 +113,24 @@ pub fn snapshot(gs: &[G], kind: ProfileKind) -> Snapshot {
         }
         let created_by = g.created_by.map(|c| frame(&mut s, c));
         for _ in 0..g.times {
-            let mut gr = Goroutine::new(Goid(goid), stack);
-            goid += 1;
+            let id = g.goid.unwrap_or_else(|| {
+                goid += 1;
+                goid - 1
+            });
+            let mut gr = Goroutine::new(Goid(id), stack);
             let st = StateText::parse(g.state);
             gr.set_state(&st, &mut s.interner);
+            if g.minutes.is_some() {
+                gr.wait_minutes = g.minutes;
+            }
+            if !g.args.is_empty() {
+                gr.args = s.args.push(g.args.iter().map(|(f, w)| NewFrameArgs {
+                    frame: *f,
+                    words: w,
+                    uncertain: 0,
+                    more: false,
+                }));
+            }
             gr.created_by = created_by;
             gr.creator_goid = g.creator.map(Goid);
             gr.labels = labels;
@@ -120,9 +156,44 @@ pub fn report(gs: &[G]) -> Report {
     r.pop().expect("one report")
 }
 
-/// The only group of a snapshot holding `gs`.
+/// The only group of a snapshot holding `gs` (judged in the context the analysis infers:
+/// `live` for these snapshots, which carry no crash header, test frame or exit).
 pub fn one(gs: &[G]) -> Group {
     let r = report(gs);
     assert_eq!(r.groups.len(), 1, "expected one group: {:#?}", r.groups);
     r.groups.into_iter().next().unwrap()
+}
+
+/// The report of a snapshot holding `gs`, judged in context `ctx`.
+pub fn report_in(ctx: Context, gs: &[G]) -> Report {
+    let opts = Options {
+        context: Some(ctx),
+        ..Options::default()
+    };
+    analyze(&[snapshot(gs, ProfileKind::Goroutine)], &opts)
+        .pop()
+        .expect("one report")
+}
+
+/// The only group of a snapshot holding `gs`, judged in context `ctx`.
+pub fn one_in(ctx: Context, gs: &[G]) -> Group {
+    let r = report_in(ctx, gs);
+    assert_eq!(r.groups.len(), 1, "expected one group: {:#?}", r.groups);
+    r.groups.into_iter().next().unwrap()
+}
+
+/// The verdict of a pattern one snapshot finds but cannot decide alone: in a live service it
+/// needs more samples; at exit (goleak's rule) it is leaked. Returns the pattern.
+#[track_caller]
+pub fn undecided_live_leaked_at_exit(gs: &[G]) -> Option<String> {
+    let live = one_in(Context::Live, gs);
+    let exit = one_in(Context::Exit, gs);
+    assert_eq!(live.verdict, Verdict::NeedMoreSamples, "live: {live:#?}");
+    assert!(
+        live.next_step.is_some(),
+        "live: a next step is named: {live:#?}"
+    );
+    assert_eq!(exit.verdict, Verdict::Leak, "exit: {exit:#?}");
+    assert_eq!(live.pattern, exit.pattern);
+    live.pattern
 }

@@ -57,6 +57,8 @@ pub fn group(id: &str, count: u64, verdict: Verdict) -> Group {
         goids: vec![],
         goids_truncated: false,
         verdict,
+        next_step: Some("take a second sample".into()),
+        relations: vec!["lock-chain-1".into()],
         pattern: None,
         proven: false,
         explanation: None,
@@ -148,6 +150,7 @@ pub fn sample_report() -> Report {
         go_version: Some("go1.27.3".into()),
         go_version_min: None,
         reason: None,
+        context: live(),
         total_goroutines: total,
         warnings: vec!["line 12: cut-off goroutine <here>".into()],
         grouping: Similarity::IgnoreLines,
@@ -166,7 +169,55 @@ pub fn sample_report() -> Report {
             groups: 16,
             ignored: 0,
         },
+        relations: vec![sample_relation()],
         groups,
+    }
+}
+
+/// A lock chain whose root holder runs: every field of a relation filled.
+pub fn sample_relation() -> goroscope_analyze::Relation {
+    use goroscope_analyze::{Relation, RelationGoroutine, WaitObject};
+    Relation {
+        id: "lock-chain-1".into(),
+        kind: "lock-chain".into(),
+        sure: true,
+        summary: "13 goroutines wait on mutex 0xc0000a0008 (in a Node) → held by goroutine 8 in main.(*Sim).Update, running — the lock is held too long".into(),
+        count: 14,
+        goroutines: vec![
+            RelationGoroutine {
+                goid: 20,
+                role: "waiter".into(),
+                state: "sync.Mutex.Lock".into(),
+                at: Some(loc("main.(*Node).Get", "/src/node.go", 30)),
+                group: "a1".into(),
+                waits_on: Some("lock on mutex 0xc0000a0008 (in a Node)".into()),
+                stack: vec![],
+            },
+            RelationGoroutine {
+                goid: 8,
+                role: "root-holder".into(),
+                state: "running".into(),
+                at: Some(loc("main.(*Sim).Update", "/src/sim.go", 80)),
+                group: "b2".into(),
+                waits_on: None,
+                stack: vec![loc("main.(*Sim).Update", "/src/sim.go", 80)],
+            },
+        ],
+        objects: vec![WaitObject {
+            kind: "mutex".into(),
+            addr: "0xc0000a0008".into(),
+            waiters: 13,
+            owner_type: Some("Node".into()),
+        }],
+        groups: vec!["a1".into(), "b2".into()],
+    }
+}
+
+fn live() -> goroscope_analyze::ContextInfo {
+    goroscope_analyze::ContextInfo {
+        kind: "live".into(),
+        why: "read from a running service".into(),
+        inferred: true,
     }
 }
 
@@ -179,6 +230,7 @@ pub fn clean_report() -> Report {
         go_version: None,
         go_version_min: Some("go1.21".into()),
         reason: None,
+        context: live(),
         total_goroutines: 7,
         warnings: vec![],
         grouping: Similarity::IgnoreLines,
@@ -188,6 +240,7 @@ pub fn clean_report() -> Report {
             groups: 1,
             ..Summary::default()
         },
+        relations: vec![],
         groups: vec![g],
     }
 }

@@ -1,0 +1,1165 @@
+//! Relations between goroutines: what each blocked goroutine waits on, who could free it, and
+//! the shapes that follow — deadlocked sets (with their cycles), lock chains rooted at a holder,
+//! a program in which nothing can run, goroutines whose creator is gone.
+//!
+//! # Evidence, and how sure it is
+//! * **Wait objects** come from the argument words the runtime prints: the channel of
+//!   `runtime.chansend`/`chanrecv` (visible in `GOTRACEBACK=system|crash` dumps, `debug=2` before
+//!   Go 1.27, and attach), the mutex of `sync.(*Mutex).lockSlow` (visible in every text form), the
+//!   RWMutex behind `runtime_SemacquireRWMutex[R]`, the WaitGroup of `(*WaitGroup).Wait`, the Cond of
+//!   `(*Cond).Wait`. A word printed with `?` (a register argument whose spill slot may be stale)
+//!   is not used. Aggregated forms (`debug=1`, protobuf) print no arguments: no relations there.
+//! * **Who could free a waiter** is inferred: a goroutine whose kept argument words mention the
+//!   channel, WaitGroup or Cond (it holds it: it may be the other side); for a lock, the goroutine
+//!   that is *inside* the object containing it (a method receiver at or just below the lock's
+//!   address) and does not wait on it — the probable holder. A dump does not show references held
+//!   in closures, the heap or globals, so "nobody else mentions it" is never taken as proof.
+//! * **Deadlocked set**: blocked goroutines each of whose objects has at least one visible freer,
+//!   all freers being in the set themselves (the closure computed by removing, until nothing
+//!   changes, any goroutine one of whose freers can still run). Its strongly connected parts are
+//!   the cycles shown; the rest of the set waits behind them.
+//! * **Stuck program**: no user goroutine can run or be woken by I/O, a timer or a signal, and
+//!   every user goroutine waits on a channel or a lock: what the runtime's own deadlock detector
+//!   would report, had something (a listener, a cgo thread, `signal.Notify`) not kept it quiet.
+//! * **Lock chain**: from the waiters of a lock, follow the probable holder while it waits on
+//!   another lock; the chain ends at a holder that runs (the lock is held too long), one blocked
+//!   on something else (a channel, I/O), a cycle, or no visible holder.
+//!
+//! Cost: one pass over the goroutines that wait on a channel or a lock (reading a few argument
+//! words), and — only when there are such objects — one pass over every kept argument word;
+//! nothing per goroutine otherwise.
+
+use crate::frames::is_plumbing;
+use crate::group::Grouped;
+use goroscope_model::{Goroutine, Snapshot, Status, WaitReason};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// What kind of object a goroutine waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ObjectKind {
+    Chan,
+    Mutex,
+    RwMutex,
+    WaitGroup,
+    Cond,
+}
+
+impl ObjectKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Chan => "chan",
+            ObjectKind::Mutex => "mutex",
+            ObjectKind::RwMutex => "rwmutex",
+            ObjectKind::WaitGroup => "waitgroup",
+            ObjectKind::Cond => "cond",
+        }
+    }
+
+    fn is_lock(self) -> bool {
+        matches!(self, ObjectKind::Mutex | ObjectKind::RwMutex)
+    }
+}
+
+/// The operation a goroutine is blocked in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Op {
+    Send,
+    Recv,
+    Lock,
+    RLock,
+    Wait,
+}
+
+impl Op {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Op::Send => "send",
+            Op::Recv => "receive",
+            Op::Lock => "lock",
+            Op::RLock => "read-lock",
+            Op::Wait => "wait",
+        }
+    }
+}
+
+/// Runtime and sync frames whose first argument word names the object waited on, with the
+/// offset from that word to the object's address (semaphores sit inside their lock).
+struct ObjFrame {
+    function: &'static str,
+    kind: ObjectKind,
+    op: Op,
+    /// Subtracted from the word to get the object's address.
+    offset: u64,
+}
+
+const fn of(function: &'static str, kind: ObjectKind, op: Op, offset: u64) -> ObjFrame {
+    ObjFrame {
+        function,
+        kind,
+        op,
+        offset,
+    }
+}
+
+/// Frames that name a wait object, innermost preferred. Layouts (Go 1.21–1.27, amd64):
+/// `sync.Mutex{state int32; sema uint32}` (sema at +4); `sync.RWMutex{w Mutex; writerSem;
+/// readerSem; …}` (writerSem at +8, readerSem at +12); `WaitGroup` and `Cond` by receiver.
+const OBJ_FRAMES: &[ObjFrame] = &[
+    of("runtime.chansend", ObjectKind::Chan, Op::Send, 0),
+    of("runtime.chansend1", ObjectKind::Chan, Op::Send, 0),
+    of("runtime.chanrecv", ObjectKind::Chan, Op::Recv, 0),
+    of("runtime.chanrecv1", ObjectKind::Chan, Op::Recv, 0),
+    of("runtime.chanrecv2", ObjectKind::Chan, Op::Recv, 0),
+    of("sync.(*Mutex).lockSlow", ObjectKind::Mutex, Op::Lock, 0),
+    of(
+        "internal/sync.(*Mutex).lockSlow",
+        ObjectKind::Mutex,
+        Op::Lock,
+        0,
+    ),
+    of("sync.(*Mutex).Lock", ObjectKind::Mutex, Op::Lock, 0),
+    of(
+        "internal/sync.(*Mutex).Lock",
+        ObjectKind::Mutex,
+        Op::Lock,
+        0,
+    ),
+    of(
+        "sync.runtime_SemacquireMutex",
+        ObjectKind::Mutex,
+        Op::Lock,
+        4,
+    ),
+    of(
+        "internal/sync.runtime_SemacquireMutex",
+        ObjectKind::Mutex,
+        Op::Lock,
+        4,
+    ),
+    of(
+        "sync.runtime_SemacquireRWMutexR",
+        ObjectKind::RwMutex,
+        Op::RLock,
+        12,
+    ),
+    of(
+        "sync.runtime_SemacquireRWMutex",
+        ObjectKind::RwMutex,
+        Op::Lock,
+        8,
+    ),
+    of("sync.(*RWMutex).RLock", ObjectKind::RwMutex, Op::RLock, 0),
+    of("sync.(*RWMutex).Lock", ObjectKind::RwMutex, Op::Lock, 0),
+    of("sync.(*WaitGroup).Wait", ObjectKind::WaitGroup, Op::Wait, 0),
+    of("sync.(*Cond).Wait", ObjectKind::Cond, Op::Wait, 0),
+];
+
+/// How far past a method receiver a lock may sit and still be taken as a field of that object.
+pub(crate) const MAX_FIELD_OFFSET: u64 = 1024;
+
+/// A word that may be a pointer into the Go heap or data (not a small integer, flag or length).
+pub(crate) fn pointer_like(w: u64) -> bool {
+    (0x10000..(1u64 << 47)).contains(&w)
+}
+
+/// The states in which a goroutine waits on a channel or a lock (and nothing else can wake it).
+pub(crate) fn is_sync_wait(r: Option<WaitReason>) -> bool {
+    matches!(
+        r,
+        Some(
+            WaitReason::ChanSend
+                | WaitReason::ChanReceive
+                | WaitReason::ChanSendNilChan
+                | WaitReason::ChanReceiveNilChan
+                | WaitReason::SelectNoCases
+                | WaitReason::SyncMutexLock
+                | WaitReason::SyncRwMutexLock
+                | WaitReason::SyncRwMutexRLock
+                | WaitReason::SyncWaitGroupWait
+                | WaitReason::SyncCondWait
+                | WaitReason::Semacquire
+        )
+    )
+}
+
+/// What goroutine `g` waits on: an object named by a runtime or sync frame's argument.
+fn wait_object(snap: &Snapshot, g: &Goroutine) -> Option<(u64, ObjectKind, Op)> {
+    if g.args.is_empty() {
+        return None;
+    }
+    let frames = snap.stack(g.stack);
+    for fa in snap.frame_args(g) {
+        let Some(&fid) = frames.get(fa.frame) else {
+            continue;
+        };
+        let name = snap.function(fid);
+        let Some(of) = OBJ_FRAMES.iter().find(|o| o.function == name) else {
+            if !is_plumbing(name) {
+                break; // past the blocking operation
+            }
+            continue;
+        };
+        let Some(&w) = fa.words.first() else {
+            continue;
+        };
+        if fa.uncertain(0) || !pointer_like(w) || w < of.offset {
+            continue;
+        }
+        return Some((w - of.offset, of.kind, of.op));
+    }
+    None
+}
+
+/// The receiver type of a pointer-receiver method (`pkg.(*T).M` → `T`), not of closures inside
+/// methods (`.func1`) or generic methods (their first word is a dictionary).
+pub(crate) fn pointer_receiver(function: &str) -> Option<&str> {
+    let open = function.find(".(*")?;
+    let rest = &function[open + 3..];
+    let close = rest.find(").")?;
+    let ty = &rest[..close];
+    let method = &rest[close + 2..];
+    if ty.contains('[') || method.contains('.') || method.contains('-') || method.is_empty() {
+        return None;
+    }
+    Some(ty)
+}
+
+/// An object at least one goroutine waits on.
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    pub addr: u64,
+    pub kind: ObjectKind,
+    /// Indices into `snap.goroutines` of its waiters, with their operation.
+    pub waiters: Vec<(u32, Op)>,
+    /// Goroutines that could free its waiters: those that mention it (channels, WaitGroups,
+    /// Conds; for WaitGroups also the waiters' live children) or the probable holders (locks).
+    pub freers: Vec<u32>,
+    /// For locks: the holder is the only candidate.
+    pub sole_holder: bool,
+    /// For locks: the receiver type of the object the lock is a field of, when known.
+    pub owner_type: Option<String>,
+    /// For locks: the frame (goroutine, frame index) of each probable holder whose receiver is
+    /// the owner object — "inside `(*Sim).Update`".
+    pub holder_frames: Vec<(u32, usize)>,
+}
+
+/// Why a lock chain ends where it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChainEnd {
+    /// The last holder runs (running, runnable, in a syscall): the lock is held too long.
+    Busy,
+    /// The last holder waits on something that is not a lock.
+    Blocked,
+    /// The chain runs into a deadlocked set.
+    Deadlock,
+    /// No goroutine visibly holds the last lock.
+    NoHolder,
+}
+
+/// Waiters of a lock, and the holders behind it up to the root.
+#[derive(Debug, Clone)]
+pub(crate) struct Chain {
+    /// The lock whose waiters start the chain (index into `objects`).
+    pub object: usize,
+    /// Holders in order (goroutine, the lock it holds): the first holds `object`.
+    pub holders: Vec<(u32, usize)>,
+    pub end: ChainEnd,
+    /// Every step had a single holder candidate.
+    pub sure: bool,
+}
+
+/// A strongly connected part of a deadlocked set.
+#[derive(Debug, Clone)]
+pub(crate) struct Cycle {
+    pub goroutines: Vec<u32>,
+    pub objects: Vec<usize>,
+    /// Every object was named by a runtime/sync frame and every lock had a sole holder.
+    pub sure: bool,
+}
+
+/// Everything the relation layer found in one snapshot.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Relations {
+    pub objects: Vec<Object>,
+    /// Goroutine index → (object index, op), for goroutines with a known wait object.
+    pub waits: FxHashMap<u32, (usize, Op)>,
+    /// Goroutines of the deadlocked set.
+    pub deadlocked: FxHashSet<u32>,
+    pub cycles: Vec<Cycle>,
+    pub chains: Vec<Chain>,
+    /// Nothing can run: the number of user goroutines all waiting on channels or locks.
+    pub stuck: Option<u64>,
+    /// Sorted goids present in the snapshot (to tell whether a creator is still alive), when
+    /// the snapshot lists every goroutine.
+    pub goids: Option<Vec<u64>>,
+}
+
+impl Relations {
+    /// Whether `goid` is among the snapshot's goroutines; `None` when the snapshot may not list
+    /// them all (a single-goroutine crash traceback, a cut-off dump, an aggregated form).
+    pub(crate) fn alive(&self, goid: u64) -> Option<bool> {
+        self.goids.as_ref().map(|v| v.binary_search(&goid).is_ok())
+    }
+
+    /// The cycle a goroutine belongs to.
+    pub(crate) fn cycle_of(&self, g: u32) -> Option<usize> {
+        self.cycles.iter().position(|c| c.goroutines.contains(&g))
+    }
+}
+
+/// Builds the relations of `snap`.
+pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
+    let mut rel = Relations {
+        goids: complete_listing(snap).then(|| {
+            let mut v: Vec<u64> = snap.goroutines.iter().map(|g| g.goid.0).collect();
+            if !v.is_sorted() {
+                v.sort_unstable();
+            }
+            v
+        }),
+        ..Relations::default()
+    };
+    if snap.goroutines.is_empty() {
+        return rel;
+    }
+    // 1. Wait objects.
+    let mut index: FxHashMap<u64, usize> = FxHashMap::default();
+    for (i, g) in snap.goroutines.iter().enumerate() {
+        if !waiting(g) || !is_sync_wait(g.wait_reason.or_else(|| inferred(grouped, i))) {
+            continue;
+        }
+        let Some((addr, kind, op)) = wait_object(snap, g) else {
+            continue;
+        };
+        let o = *index.entry(addr).or_insert_with(|| {
+            rel.objects.push(Object {
+                addr,
+                kind,
+                waiters: Vec::new(),
+                freers: Vec::new(),
+                sole_holder: false,
+                owner_type: None,
+                holder_frames: Vec::new(),
+            });
+            rel.objects.len() - 1
+        });
+        // A Mutex at an RWMutex's address is its writer lock: one object.
+        if rel.objects[o].kind == ObjectKind::Mutex && kind == ObjectKind::RwMutex {
+            rel.objects[o].kind = kind;
+        }
+        rel.objects[o].waiters.push((i as u32, op));
+        rel.waits.insert(i as u32, (o, op));
+    }
+    if !rel.objects.is_empty() {
+        find_freers(snap, &mut rel, &index);
+        deadlocked_set(snap, &mut rel);
+        chains(snap, &mut rel);
+    }
+    if rel.goids.is_some() {
+        // Only a listing of every goroutine can show that nothing is left to run.
+        rel.stuck = stuck(snap, grouped);
+    }
+    rel
+}
+
+fn waiting(g: &Goroutine) -> bool {
+    matches!(g.status, Status::Waiting | Status::Leaked | Status::Unknown)
+}
+
+fn inferred(grouped: &Grouped, i: usize) -> Option<WaitReason> {
+    let gi = *grouped.member.get(i)? as usize;
+    grouped.groups.get(gi).and_then(|(_, a)| a.reason)
+}
+
+/// Whether the snapshot lists every goroutine of the process (so a creator that is not in it
+/// has exited).
+fn complete_listing(snap: &Snapshot) -> bool {
+    if snap.truncated || snap.goroutines.is_empty() || !snap.records.is_empty() {
+        return false;
+    }
+    // A panic with the default GOTRACEBACK=single prints only the panicking goroutine; a full
+    // listing has the main goroutine (goid 1) unless main already returned (exit).
+    snap.goroutines.iter().any(|g| g.goid.0 == 1)
+}
+
+/// Who could free each object's waiters.
+fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usize>) {
+    let has_locks = rel.objects.iter().any(|o| o.kind.is_lock());
+    // Words that mention an object; receivers (for lock holders).
+    let mut mentions: Vec<FxHashSet<u32>> = vec![FxHashSet::default(); rel.objects.len()];
+    // (addr, goroutine, type index, frame index)
+    let mut receivers: Vec<(u64, u32, u32, usize)> = Vec::new();
+    let mut types: Vec<String> = Vec::new();
+    let mut type_index: FxHashMap<String, u32> = FxHashMap::default();
+    for (i, g) in snap.goroutines.iter().enumerate() {
+        if g.args.is_empty() {
+            continue;
+        }
+        let frames = snap.stack(g.stack);
+        for fa in snap.frame_args(g) {
+            for (k, &w) in fa.words.iter().enumerate() {
+                if fa.uncertain(k) {
+                    continue;
+                }
+                if let Some(&o) = index.get(&w) {
+                    mentions[o].insert(i as u32);
+                }
+            }
+            if has_locks {
+                let Some(&fid) = frames.get(fa.frame) else {
+                    continue;
+                };
+                let Some(ty) = pointer_receiver(snap.function(fid)) else {
+                    continue;
+                };
+                let Some(&r) = fa.words.first() else {
+                    continue;
+                };
+                if fa.uncertain(0) || !pointer_like(r) {
+                    continue;
+                }
+                let t = *type_index.entry(ty.to_string()).or_insert_with(|| {
+                    types.push(ty.to_string());
+                    (types.len() - 1) as u32
+                });
+                receivers.push((r, i as u32, t, fa.frame));
+            }
+        }
+    }
+    receivers.sort_unstable();
+    receivers.dedup();
+    // Children of each waiter, for WaitGroups (a worker calls Done).
+    let waiter_goids: FxHashSet<u64> = rel
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::WaitGroup)
+        .flat_map(|o| {
+            o.waiters
+                .iter()
+                .map(|&(w, _)| snap.goroutines[w as usize].goid.0)
+        })
+        .collect();
+    let mut children: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+    if !waiter_goids.is_empty() {
+        for (i, g) in snap.goroutines.iter().enumerate() {
+            if let Some(c) = g.creator_goid.filter(|c| waiter_goids.contains(&c.0)) {
+                children.entry(c.0).or_default().push(i as u32);
+            }
+        }
+    }
+    for (o, obj) in rel.objects.iter_mut().enumerate() {
+        let waiters: FxHashSet<u32> = obj.waiters.iter().map(|&(w, _)| w).collect();
+        let mut freers: Vec<u32> = Vec::new();
+        match obj.kind {
+            ObjectKind::Mutex | ObjectKind::RwMutex => {
+                // The innermost object that contains the lock: the largest receiver at or below
+                // its address, within MAX_FIELD_OFFSET; its goroutines that do not wait on the
+                // lock are the probable holders. Then any goroutine that mentions the lock.
+                let lo = obj.addr.saturating_sub(MAX_FIELD_OFFSET - 1);
+                let start = receivers.partition_point(|r| r.0 < lo);
+                let end = receivers.partition_point(|r| r.0 <= obj.addr);
+                let mut best: Option<u64> = None;
+                for r in receivers[start..end].iter().rev() {
+                    if waiters.contains(&r.1) {
+                        continue;
+                    }
+                    match best {
+                        None => {
+                            best = Some(r.0);
+                            obj.owner_type = Some(types[r.2 as usize].clone());
+                            freers.push(r.1);
+                            obj.holder_frames.push((r.1, r.3));
+                        }
+                        Some(b) if b == r.0 => {
+                            freers.push(r.1);
+                            obj.holder_frames.push((r.1, r.3));
+                        }
+                        Some(_) => break,
+                    }
+                }
+                if freers.is_empty() {
+                    // The owner type from the waiters' own receivers, for the report.
+                    if let Some(r) = receivers[start..end].last() {
+                        obj.owner_type = Some(types[r.2 as usize].clone());
+                    }
+                }
+                for &m in &mentions[o] {
+                    if !waiters.contains(&m) {
+                        freers.push(m);
+                    }
+                }
+            }
+            ObjectKind::Chan | ObjectKind::Cond => {
+                freers.extend(mentions[o].iter().filter(|m| !waiters.contains(m)));
+            }
+            ObjectKind::WaitGroup => {
+                freers.extend(mentions[o].iter().filter(|m| !waiters.contains(m)));
+                for &(w, _) in &obj.waiters {
+                    let goid = snap.goroutines[w as usize].goid.0;
+                    if let Some(ch) = children.get(&goid) {
+                        freers.extend(ch.iter().filter(|c| !waiters.contains(c)));
+                    }
+                }
+            }
+        }
+        freers.sort_unstable();
+        freers.dedup();
+        obj.sole_holder = obj.kind.is_lock() && freers.len() == 1;
+        obj.freers = freers;
+    }
+}
+
+/// Whether a goroutine can still run or be woken by something outside the channels and locks
+/// the relation layer sees (I/O, a timer, a signal, the scheduler).
+fn can_progress(g: &Goroutine, reason: Option<WaitReason>) -> bool {
+    match g.status {
+        Status::Running | Status::Runnable | Status::Syscall | Status::Preempted => true,
+        Status::Waiting | Status::Leaked | Status::Unknown => !is_sync_wait(reason),
+        _ => false,
+    }
+}
+
+/// The deadlocked set and its cycles.
+fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
+    // Start from every goroutine with a known object whose freers are visible; remove, until
+    // nothing changes, any goroutine one of whose freers is not in the set (a worklist over the
+    // reverse edges: linear in the edges).
+    let mut set: FxHashSet<u32> = rel
+        .waits
+        .iter()
+        .filter(|(_, (o, _))| !rel.objects[*o].freers.is_empty())
+        .map(|(&g, _)| g)
+        .collect();
+    // Freer → the objects it could free.
+    let mut frees: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
+    for (o, obj) in rel.objects.iter().enumerate() {
+        for &f in &obj.freers {
+            frees.entry(f).or_default().push(o);
+        }
+    }
+    let mut queue: Vec<u32> = set
+        .iter()
+        .copied()
+        .filter(|g| {
+            let (o, _) = rel.waits[g];
+            !rel.objects[o].freers.iter().all(|f| set.contains(f))
+        })
+        .collect();
+    for g in &queue {
+        set.remove(g);
+    }
+    while let Some(g) = queue.pop() {
+        // `g` can run or be freed from outside: every waiter of what it could free may be freed.
+        for &o in frees.get(&g).map(Vec::as_slice).unwrap_or(&[]) {
+            for &(w, _) in &rel.objects[o].waiters {
+                if set.remove(&w) {
+                    queue.push(w);
+                }
+            }
+        }
+    }
+    if set.is_empty() {
+        return;
+    }
+    // Cycles: strongly connected parts of goroutine → object → freer, inside the set.
+    let mut nodes: Vec<u32> = set.iter().copied().collect();
+    nodes.sort_unstable();
+    let pos: FxHashMap<u32, usize> = nodes.iter().enumerate().map(|(i, &g)| (g, i)).collect();
+    let succ = |i: usize| -> Vec<usize> {
+        let (o, _) = rel.waits[&nodes[i]];
+        rel.objects[o]
+            .freers
+            .iter()
+            .filter_map(|f| pos.get(f).copied())
+            .collect()
+    };
+    for comp in tarjan(nodes.len(), succ) {
+        let self_loop = comp.len() == 1 && {
+            let (o, _) = rel.waits[&nodes[comp[0]]];
+            rel.objects[o].freers.contains(&nodes[comp[0]])
+        };
+        if comp.len() < 2 && !self_loop {
+            continue;
+        }
+        let mut goroutines: Vec<u32> = comp.iter().map(|&i| nodes[i]).collect();
+        goroutines.sort_unstable();
+        let mut objects: Vec<usize> = goroutines.iter().map(|g| rel.waits[g].0).collect();
+        objects.sort_unstable();
+        objects.dedup();
+        let sure = objects
+            .iter()
+            .all(|&o| !rel.objects[o].kind.is_lock() || rel.objects[o].sole_holder);
+        rel.cycles.push(Cycle {
+            goroutines,
+            objects,
+            sure,
+        });
+    }
+    rel.cycles
+        .sort_by_key(|c| std::cmp::Reverse(c.goroutines.len()));
+    rel.deadlocked = set;
+    let _ = snap;
+}
+
+/// Tarjan's strongly connected components, iteratively (stacks can be long).
+fn tarjan(n: usize, succ: impl Fn(usize) -> Vec<usize>) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut out = Vec::new();
+    let mut next = 0;
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        // (node, successors, position in successors)
+        let mut work: Vec<(usize, Vec<usize>, usize)> = vec![(root, succ(root), 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some((v, ws, k)) = work.last_mut() {
+            let v = *v;
+            if let Some(&w) = ws.get(*k) {
+                *k += 1;
+                if index[w] == UNSEEN {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    let s = succ(w);
+                    work.push((w, s, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some((u, _, _)) = work.last() {
+                let u = *u;
+                low[u] = low[u].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut comp = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    comp.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                out.push(comp);
+            }
+        }
+    }
+    out
+}
+
+/// Lock chains: from each lock with waiters, through probable holders, to the root.
+fn chains(snap: &Snapshot, rel: &mut Relations) {
+    let mut out = Vec::new();
+    for (o, obj) in rel.objects.iter().enumerate() {
+        if !obj.kind.is_lock() {
+            continue;
+        }
+        let mut holders: Vec<(u32, usize)> = Vec::new();
+        let mut sure = true;
+        let mut cur = o;
+        let mut seen: FxHashSet<usize> = FxHashSet::default();
+        let end = loop {
+            if !seen.insert(cur) {
+                break ChainEnd::Deadlock;
+            }
+            let c = &rel.objects[cur];
+            // The holder: the first candidate that is not itself one of the waiters.
+            let Some(&h) = c.freers.first() else {
+                break ChainEnd::NoHolder;
+            };
+            sure &= c.freers.len() == 1;
+            holders.push((h, cur));
+            if rel.deadlocked.contains(&h) {
+                break ChainEnd::Deadlock;
+            }
+            let hg = &snap.goroutines[h as usize];
+            match rel.waits.get(&h) {
+                Some(&(next, _)) if rel.objects[next].kind.is_lock() => cur = next,
+                Some(_) => break ChainEnd::Blocked,
+                None if matches!(
+                    hg.status,
+                    Status::Running | Status::Runnable | Status::Syscall | Status::Preempted
+                ) =>
+                {
+                    break ChainEnd::Busy
+                }
+                None => break ChainEnd::Blocked,
+            }
+        };
+        out.push(Chain {
+            object: o,
+            holders,
+            end,
+            sure,
+        });
+    }
+    rel.chains = out;
+}
+
+/// Nothing can run: every user goroutine waits on a channel or a lock (or `select {}`), none
+/// runs, is runnable, in a syscall, in I/O, asleep or in a select (whose timer could fire), no
+/// library goroutine could be woken from outside (a server in I/O wait could take a request
+/// that frees someone), and no goroutine delivers signals to the program (a signal could wake
+/// a waiter). Runtime workers (every frame in `runtime`) idle by design and do not count.
+fn stuck(snap: &Snapshot, grouped: &Grouped) -> Option<u64> {
+    if snap.goroutines.is_empty() || !snap.records.is_empty() {
+        return None;
+    }
+    let mut users = 0u64;
+    for (i, g) in snap.goroutines.iter().enumerate() {
+        let (_, a) = &grouped.groups[grouped.member[i] as usize];
+        let reason = g.wait_reason.or(a.reason);
+        let stack = snap.stack(g.stack);
+        if stack
+            .iter()
+            .any(|&f| snap.function(f).starts_with("os/signal."))
+        {
+            return None;
+        }
+        if can_progress(g, reason) {
+            if stack
+                .iter()
+                .all(|&f| snap.function(f).starts_with("runtime."))
+            {
+                continue; // a runtime worker
+            }
+            return None;
+        }
+        if grouped.facts[&a.stack].has_user_frame {
+            users += 1;
+        }
+    }
+    (users > 0).then_some(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receivers() {
+        assert_eq!(pointer_receiver("main.(*Sim).Update"), Some("Sim"));
+        assert_eq!(
+            pointer_receiver("github.com/a/b.(*Server).serve"),
+            Some("Server")
+        );
+        assert_eq!(pointer_receiver("main.(*Sim).Update.func1"), None);
+        assert_eq!(pointer_receiver("main.(*List[...]).Push"), None);
+        assert_eq!(pointer_receiver("main.Sim.Update"), None);
+        assert_eq!(pointer_receiver("main.(*T).M-fm"), None);
+        assert_eq!(pointer_receiver("main.main"), None);
+    }
+
+    #[test]
+    fn tarjan_finds_cycles() {
+        // 0 → 1 → 2 → 0, 3 → 0, 4 → 4
+        let edges = [vec![1], vec![2], vec![0], vec![0], vec![4]];
+        let mut comps: Vec<Vec<usize>> = tarjan(5, |i| edges[i].clone())
+            .into_iter()
+            .map(|mut c| {
+                c.sort();
+                c
+            })
+            .collect();
+        comps.sort();
+        assert_eq!(comps, vec![vec![0, 1, 2], vec![3], vec![4]]);
+    }
+
+    use crate::rules::testkit::*;
+    use crate::Verdict;
+    use goroscope_model::Context;
+
+    const LOCK_SLOW: (&str, &str, u32) = ("internal/sync.(*Mutex).lockSlow", "mutex.go", 149);
+    const LOCK: (&str, &str, u32) = ("sync.(*Mutex).Lock", "mutex.go", 46);
+    const MAIN: (&str, &str, u32) = ("main.main", "main.go", 1);
+
+    /// Go 1.27 debug=2 of the lock chain in the issue: 13 goroutines wait on mutex X of a Node;
+    /// goroutine A holds X (inside a Node method) and waits on mutex Y of a Sim; goroutine B
+    /// holds Y and is running inside a Sim method.
+    fn lock_chain() -> Vec<G> {
+        const NODE: u64 = 0xc0000a0000;
+        const SIM: u64 = 0xc0000b0000;
+        let mut gs = vec![G::new("select (no cases)", &[MAIN]).goid(1)];
+        for i in 0..13 {
+            gs.push(
+                G::new(
+                    "sync.Mutex.Lock",
+                    &[LOCK_SLOW, LOCK, ("main.(*Node).Get", "node.go", 30)],
+                )
+                .args(0, &[NODE + 8])
+                .args(2, &[NODE, 0x3])
+                .by(("main.serve", "main.go", 9))
+                .goid(20 + i)
+                .creator(1)
+                .minutes(8),
+            );
+        }
+        gs.push(
+            G::new(
+                "sync.Mutex.Lock",
+                &[
+                    LOCK_SLOW,
+                    LOCK,
+                    ("main.(*Sim).Snapshot", "sim.go", 50),
+                    ("main.(*Node).Step", "node.go", 70),
+                ],
+            )
+            .args(0, &[SIM + 16])
+            .args(2, &[SIM])
+            .args(3, &[NODE])
+            .by(("main.main", "main.go", 12))
+            .goid(7)
+            .creator(1)
+            .minutes(8),
+        );
+        gs.push(
+            G::new(
+                "running",
+                &[
+                    ("main.integrate", "sim.go", 90),
+                    ("main.(*Sim).Update", "sim.go", 80),
+                ],
+            )
+            .args(1, &[SIM])
+            .by(("main.main", "main.go", 13))
+            .goid(8)
+            .creator(1),
+        );
+        gs
+    }
+
+    #[test]
+    fn lock_chain_names_the_busy_holder() {
+        for ctx in [Context::Live, Context::Crash] {
+            let r = report_in(ctx, &lock_chain());
+            let chain = r
+                .relations
+                .iter()
+                .find(|x| x.kind == "lock-chain")
+                .unwrap_or_else(|| panic!("{:#?}", r.relations));
+            assert!(chain.sure, "{chain:#?}");
+            let root = chain
+                .goroutines
+                .iter()
+                .find(|g| g.role == "root-holder")
+                .unwrap();
+            assert_eq!(root.goid, 8);
+            assert!(!root.stack.is_empty());
+            assert!(chain
+                .goroutines
+                .iter()
+                .any(|g| g.role == "holder" && g.goid == 7));
+            assert!(
+                chain.summary.contains("13 goroutines wait on mutex")
+                    && chain.summary.contains("goroutine 7")
+                    && chain.summary.contains("goroutine 8 in main.(*Sim).Update")
+                    && chain.summary.contains("held too long"),
+                "{}",
+                chain.summary
+            );
+            let waiters = r.groups.iter().find(|g| g.count == 13).unwrap();
+            assert_eq!(
+                (waiters.verdict, waiters.pattern.as_deref()),
+                (Verdict::Suspect, Some("lock-held-too-long")),
+                "{waiters:#?}"
+            );
+            assert!(waiters.relations.contains(&chain.id));
+            let a = r.groups.iter().find(|g| g.goids == vec![7]).unwrap();
+            assert_eq!(a.pattern.as_deref(), Some("lock-held-too-long"));
+            // The busy holder itself runs: it is named, not judged a leak.
+            let b = r.groups.iter().find(|g| g.goids == vec![8]).unwrap();
+            assert_eq!(b.verdict, Verdict::Benign);
+            assert!(b.relations.contains(&chain.id));
+        }
+    }
+
+    #[test]
+    fn lock_order_deadlock_is_a_leak_even_live() {
+        const A: u64 = 0xc000100000;
+        const B: u64 = 0xc000200000;
+        let transfer = ("main.(*Account).Transfer", "bank.go", 20);
+        let gs = vec![
+            G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1),
+            G::new("sync.Mutex.Lock", &[LOCK_SLOW, LOCK, transfer])
+                .args(0, &[B])
+                .args(2, &[A, B])
+                .goid(10),
+            G::new("sync.Mutex.Lock", &[LOCK_SLOW, LOCK, transfer])
+                .args(0, &[A])
+                .args(2, &[B, A])
+                .goid(11),
+        ];
+        let r = report_in(Context::Live, &gs);
+        let d = r
+            .relations
+            .iter()
+            .find(|x| x.kind == "deadlock")
+            .unwrap_or_else(|| panic!("{:#?}", r.relations));
+        assert!(d.sure);
+        let mut goids: Vec<u64> = d.goroutines.iter().map(|g| g.goid).collect();
+        goids.sort();
+        assert_eq!(goids, vec![10, 11]);
+        let g = r
+            .groups
+            .iter()
+            .find(|g| g.pattern.as_deref() == Some("deadlock"))
+            .unwrap();
+        assert_eq!((g.verdict, g.count), (Verdict::Leak, 2));
+    }
+
+    #[test]
+    fn deadlocked_pipeline_from_runtime_frames() {
+        // GOTRACEBACK=system: runtime.chansend names each channel; each stage holds its input
+        // and output channels as arguments. main sends into stage 1; stage 3 sends back to main.
+        let (c0, c1, c2, c3) = (0xc000010000u64, 0xc000010060, 0xc0000100c0, 0xc000010120);
+        let send = ("runtime.chansend1", "chan.go", 161);
+        let stage = |input: u64, output: u64, goid: u64| {
+            G::new(
+                "chan send",
+                &[
+                    ("runtime.chansend", "chan.go", 283),
+                    send,
+                    ("main.stage", "main.go", 14),
+                ],
+            )
+            .args(0, &[output, 0xc000070000, 1])
+            .args(2, &[input, output])
+            .by(("main.main", "main.go", 30))
+            .creator(1)
+            .goid(goid)
+        };
+        let mut gs = vec![
+            G::new(
+                "chan send",
+                &[
+                    ("runtime.chansend", "chan.go", 283),
+                    send,
+                    ("main.main", "main.go", 33),
+                ],
+            )
+            .args(0, &[c0, 0xc000080000, 1])
+            .args(2, &[c3])
+            .goid(1),
+            stage(c0, c1, 5),
+            stage(c1, c2, 6),
+            stage(c2, c3, 7),
+        ];
+        for ctx in [Context::Crash, Context::Live] {
+            let r = report_in(ctx, &gs);
+            let d = r
+                .relations
+                .iter()
+                .find(|x| x.kind == "deadlock")
+                .unwrap_or_else(|| panic!("{:#?}", r));
+            assert_eq!(d.count, 4, "{d:#?}");
+            assert!(d.summary.contains("send on chan"), "{}", d.summary);
+            let main = r.groups.iter().find(|g| g.goids == vec![1]).unwrap();
+            assert_eq!(
+                (main.verdict, main.pattern.as_deref()),
+                (Verdict::Leak, Some("deadlock")),
+                "main blocked forever is never benign: {main:#?}"
+            );
+            // The program is stuck too: nothing can run.
+            assert!(r.relations.iter().any(|x| x.kind == "stuck"));
+        }
+        // A fourth stage that reads the last channel and runs: no deadlock, nothing stuck.
+        gs.push(
+            G::new("runnable", &[("main.drain", "main.go", 40)])
+                .args(0, &[c3])
+                .goid(9),
+        );
+        let r = report_in(Context::Crash, &gs);
+        assert!(r.relations.is_empty(), "{:#?}", r.relations);
+        assert!(
+            r.groups.iter().all(|g| g.verdict != Verdict::Leak),
+            "{:#?}",
+            r.groups
+        );
+    }
+
+    #[test]
+    fn stuck_program_without_visible_objects() {
+        // A SIGABRT of a hung program, frames without arguments: no object is known, but no
+        // goroutine can run either.
+        let gs = vec![
+            G::new("chan send", &[("main.main", "main.go", 10)]).goid(1),
+            G::new("chan receive", &[("main.worker", "main.go", 20)])
+                .by(("main.main", "main.go", 8))
+                .creator(1)
+                .goid(5),
+            G::new(
+                "GC worker (idle)",
+                &[("runtime.gcBgMarkWorker", "mgc.go", 1)],
+            )
+            .goid(2),
+        ];
+        let r = report_in(Context::Crash, &gs);
+        assert!(
+            r.relations.iter().any(|x| x.kind == "stuck"),
+            "{:#?}",
+            r.relations
+        );
+        for f in ["main.main", "main.worker"] {
+            let g = r.groups.iter().find(|g| g.stack[0].function == f).unwrap();
+            assert_eq!(
+                (g.verdict, g.pattern.as_deref()),
+                (Verdict::Leak, Some("deadlock")),
+                "{f}"
+            );
+        }
+        let gc = r
+            .groups
+            .iter()
+            .find(|g| g.stack[0].function == "runtime.gcBgMarkWorker")
+            .unwrap();
+        assert_eq!(gc.verdict, Verdict::Benign);
+        // A server in I/O wait could take a request that frees them: not stuck.
+        let mut with_server = gs.clone();
+        with_server.push(
+            G::new(
+                "IO wait",
+                &[
+                    ("internal/poll.(*FD).Accept", "fd.go", 1),
+                    ("net/http.(*Server).Serve", "server.go", 2),
+                ],
+            )
+            .goid(3),
+        );
+        let r = report_in(Context::Crash, &with_server);
+        assert!(r.relations.is_empty(), "{:#?}", r.relations);
+        // A dump that may not list every goroutine (no goroutine 1) proves nothing stuck.
+        let partial: Vec<G> = gs[1..].to_vec();
+        let r = report_in(Context::Crash, &partial);
+        assert!(r.relations.is_empty());
+    }
+
+    #[test]
+    fn creators_gone_make_live_senders_suspect() {
+        // Result senders created by request goroutines that have returned: the classic leak.
+        let mut gs = vec![G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1)];
+        for i in 0..5 {
+            gs.push(
+                G::new("chan send", &[("main.query.func1", "main.go", 28)])
+                    .by(("main.query", "main.go", 25))
+                    .creator(500 + i),
+            );
+        }
+        let r = report_in(Context::Live, &gs);
+        let g = r.groups.iter().find(|g| g.count == 5).unwrap();
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Suspect, Some("chan-send-receiver-gone")),
+            "{g:#?}"
+        );
+        assert!(g.evidence.iter().any(|e| e.contains("no longer running")));
+        // Created by goroutine 1, still alive: one live moment cannot tell.
+        let alive: Vec<G> = vec![
+            G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1),
+            G::new("chan send", &[("main.query.func1", "main.go", 28)])
+                .by(("main.query", "main.go", 25))
+                .creator(1)
+                .times(5),
+        ];
+        let r = report_in(Context::Live, &alive);
+        let g = r.groups.iter().find(|g| g.count == 5).unwrap();
+        assert_eq!(g.verdict, Verdict::NeedMoreSamples);
+    }
+
+    #[test]
+    fn magnitude_makes_a_live_site_a_suspect() {
+        let gs = vec![
+            G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1),
+            G::new("chan receive", &[("main.worker", "main.go", 20)])
+                .by(("main.spawn", "main.go", 8))
+                .creator(1)
+                .times(9_500),
+            G::new("chan receive", &[("main.other", "main.go", 30)])
+                .by(("main.spawn", "main.go", 9))
+                .creator(1)
+                .times(500),
+        ];
+        let r = report_in(Context::Live, &gs);
+        let g = &r.groups[0];
+        assert_eq!((g.count, g.verdict), (9_500, Verdict::Suspect), "{g:#?}");
+        assert!(
+            g.evidence.iter().any(|e| e.contains("95 % of all")),
+            "{g:#?}"
+        );
+        assert!(g.next_step.is_some());
+        let small = r.groups.iter().find(|g| g.count == 500).unwrap();
+        assert_eq!(small.verdict, Verdict::NeedMoreSamples);
+    }
+
+    #[test]
+    fn long_lived_actors_are_benign_live_but_leaks_at_exit() {
+        let mut gs = vec![G::new("select (no cases)", &[MAIN]).goid(1).minutes(240)];
+        for i in 0..12 {
+            gs.push(
+                G::new(
+                    "select",
+                    &[(
+                        "github.com/thejerf/suture/v4.(*Supervisor).Serve",
+                        "supervisor.go",
+                        300,
+                    )],
+                )
+                .by(("main.main", "main.go", 40))
+                .creator(1)
+                .goid(30 + i)
+                .minutes(240),
+            );
+        }
+        // Many copies of one select loop: background-loop, but one per owner, started by main,
+        // blocked since the process started.
+        let r = report_in(Context::Live, &gs);
+        let g = r.groups.iter().find(|g| g.count == 12).unwrap();
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::NeedMoreSamples, Some("background-loop")),
+            "twelve from one creator is more than one per owner: {g:#?}"
+        );
+        // A supervisor tree: each supervisor started by its parent (all still running).
+        let per_owner: Vec<G> = std::iter::once(gs[0].clone())
+            .chain((0..12).map(|i| {
+                G::new(
+                    "select",
+                    &[(
+                        "github.com/thejerf/suture/v4.(*Supervisor).Serve",
+                        "supervisor.go",
+                        300,
+                    )],
+                )
+                .by((
+                    "github.com/thejerf/suture/v4.(*Supervisor).Add",
+                    "supervisor.go",
+                    90,
+                ))
+                .creator(if i == 0 { 1 } else { 29 + i })
+                .goid(30 + i)
+                .minutes(238)
+            }))
+            .collect();
+        let r = report_in(Context::Live, &per_owner);
+        let g = r.groups.iter().find(|g| g.count == 12).unwrap();
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Benign, Some("benign:long-lived-actor")),
+            "{g:#?}"
+        );
+        let r = report_in(Context::Exit, &per_owner);
+        let g = r.groups.iter().find(|g| g.count == 12).unwrap();
+        assert_eq!(g.verdict, Verdict::Leak);
+    }
+}
