@@ -397,6 +397,15 @@ pub(crate) fn decide(
     }
 
     // 6. Exit and test: whatever is still blocked is leaked.
+    if ev.context.is_final() && !parked(cx) && !user {
+        // The goroutine exiting the process (running `os.Exit`, or a stack that cannot be read
+        // while it runs): nothing to attribute.
+        d.evidence.push(format!(
+            "{} context: running as the process exited, with no user frame to attribute",
+            ev.context
+        ));
+        return d;
+    }
     if ev.context.is_final() {
         let (v, why) = if parked(cx) {
             (
@@ -602,4 +611,73 @@ fn levels(
         }
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+    use crate::Verdict;
+    use goroscope_model::Context;
+
+    #[test]
+    fn at_exit_blocked_is_leaked_running_is_suspect_the_exiting_goroutine_is_not() {
+        let blocked = [G::new("chan receive", &[("main.worker", "main.go", 9)])];
+        let g = one_in(Context::Exit, &blocked);
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Leak, Some("chan-receive-no-sender"))
+        );
+        let busy = [G::new("running", &[("main.spin", "main.go", 3)])];
+        let g = one_in(Context::Exit, &busy);
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Suspect, Some("running-at-exit"))
+        );
+        // The goroutine running os.Exit (its stack unreadable while it runs) is not a finding.
+        let exiting = [G::new("running", &[])];
+        assert_eq!(one_in(Context::Exit, &exiting).verdict, Verdict::Benign);
+        let sleeping = [G::new(
+            "sleep",
+            &[("time.Sleep", "time.go", 1), ("main.tick", "main.go", 5)],
+        )];
+        let g = one_in(Context::Exit, &sleeping);
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Leak, Some("blocked-at-exit"))
+        );
+        assert_eq!(one_in(Context::Live, &sleeping).verdict, Verdict::Benign);
+    }
+
+    #[test]
+    fn runtime_declared_deadlock_proves_every_user_goroutine() {
+        let gs = [
+            G::new(
+                "sync.WaitGroup.Wait",
+                &[
+                    ("sync.(*WaitGroup).Wait", "waitgroup.go", 1),
+                    ("main.main", "main.go", 11),
+                ],
+            )
+            .goid(1),
+            G::new("chan send", &[("main.main.func1", "main.go", 9)])
+                .by(("main.main", "main.go", 9))
+                .creator(1),
+            G::new(
+                "GC worker (idle)",
+                &[("runtime.gcBgMarkWorker", "mgc.go", 1)],
+            ),
+        ];
+        let r = report_in(Context::Deadlock, &gs);
+        assert!(r.proof.available);
+        for g in &r.groups {
+            if g.stack[0].function == "runtime.gcBgMarkWorker" {
+                assert_eq!(g.verdict, Verdict::Benign);
+            } else {
+                assert_eq!((g.verdict, g.proven), (Verdict::Leak, true), "{g:#?}");
+            }
+        }
+        // main blocked forever is never benign here.
+        let main = r.groups.iter().find(|g| g.goids == vec![1]).unwrap();
+        assert_eq!(main.verdict, Verdict::Leak);
+    }
 }
