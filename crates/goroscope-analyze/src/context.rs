@@ -43,6 +43,11 @@ pub fn effective(snap: &Snapshot, given: Option<Context>) -> (Context, ContextIn
 }
 
 const DEADLOCK: &str = "all goroutines are asleep - deadlock";
+/// `testing/synctest` (Go 1.24+): the runtime's deadlock verdicts for a bubble.
+const BUBBLE_DEADLOCK: &[&str] = &[
+    "deadlock: main bubble goroutine has exited but blocked goroutines remain",
+    "deadlock: all goroutines in bubble are blocked",
+];
 
 fn decide(snap: &Snapshot, given: Option<Context>) -> (Context, String, bool) {
     if let Some(c) = given {
@@ -67,6 +72,13 @@ fn decide(snap: &Snapshot, given: Option<Context>) -> (Context, String, bool) {
             return (
                 Context::Deadlock,
                 "the runtime declared `all goroutines are asleep - deadlock!`".into(),
+                true,
+            );
+        }
+        if let Some(b) = BUBBLE_DEADLOCK.iter().find(|b| r.contains(**b)) {
+            return (
+                Context::Deadlock,
+                format!("the runtime declared a testing/synctest bubble deadlocked (`{b}`)"),
                 true,
             );
         }
@@ -186,6 +198,11 @@ mod tests {
         assert_eq!(effective(&s, None).0, Context::Crash);
         let s = snap_with(Some("SIGQUIT: quit"), &user);
         assert_eq!(effective(&s, None).0, Context::Crash);
+        let s = snap_with(
+            Some("panic: deadlock: main bubble goroutine has exited but blocked goroutines remain [recovered, repanicked]"),
+            &user,
+        );
+        assert_eq!(effective(&s, None).0, Context::Deadlock);
         let s = snap_with(
             None,
             &[

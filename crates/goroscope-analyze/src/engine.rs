@@ -143,6 +143,10 @@ pub(crate) fn analyze_keyed(
     let grouped = group(snap, opts.similarity, opts.max_goids);
     let wide = snap_facts(snap, &grouped);
     let rel = relate::build(snap, &grouped);
+    let mut rel = rel;
+    if context == Context::Deadlock {
+        rel.stuck = None; // the runtime said so itself
+    }
     let rels = describe::relations(snap, &grouped, &rel);
     let is_leak_profile = snap.source.kind == ProfileKind::GoroutineLeak;
     let has_markers = snap.goroutines.iter().any(|g| g.leaked);

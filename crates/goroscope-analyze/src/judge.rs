@@ -157,8 +157,23 @@ fn parked(cx: &Ctx<'_>) -> bool {
     }
 }
 
+/// The wait a `testing/synctest` durable wait is (`chan send (durable)` is a `chan send` inside a
+/// bubble): the rules judge the operation.
+fn base_reason(r: Option<WaitReason>) -> Option<WaitReason> {
+    Some(match r? {
+        WaitReason::SynctestChanReceive => WaitReason::ChanReceive,
+        WaitReason::SynctestChanSend => WaitReason::ChanSend,
+        WaitReason::SynctestSelect => WaitReason::Select,
+        WaitReason::SynctestWaitGroupWait => WaitReason::SyncWaitGroupWait,
+        other => other,
+    })
+}
+
 /// The worst rule finding (ties: rule order).
 fn best_rule(cx: &Ctx<'_>) -> Option<(&'static rules::Rule, Finding)> {
+    let mut based = *cx;
+    based.reason = base_reason(cx.reason);
+    let cx = &based;
     let mut best: Option<(&rules::Rule, Finding)> = None;
     for rule in rules::ALL {
         if let Some(f) = (rule.check)(cx) {
@@ -397,6 +412,12 @@ pub(crate) fn decide(
     }
 
     // 6. Exit and test: whatever is still blocked is leaked.
+    if ev.context == Context::Deadlock && !parked(cx) {
+        d.evidence.push(
+            "running when the runtime declared the deadlock: the goroutine reporting it".into(),
+        );
+        return d;
+    }
     if ev.context.is_final() && !parked(cx) && !user {
         // The goroutine exiting the process (running `os.Exit`, or a stack that cannot be read
         // while it runs): nothing to attribute.
