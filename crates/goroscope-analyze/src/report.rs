@@ -56,23 +56,25 @@ impl fmt::Display for Similarity {
     }
 }
 
-/// What the analysis concluded about a group.
+/// What the analysis concluded about a group. Ordered by severity, like [`Verdict::rank`]:
+/// `Benign < NeedMoreSamples < Suspect < Leak`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// Healthy: known runtime/server idling, or ignored by configuration.
+    Benign,
+    /// More snapshots would decide (e.g. a worker pool that may or may not be growing).
+    NeedMoreSamples,
+    /// Heuristic evidence: worth a look, not proven.
+    Suspect,
     /// Proven by the runtime, or unambiguous evidence (nil channel, `select {}`, a known leak
     /// signature, growth across snapshots).
     Leak,
-    /// Heuristic evidence: worth a look, not proven.
-    Suspect,
-    /// More snapshots would decide (e.g. a worker pool that may or may not be growing).
-    NeedMoreSamples,
-    /// Healthy: known runtime/server idling, or ignored by configuration.
-    Benign,
 }
 
 impl Verdict {
-    /// Severity: higher is worse (`benign` 0, `need-more-samples` 1, `suspect` 2, `leak` 3).
+    /// Severity: higher is worse (`benign` 0, `need-more-samples` 1, `suspect` 2, `leak` 3); the
+    /// same order as the derived `Ord`.
     pub fn rank(self) -> u8 {
         match self {
             Verdict::Benign => 0,
@@ -312,6 +314,33 @@ pub struct Report {
 }
 
 /// How a group changed between two snapshots.
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+
+    #[test]
+    fn order_follows_severity() {
+        let mut v = [
+            Verdict::Leak,
+            Verdict::Benign,
+            Verdict::Suspect,
+            Verdict::NeedMoreSamples,
+        ];
+        v.sort();
+        assert_eq!(
+            v,
+            [
+                Verdict::Benign,
+                Verdict::NeedMoreSamples,
+                Verdict::Suspect,
+                Verdict::Leak
+            ]
+        );
+        assert!(v.windows(2).all(|w| w[0].rank() < w[1].rank()));
+        assert_eq!(Verdict::Leak.max(Verdict::Suspect), Verdict::Leak);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {

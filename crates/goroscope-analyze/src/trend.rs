@@ -105,9 +105,9 @@ fn trend_group(xs: &[f64], counts: Vec<u64>, group: Group, per_minute: bool) -> 
             "grew at every one of {n} snapshots ({slope:.2} per {unit}), too few to be significant"
         ));
         if n >= 3 {
-            Verdict::Suspect.max_rank(snap_verdict)
+            Verdict::Suspect.max(snap_verdict)
         } else {
-            Verdict::NeedMoreSamples.max_rank(snap_verdict)
+            Verdict::NeedMoreSamples.max(snap_verdict)
         }
     } else if flat && n >= 4 && snap_verdict == Verdict::NeedMoreSamples {
         evidence.push(format!(
@@ -133,20 +133,6 @@ fn trend_group(xs: &[f64], counts: Vec<u64>, group: Group, per_minute: bool) -> 
         verdict,
         evidence,
         group,
-    }
-}
-
-trait MaxRank {
-    fn max_rank(self, other: Verdict) -> Verdict;
-}
-
-impl MaxRank for Verdict {
-    fn max_rank(self, other: Verdict) -> Verdict {
-        if other.rank() > self.rank() {
-            other
-        } else {
-            self
-        }
     }
 }
 
