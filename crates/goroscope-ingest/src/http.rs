@@ -15,6 +15,7 @@
 
 use crate::detect::{detect, Detected};
 use crate::{FormatHint, IngestError, Options, Result, HEAD_BYTES};
+use goroscope_model::{redact_url, redact_urls_in};
 use std::time::Duration;
 
 /// The most redirects followed.
@@ -121,13 +122,21 @@ fn format_of(debug: u64) -> Option<FormatHint> {
 /// Fetches a URL (completed by [`goroutine_url`]) and checks that the answer is a goroutine dump
 /// in the form asked for.
 pub fn fetch(url: &str, opts: &Options) -> Result<Fetched> {
-    let target = goroutine_url(url, opts).map_err(|m| IngestError::new(url, m))?;
+    // Errors name the URL without its secrets (userinfo, token parameters), also where a
+    // message from the HTTP library quotes it.
+    let shown = redact_url(url);
+    let target = goroutine_url(url, opts)
+        .map_err(|m| IngestError::new(shown.as_ref(), redact_urls_in(&m)))?;
     // Errors name the request only when it differs from what the user typed.
     let err = |msg: String| {
+        let msg = redact_urls_in(&msg);
         if target.url == url {
-            IngestError::new(url, msg)
+            IngestError::new(shown.as_ref(), msg)
         } else {
-            IngestError::new(url, format!("GET {}: {msg}", target.url))
+            IngestError::new(
+                shown.as_ref(),
+                format!("GET {}: {msg}", redact_url(&target.url)),
+            )
         }
     };
     let budget = opts.http_timeout + Duration::from_secs(target.seconds.unwrap_or(0));

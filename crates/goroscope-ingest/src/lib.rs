@@ -122,7 +122,9 @@ pub fn read_input(input: &str, opts: &Options) -> Result<Vec<Snapshot>> {
         if o.format.is_none() {
             o.format = fetched.format;
         }
-        return read_reader(input, io::Cursor::new(fetched.body), &o);
+        // The snapshot and every error name the URL without its secrets.
+        let name = goroscope_model::redact_url(input);
+        return read_reader(&name, io::Cursor::new(fetched.body), &o);
     }
     if input == "-" {
         let stdin = io::stdin();

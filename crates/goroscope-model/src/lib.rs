@@ -11,6 +11,7 @@
 mod args;
 mod context;
 mod intern;
+mod redact;
 mod status;
 
 pub use args::{
@@ -18,6 +19,7 @@ pub use args::{
 };
 pub use context::Context;
 pub use intern::{Frame, FrameId, Interner, LabelSetId, StackId, Sym};
+pub use redact::{redact_url, redact_urls_in, REDACTED};
 pub use status::{StateText, Status, WaitReason};
 
 use std::fmt;
