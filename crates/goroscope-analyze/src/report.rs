@@ -397,6 +397,10 @@ pub struct TrendGroup {
     pub evidence: Vec<String>,
     /// The group as analysed in the last snapshot that has it.
     pub group: Group,
+    /// Whether the counts grow: significantly (Mann–Kendall), or at every step. A group can be
+    /// a `leak` without growing (proven by the runtime, or certain from one snapshot).
+    #[serde(default)]
+    pub growing: bool,
 }
 
 /// Per-group growth across ordered snapshots.
@@ -408,8 +412,12 @@ pub struct TrendReport {
     /// Minutes since the first snapshot, when every snapshot has a timestamp.
     pub minutes: Option<Vec<f64>>,
     pub grouping: Similarity,
-    /// Growing groups first.
+    /// Worst first, as `analyze` orders: by verdict, proven leaks first, then growing groups
+    /// by slope, then by the last count.
     pub groups: Vec<TrendGroup>,
+    /// What the trend could not see, e.g. polls of `--every` that failed (gaps in the series).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Whether any group of `reports` has a verdict at least as bad as `threshold`

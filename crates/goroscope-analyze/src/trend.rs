@@ -68,11 +68,15 @@ pub fn trend(snapshots: &[Snapshot], opts: &Options) -> TrendReport {
             trend_group(&xs, c, group, minutes.is_some())
         })
         .collect();
+    // As `analyze` orders: verdict, proven leaks first; then growth, then size.
     groups.sort_by(|a, b| {
         b.verdict
             .rank()
             .cmp(&a.verdict.rank())
+            .then(b.group.proven.cmp(&a.group.proven))
+            .then(b.growing.cmp(&a.growing))
             .then(b.slope.total_cmp(&a.slope))
+            .then(b.counts.last().cmp(&a.counts.last()))
             .then(a.group.id.cmp(&b.group.id))
     });
     TrendReport {
@@ -82,6 +86,7 @@ pub fn trend(snapshots: &[Snapshot], opts: &Options) -> TrendReport {
         minutes,
         grouping: opts.similarity,
         groups,
+        warnings: Vec::new(),
     }
 }
 
@@ -95,7 +100,9 @@ fn trend_group(xs: &[f64], counts: Vec<u64>, group: Group, per_minute: bool) -> 
     let strictly_up = n >= 2 && ys.windows(2).all(|w| w[1] > w[0]);
     let flat = ys.windows(2).all(|w| w[1] == w[0]);
     let snap_verdict = group.verdict;
-    let verdict = if n >= 4 && p < ALPHA && slope > 0.0 {
+    let significant = n >= 4 && p < ALPHA && slope > 0.0;
+    let growing = significant || strictly_up;
+    let verdict = if significant {
         evidence.push(format!(
             "grows {slope:.2} goroutines per {unit}; Mann-Kendall S={s}, p={p:.4} over {n} snapshots"
         ));
@@ -133,6 +140,7 @@ fn trend_group(xs: &[f64], counts: Vec<u64>, group: Group, per_minute: bool) -> 
         verdict,
         evidence,
         group,
+        growing,
     }
 }
 

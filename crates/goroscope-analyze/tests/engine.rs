@@ -763,3 +763,57 @@ fn diff_and_trend_match_a_stateless_group_with_its_stated_forms() {
     assert_eq!(d.groups.len(), 1);
     assert_eq!(d.groups[0].group.wait_reason.as_deref(), Some("select"));
 }
+
+#[test]
+fn trend_says_which_groups_grow_and_orders_as_analyze() {
+    // A nil-channel leak, certain from one snapshot, that stays at 2; a select loop that grows;
+    // a flat pool.
+    let snaps: Vec<Snapshot> = (0..5)
+        .map(|i| {
+            let mut s = healthy()
+                .add(
+                    2,
+                    "chan receive (nil chan)",
+                    &[("main.nilRecv.func1", 7)],
+                    Some("main.nilRecv"),
+                )
+                .add(
+                    1 + 2 * i,
+                    "select",
+                    &[("main.poll.func1", 3)],
+                    Some("main.poll"),
+                )
+                .snap();
+            s.taken_at = Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 60 * i as u64));
+            s
+        })
+        .collect();
+    let t = trend(&snaps, &Options::default());
+    let site = |g: &goroscope_analyze::TrendGroup| {
+        g.group
+            .blocking_site
+            .as_ref()
+            .map(|l| l.function.clone())
+            .unwrap_or_default()
+    };
+    let grows = &t.groups[0];
+    assert_eq!(site(grows), "main.poll.func1");
+    assert!(
+        grows.growing && grows.verdict == Verdict::Leak,
+        "{grows:#?}"
+    );
+    let flat = &t.groups[1];
+    assert_eq!(site(flat), "main.nilRecv.func1");
+    assert_eq!(
+        flat.verdict,
+        Verdict::Leak,
+        "a leak from one snapshot stays one"
+    );
+    assert!(!flat.growing, "but it does not grow: {flat:#?}");
+    // The rest by verdict, then by size, as analyze orders.
+    for w in t.groups.windows(2) {
+        assert!(w[0].verdict.rank() >= w[1].verdict.rank());
+    }
+    assert!(t.groups.iter().skip(2).all(|g| !g.growing));
+    assert!(t.warnings.is_empty());
+}
