@@ -22,7 +22,7 @@ fn main() {
         read.as_secs_f64(),
         analysed.as_secs_f64()
     );
-    for &format in OutputFormat::ALL {
+    for format in OutputFormat::all() {
         let mut out = Vec::new();
         let t = Instant::now();
         render(

@@ -9,9 +9,62 @@
 //!
 //! Several snapshots are merged: counts of equal paths are summed.
 
+use crate::{RenderOptions, Renderer, Subject};
+use goroscope_analyze::{DiffReport, Report, TrendReport};
 use goroscope_model::{Entry, Goroutine, Interner, Snapshot, StackId, Status, Sym};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+
+/// `folded`: the folded stacks of the snapshots (`path before after` for a diff).
+pub(crate) struct Folded;
+
+impl Renderer for Folded {
+    fn name(&self) -> &'static str {
+        "folded"
+    }
+    fn supports(&self, _: Subject) -> bool {
+        true
+    }
+    fn about(&self, subject: Subject) -> &'static str {
+        match subject {
+            Subject::Report => "stacks for flame graph tools",
+            Subject::Diff => "`path before after` stacks",
+            Subject::Trend => "stacks of the last snapshot",
+        }
+    }
+    fn report(
+        &self,
+        w: &mut dyn Write,
+        reports: &[Report],
+        snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        write_folded(w, crate::stack_snapshots(reports, snapshots), &opts.fold)
+    }
+    fn diff(
+        &self,
+        w: &mut dyn Write,
+        _diff: &DiffReport,
+        snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        if let [before, after] = snapshots {
+            return write_folded_diff(w, before, after, &opts.fold);
+        }
+        let last = crate::last_snapshot(snapshots, "folded", "diff (AFTER)")?;
+        write_folded(w, [last], &opts.fold)
+    }
+    fn trend(
+        &self,
+        w: &mut dyn Write,
+        _trend: &TrendReport,
+        snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        let last = crate::last_snapshot(snapshots, "folded", "trend (last snapshot)")?;
+        write_folded(w, [last], &opts.fold)
+    }
+}
 
 /// How to fold stacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +115,11 @@ pub(crate) fn push_clean(out: &mut String, name: &str) {
         match c {
             ';' => out.push(','),
             '\n' | '\r' | '\t' => out.push(' '),
+            // Control characters (an ESC from a hostile dump) as visible escapes: they would
+            // reach the terminal of whoever reads the stacks, and make the SVG invalid XML.
+            c if crate::escape::is_control(c) => {
+                out.push_str(&crate::escape::controls(c.encode_utf8(&mut [0; 4])))
+            }
             c => out.push(c),
         }
     }
@@ -258,8 +316,11 @@ fn draw(
     state_colours: bool,
 ) -> io::Result<()> {
     let mut o = inferno::flamegraph::Options::default();
-    o.title = opts.title.clone();
-    o.subtitle = opts.subtitle.clone();
+    o.title = crate::escape::controls(&opts.title).into_owned();
+    o.subtitle = opts
+        .subtitle
+        .as_deref()
+        .map(|s| crate::escape::controls(s).into_owned());
     o.image_width = opts.width;
     o.count_name = "goroutines".to_string();
     o.name_type = "Function:".to_string();

@@ -9,7 +9,7 @@
 use crate::escape::xml;
 use crate::folded::{write_flamegraph, FlameOptions};
 use crate::text::{self, plural, thousands};
-use crate::{is_finding, ordered, RenderOptions};
+use crate::{is_finding, ordered, RenderOptions, Renderer, Subject};
 use goroscope_analyze::{Group, Location, Report, Verdict};
 use goroscope_model::Snapshot;
 use std::fmt::Write as _;
@@ -117,6 +117,32 @@ const ZOOM_JS: &str = r#"
   document.querySelectorAll("figure.flame").forEach(setup);
 })();
 "#;
+
+pub(crate) struct Html;
+
+impl Renderer for Html {
+    fn name(&self) -> &'static str {
+        "html"
+    }
+    fn supports(&self, subject: Subject) -> bool {
+        subject == Subject::Report
+    }
+    fn about(&self, subject: Subject) -> &'static str {
+        match subject {
+            Subject::Report => "self-contained page with a flame graph",
+            _ => "",
+        }
+    }
+    fn report(
+        &self,
+        w: &mut dyn Write,
+        r: &[Report],
+        snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        reports(w, &crate::clean_all(r)?, snapshots, opts)
+    }
+}
 
 pub fn reports(
     w: &mut dyn Write,

@@ -4,9 +4,54 @@
 
 use crate::escape::xml;
 use crate::text::{self, plural};
-use crate::{is_finding, ordered};
+use crate::{is_finding, ordered, RenderOptions, Renderer, Subject};
 use goroscope_analyze::{Change, DiffReport, Group, Report, TrendReport, Verdict};
+use goroscope_model::Snapshot;
 use std::io::{self, Write};
+
+pub(crate) struct Junit;
+
+impl Renderer for Junit {
+    fn name(&self) -> &'static str {
+        "junit"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["junit-xml"]
+    }
+    fn supports(&self, _: Subject) -> bool {
+        true
+    }
+    fn about(&self, _: Subject) -> &'static str {
+        "XML for CI"
+    }
+    fn report(
+        &self,
+        w: &mut dyn Write,
+        r: &[Report],
+        _snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        reports(w, &crate::clean_all(r)?)
+    }
+    fn diff(
+        &self,
+        w: &mut dyn Write,
+        d: &DiffReport,
+        _snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        diff(w, &*crate::clean(d)?)
+    }
+    fn trend(
+        &self,
+        w: &mut dyn Write,
+        t: &TrendReport,
+        _snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        trend(w, &*crate::clean(t)?)
+    }
+}
 
 struct Case {
     class: String,

@@ -1,20 +1,27 @@
 //! Reports people and tools read, from goroscope's analysis and snapshots.
 //!
-//! One entry point per kind of analysis — [`render`] for `analyze`, [`render_diff`] for `diff`
-//! and [`render_trend`] for `trend` — each taking an [`OutputFormat`] and [`RenderOptions`].
-//! Renderers only present: every judgement (verdicts, patterns, explanations, fixes) comes from
-//! the report types of `goroscope-analyze`.
+//! Every output form is one [`Renderer`]: a type in its own module that says which subjects it
+//! writes ([`Subject::Report`] for `analyze`, [`Subject::Diff`], [`Subject::Trend`]) and
+//! implements those; the trait's default for the others is an "unsupported" error. The forms
+//! are listed once, in [`RENDERERS`]: adding an output is one file and one line there, and the
+//! CLI's `--output` values and `--help` text for each command come from that table.
+//! [`OutputFormat`] is a handle to one entry, found by name with `FromStr`.
 //!
-//! | format | `render` | `render_diff` / `render_trend` |
-//! |---|---|---|
-//! | `terminal` | findings, then a table of the rest | changed / growing groups |
-//! | `json` | one document per report; an array when several | one document |
-//! | `markdown` | summary table, findings with stacks | table of changes |
-//! | `html` | one self-contained page: flame graph, groups, stacks | — |
-//! | `svg` | flame graph of the snapshots | diff: differential flame graph; trend: last snapshot |
-//! | `folded` | folded stacks of the snapshots | diff: `path before after`; trend: last snapshot |
-//! | `pprof` | gzipped goroutine profile of the snapshots | profile of AFTER / the last snapshot |
-//! | `junit` | one testcase per finding | one testcase per new/grown or growing group |
+//! Renderers only present: every judgement (verdicts, patterns, explanations, fixes) comes from
+//! the report types of `goroscope-analyze`. Everything from a dump is untrusted text: the
+//! human-readable forms show control characters escaped ([`escape::controls`]), the markup
+//! forms escape markup too.
+//!
+//! | format | report (`analyze`) | diff | trend |
+//! |---|---|---|---|
+//! | `terminal` | findings, then a table of the rest | new / grown groups | growing groups |
+//! | `json` | one document per report; an array when several | one document | one document |
+//! | `markdown` | summary table, findings with stacks | table of changes | table of groups |
+//! | `html` | one self-contained page: flame graph, groups, stacks | — | — |
+//! | `svg` | flame graph of the snapshots | differential flame graph | last snapshot |
+//! | `folded` | folded stacks of the snapshots | `path before after` | last snapshot |
+//! | `pprof` | gzipped goroutine profile, verdicts as labels | AFTER's profile | last snapshot |
+//! | `junit` | one testcase per finding | one per new/grown group | one per growing group |
 //!
 //! Errors are the writer's: a closed pipe comes back as [`io::ErrorKind::BrokenPipe`] for the
 //! caller to treat as the normal end it is.
@@ -26,6 +33,7 @@ mod json;
 mod junit;
 mod markdown;
 pub mod pprof_out;
+mod svg;
 mod terminal;
 mod text;
 
@@ -40,62 +48,166 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
-/// What to write.
+/// What a renderer is asked to write: the result of `analyze`, of `diff` or of `trend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutputFormat {
-    Terminal,
-    Json,
-    Markdown,
-    Html,
-    /// Flame graph SVG.
-    Svg,
-    /// Folded stacks (`a;b;c count`).
-    Folded,
-    /// Gzipped pprof protobuf goroutine profile (binary).
-    Pprof,
-    /// JUnit XML for CI systems.
-    Junit,
+pub enum Subject {
+    /// [`Report`]s of one or more snapshots (`analyze`, `attach`, `run`).
+    Report,
+    /// A [`DiffReport`].
+    Diff,
+    /// A [`TrendReport`].
+    Trend,
 }
 
-impl OutputFormat {
-    /// Every format, in the order `--help` lists them.
-    pub const ALL: &'static [OutputFormat] = &[
-        OutputFormat::Terminal,
-        OutputFormat::Json,
-        OutputFormat::Markdown,
-        OutputFormat::Html,
-        OutputFormat::Svg,
-        OutputFormat::Folded,
-        OutputFormat::Pprof,
-        OutputFormat::Junit,
-    ];
+impl Subject {
+    pub const ALL: [Subject; 3] = [Subject::Report, Subject::Diff, Subject::Trend];
 
-    /// The names `FromStr` accepts (also what clap shows as possible values).
-    pub const NAMES: &'static [&'static str] = &[
-        "terminal", "json", "markdown", "html", "svg", "folded", "pprof", "junit",
-    ];
+    /// The command that makes it, for messages.
+    pub fn command(self) -> &'static str {
+        match self {
+            Subject::Report => "analyze",
+            Subject::Diff => "diff",
+            Subject::Trend => "trend",
+        }
+    }
+}
+
+/// One output form. Implement the subjects it supports and say so in [`Renderer::supports`];
+/// the other methods keep their default, an [`io::ErrorKind::Unsupported`] error naming the
+/// form and the command.
+pub trait Renderer: Sync {
+    /// The `--output` name.
+    fn name(&self) -> &'static str;
+    /// Other names `--output` accepts.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether it writes `subject`.
+    fn supports(&self, subject: Subject) -> bool;
+    /// What it writes for `subject`, a few words for `--help`.
+    fn about(&self, subject: Subject) -> &'static str;
+    /// Binary output, not for a terminal.
+    fn is_binary(&self) -> bool {
+        false
+    }
+    /// Writes the analysis of one or more snapshots. `snapshots` are the snapshots the reports
+    /// were made from (matched to reports by source input, index and format, so a
+    /// goroutineleak profile that only served as proof may be among them).
+    fn report(
+        &self,
+        _w: &mut dyn Write,
+        _reports: &[Report],
+        _snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        Err(unsupported(self.name(), Subject::Report))
+    }
+    /// Writes a diff; `snapshots` is `[before, after]` (or empty).
+    fn diff(
+        &self,
+        _w: &mut dyn Write,
+        _diff: &DiffReport,
+        _snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        Err(unsupported(self.name(), Subject::Diff))
+    }
+    /// Writes a trend; `snapshots` are the trend's inputs in order (or empty).
+    fn trend(
+        &self,
+        _w: &mut dyn Write,
+        _trend: &TrendReport,
+        _snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        Err(unsupported(self.name(), Subject::Trend))
+    }
+}
+
+/// Every output form, in the order `--help` lists them. One line per form.
+pub static RENDERERS: &[&dyn Renderer] = &[
+    &terminal::Terminal,
+    &json::Json,
+    &markdown::Markdown,
+    &html::Html,
+    &svg::Svg,
+    &folded::Folded,
+    &pprof_out::Pprof,
+    &junit::Junit,
+];
+
+/// An output form: a handle to one of [`RENDERERS`].
+#[derive(Clone, Copy)]
+pub struct OutputFormat(&'static dyn Renderer);
+
+impl OutputFormat {
+    pub const TERMINAL: OutputFormat = OutputFormat(&terminal::Terminal);
+    pub const JSON: OutputFormat = OutputFormat(&json::Json);
+    pub const MARKDOWN: OutputFormat = OutputFormat(&markdown::Markdown);
+    pub const HTML: OutputFormat = OutputFormat(&html::Html);
+    pub const SVG: OutputFormat = OutputFormat(&svg::Svg);
+    pub const FOLDED: OutputFormat = OutputFormat(&folded::Folded);
+    pub const PPROF: OutputFormat = OutputFormat(&pprof_out::Pprof);
+    pub const JUNIT: OutputFormat = OutputFormat(&junit::Junit);
+
+    /// Every form, in the order `--help` lists them.
+    pub fn all() -> impl Iterator<Item = OutputFormat> {
+        RENDERERS.iter().map(|&r| OutputFormat(r))
+    }
+
+    /// The forms that write `subject`.
+    pub fn supporting(subject: Subject) -> impl Iterator<Item = OutputFormat> {
+        Self::all().filter(move |f| f.supports(subject))
+    }
+
+    pub fn renderer(self) -> &'static dyn Renderer {
+        self.0
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            OutputFormat::Terminal => "terminal",
-            OutputFormat::Json => "json",
-            OutputFormat::Markdown => "markdown",
-            OutputFormat::Html => "html",
-            OutputFormat::Svg => "svg",
-            OutputFormat::Folded => "folded",
-            OutputFormat::Pprof => "pprof",
-            OutputFormat::Junit => "junit",
-        }
+        self.0.name()
     }
 
     /// Whether the output is binary (not for a terminal).
     pub fn is_binary(self) -> bool {
-        self == OutputFormat::Pprof
+        self.0.is_binary()
     }
 
-    /// Whether `render_diff` and `render_trend` support this format (all but `html`).
-    pub fn supports_diff_and_trend(self) -> bool {
-        self != OutputFormat::Html
+    pub fn supports(self, subject: Subject) -> bool {
+        self.0.supports(subject)
+    }
+
+    /// Parses a name or alias, accepting only forms that write `subject`.
+    pub fn parse_for(s: &str, subject: Subject) -> Result<OutputFormat, UnknownFormat> {
+        let f: OutputFormat = s.parse()?;
+        if f.supports(subject) {
+            Ok(f)
+        } else {
+            Err(UnknownFormat {
+                name: s.to_string(),
+                subject: Some(subject),
+            })
+        }
+    }
+}
+
+impl PartialEq for OutputFormat {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for OutputFormat {}
+
+impl std::hash::Hash for OutputFormat {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl fmt::Debug for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OutputFormat({})", self.as_str())
     }
 }
 
@@ -105,18 +217,38 @@ impl fmt::Display for OutputFormat {
     }
 }
 
-/// An unknown `--output` name.
+/// An unknown `--output` name, or one the command cannot write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownFormat(pub String);
+pub struct UnknownFormat {
+    pub name: String,
+    /// The command it was asked of, when the name is known but not supported there.
+    pub subject: Option<Subject>,
+}
 
 impl fmt::Display for UnknownFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown output format {:?}; expected one of: {}",
-            self.0,
-            OutputFormat::NAMES.join(", ")
-        )
+        let names = |s: Option<Subject>| {
+            OutputFormat::all()
+                .filter(|o| s.is_none_or(|s| o.supports(s)))
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.subject {
+            None => write!(
+                f,
+                "unknown output format {:?}; expected one of: {}",
+                self.name,
+                names(None)
+            ),
+            Some(s) => write!(
+                f,
+                "{} cannot write --output {}; it writes: {}",
+                s.command(),
+                self.name,
+                names(Some(s))
+            ),
+        }
     }
 }
 
@@ -125,17 +257,13 @@ impl std::error::Error for UnknownFormat {}
 impl FromStr for OutputFormat {
     type Err = UnknownFormat;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "terminal" | "text" | "term" => OutputFormat::Terminal,
-            "json" => OutputFormat::Json,
-            "markdown" | "md" => OutputFormat::Markdown,
-            "html" => OutputFormat::Html,
-            "svg" | "flamegraph" => OutputFormat::Svg,
-            "folded" => OutputFormat::Folded,
-            "pprof" | "proto" => OutputFormat::Pprof,
-            "junit" | "junit-xml" => OutputFormat::Junit,
-            _ => return Err(UnknownFormat(s.to_string())),
-        })
+        let lower = s.to_ascii_lowercase();
+        Self::all()
+            .find(|f| f.as_str() == lower || f.0.aliases().contains(&lower.as_str()))
+            .ok_or_else(|| UnknownFormat {
+                name: s.to_string(),
+                subject: None,
+            })
     }
 }
 
@@ -149,10 +277,12 @@ pub struct RenderOptions {
     pub width: usize,
     /// Show this many findings in full and this many rows in each table (`--top N`); `None`:
     /// [`RenderOptions::DEFAULT_FULL_FINDINGS`] and [`RenderOptions::DEFAULT_OTHER_ROWS`], or
-    /// everything with `verbose`. Whatever is left out is counted ("…and N more").
+    /// everything when verbose. Whatever is left out is counted ("…and N more").
     pub top: Option<usize>,
-    /// Evidence, goroutine ids, labels and full stacks in terminal output.
-    pub verbose: bool,
+    /// Detail in the terminal report (`-v` is 1, `-vv` 2). 0: what a person needs to act, and
+    /// the labels; 1: also each finding's evidence, goroutine ids and stack, every row of every
+    /// table; 2: also every warning, every goroutine id kept, and the other groups in full.
+    pub verbose: u8,
     /// How folded stacks, flame graphs and the HTML report's flame graph fold frames.
     pub fold: FoldOptions,
     /// Pretty-print JSON (the default); compact puts each document on one line.
@@ -169,16 +299,16 @@ impl RenderOptions {
     pub(crate) fn full_findings(&self) -> usize {
         match (self.top, self.verbose) {
             (Some(t), _) => t,
-            (None, true) => usize::MAX,
-            (None, false) => Self::DEFAULT_FULL_FINDINGS,
+            (None, 0) => Self::DEFAULT_FULL_FINDINGS,
+            (None, _) => usize::MAX,
         }
     }
 
     pub(crate) fn table_rows(&self) -> usize {
         match (self.top, self.verbose) {
             (Some(t), _) => t,
-            (None, true) => usize::MAX,
-            (None, false) => Self::DEFAULT_OTHER_ROWS,
+            (None, 0) => Self::DEFAULT_OTHER_ROWS,
+            (None, _) => usize::MAX,
         }
     }
 
@@ -193,17 +323,14 @@ impl Default for RenderOptions {
             color: false,
             width: 80,
             top: None,
-            verbose: false,
+            verbose: 0,
             fold: FoldOptions::default(),
             json_pretty: true,
         }
     }
 }
 
-/// Writes the analysis of one or more snapshots. `snapshots` are the snapshots the reports were
-/// made from (matched to reports by source input, index and format, so a goroutineleak profile
-/// that only served as proof may be among them); the stack-based formats (`svg`, `folded`,
-/// `pprof` and the HTML flame graph) use them, the others only read `reports`.
+/// Writes the analysis of one or more snapshots in `format` (see [`Renderer::report`]).
 pub fn render(
     w: &mut dyn Write,
     format: OutputFormat,
@@ -211,35 +338,13 @@ pub fn render(
     snapshots: &[Snapshot],
     opts: &RenderOptions,
 ) -> io::Result<()> {
-    match format {
-        OutputFormat::Terminal => terminal::reports(w, reports, opts),
-        OutputFormat::Json => json::reports(w, reports, opts),
-        OutputFormat::Markdown => markdown::reports(w, reports, opts),
-        OutputFormat::Html => html::reports(w, reports, snapshots, opts),
-        OutputFormat::Svg => {
-            let title = flame_title(reports);
-            folded::write_flamegraph(
-                w,
-                stack_snapshots(reports, snapshots),
-                &FlameOptions {
-                    title,
-                    fold: opts.fold,
-                    ..FlameOptions::default()
-                },
-            )
-        }
-        OutputFormat::Folded => {
-            folded::write_folded(w, stack_snapshots(reports, snapshots), &opts.fold)
-        }
-        OutputFormat::Pprof => pprof_out::write(w, stack_snapshots(reports, snapshots)),
-        OutputFormat::Junit => junit::reports(w, reports),
-    }
+    format.0.report(w, reports, snapshots, opts)
 }
 
-/// Writes a diff. `snapshots` is `[before, after]` (or empty). `svg` is a differential flame
-/// graph (widths from AFTER, red for growth, blue for shrinkage) and `folded` gives
-/// `path before after` lines; `pprof` is the AFTER snapshot's profile (compare with
-/// `go tool pprof -diff_base`).
+/// Writes a diff in `format` (see [`Renderer::diff`]). `snapshots` is `[before, after]` (or
+/// empty). `svg` is a differential flame graph (widths from AFTER, red for growth, blue for
+/// shrinkage) and `folded` gives `path before after` lines; `pprof` is the AFTER snapshot's
+/// profile (compare with `go tool pprof -diff_base`).
 pub fn render_diff(
     w: &mut dyn Write,
     format: OutputFormat,
@@ -247,37 +352,11 @@ pub fn render_diff(
     snapshots: &[Snapshot],
     opts: &RenderOptions,
 ) -> io::Result<()> {
-    match format {
-        OutputFormat::Terminal => terminal::diff(w, diff, opts),
-        OutputFormat::Json => json::one(w, diff, opts),
-        OutputFormat::Markdown => markdown::diff(w, diff, opts),
-        OutputFormat::Junit => junit::diff(w, diff),
-        OutputFormat::Html => Err(unsupported(format, "diff")),
-        OutputFormat::Svg if snapshots.len() == 2 => folded::write_flamegraph_diff(
-            w,
-            &snapshots[0],
-            &snapshots[1],
-            &FlameOptions {
-                title: format!(
-                    "Goroutines: {} → {}",
-                    snapshots[0].source.input, snapshots[1].source.input
-                ),
-                subtitle: Some("red: more goroutines in AFTER, blue: fewer".to_string()),
-                fold: opts.fold,
-                ..FlameOptions::default()
-            },
-        ),
-        OutputFormat::Folded if snapshots.len() == 2 => {
-            folded::write_folded_diff(w, &snapshots[0], &snapshots[1], &opts.fold)
-        }
-        OutputFormat::Svg | OutputFormat::Folded | OutputFormat::Pprof => {
-            render_last(w, format, snapshots, "diff (AFTER)", opts)
-        }
-    }
+    format.0.diff(w, diff, snapshots, opts)
 }
 
-/// Writes a trend. `snapshots` are the trend's inputs in order (or empty); the stack-based
-/// formats show the last one.
+/// Writes a trend in `format` (see [`Renderer::trend`]). `snapshots` are the trend's inputs in
+/// order (or empty); the stack-based formats show the last one.
 pub fn render_trend(
     w: &mut dyn Write,
     format: OutputFormat,
@@ -285,54 +364,70 @@ pub fn render_trend(
     snapshots: &[Snapshot],
     opts: &RenderOptions,
 ) -> io::Result<()> {
-    match format {
-        OutputFormat::Terminal => terminal::trend(w, trend, opts),
-        OutputFormat::Json => json::one(w, trend, opts),
-        OutputFormat::Markdown => markdown::trend(w, trend, opts),
-        OutputFormat::Junit => junit::trend(w, trend),
-        OutputFormat::Html => Err(unsupported(format, "trend")),
-        OutputFormat::Svg | OutputFormat::Folded | OutputFormat::Pprof => {
-            render_last(w, format, snapshots, "trend (last snapshot)", opts)
-        }
-    }
+    format.0.trend(w, trend, snapshots, opts)
 }
 
-fn render_last(
-    w: &mut dyn Write,
-    format: OutputFormat,
-    snapshots: &[Snapshot],
+/// The last of `snapshots`, for the stack-based forms of a diff or trend, or an error saying
+/// they are needed.
+pub(crate) fn last_snapshot<'a>(
+    snapshots: &'a [Snapshot],
+    format: &str,
     what: &str,
-    opts: &RenderOptions,
-) -> io::Result<()> {
-    let last = snapshots.last().ok_or_else(|| {
+) -> io::Result<&'a Snapshot> {
+    snapshots.last().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("--output {format} needs the snapshots of the {what}"),
         )
-    })?;
-    let one = std::slice::from_ref(last);
-    match format {
-        OutputFormat::Svg => folded::write_flamegraph(
-            w,
-            one,
-            &FlameOptions {
-                title: format!("Goroutines: {}", last.source.input),
-                fold: opts.fold,
-                ..FlameOptions::default()
-            },
-        ),
-        OutputFormat::Folded => folded::write_folded(w, one, &opts.fold),
-        _ => pprof_out::write(w, one),
-    }
+    })
 }
 
-fn unsupported(format: OutputFormat, what: &str) -> io::Error {
+/// The error of a [`Renderer`] method for a subject it does not write.
+pub fn unsupported(format: &str, subject: Subject) -> io::Error {
+    let supported: Vec<&str> = OutputFormat::supporting(subject)
+        .map(|f| f.as_str())
+        .collect();
     io::Error::new(
         io::ErrorKind::Unsupported,
         format!(
-            "--output {format} is not available for {what}; use terminal, json, markdown, junit, svg, folded or pprof"
+            "--output {format} is not available for {}; use {}",
+            subject.command(),
+            supported.join(", ")
         ),
     )
+}
+
+/// `value` with control characters escaped in every string ([`escape::controls_in`]), for the
+/// human-readable forms; borrowed when there were none.
+pub(crate) fn clean<T>(value: &T) -> io::Result<std::borrow::Cow<'_, T>>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    match escape::controls_in(value) {
+        Ok(Some(v)) => Ok(std::borrow::Cow::Owned(v)),
+        Ok(None) => Ok(std::borrow::Cow::Borrowed(value)),
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("cannot escape the report's text: {e}"),
+        )),
+    }
+}
+
+/// [`clean`] over a slice.
+pub(crate) fn clean_all<T>(values: &[T]) -> io::Result<std::borrow::Cow<'_, [T]>>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut out: Option<Vec<T>> = None;
+    for (i, v) in values.iter().enumerate() {
+        if let std::borrow::Cow::Owned(c) = clean(v)? {
+            out.get_or_insert_with(|| values.to_vec())[i] = c;
+        }
+    }
+    Ok(match out {
+        Some(v) => std::borrow::Cow::Owned(v),
+        None => std::borrow::Cow::Borrowed(values),
+    })
 }
 
 /// The snapshot a report was made from: same input, position and format (a goroutineleak
@@ -347,7 +442,10 @@ pub(crate) fn snapshot_of<'a>(r: &Report, snapshots: &'a [Snapshot]) -> Option<&
 
 /// The snapshots the stack-based formats draw: those the reports were made from, or every
 /// snapshot when no report names one (e.g. the caller rendered without analysing).
-fn stack_snapshots<'a>(reports: &[Report], snapshots: &'a [Snapshot]) -> Vec<&'a Snapshot> {
+pub(crate) fn stack_snapshots<'a>(
+    reports: &[Report],
+    snapshots: &'a [Snapshot],
+) -> Vec<&'a Snapshot> {
     let matched: Vec<&Snapshot> = reports
         .iter()
         .filter_map(|r| snapshot_of(r, snapshots))
@@ -356,13 +454,6 @@ fn stack_snapshots<'a>(reports: &[Report], snapshots: &'a [Snapshot]) -> Vec<&'a
         snapshots.iter().collect()
     } else {
         matched
-    }
-}
-
-fn flame_title(reports: &[Report]) -> String {
-    match reports {
-        [r] => format!("Goroutines: {}", r.source.input),
-        _ => "Goroutines".to_string(),
     }
 }
 
@@ -384,11 +475,40 @@ mod tests {
 
     #[test]
     fn format_names_round_trip() {
-        for (f, n) in OutputFormat::ALL.iter().zip(OutputFormat::NAMES) {
-            assert_eq!(f.as_str(), *n);
-            assert_eq!(n.parse::<OutputFormat>().unwrap(), *f);
+        for f in OutputFormat::all() {
+            assert_eq!(f.as_str().parse::<OutputFormat>().unwrap(), f);
+            for a in f.renderer().aliases() {
+                assert_eq!(a.parse::<OutputFormat>().unwrap(), f, "alias {a}");
+            }
         }
+        assert_eq!(
+            "MD".parse::<OutputFormat>().unwrap(),
+            OutputFormat::MARKDOWN
+        );
         let e = "yaml".parse::<OutputFormat>().unwrap_err().to_string();
         assert!(e.contains("yaml") && e.contains("junit"), "{e}");
+        let e = OutputFormat::parse_for("html", Subject::Diff)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("diff cannot write --output html"), "{e}");
+        assert!(e.contains("terminal") && !e.contains("html,"), "{e}");
+    }
+
+    #[test]
+    fn names_and_aliases_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in RENDERERS {
+            for n in std::iter::once(&r.name()).chain(r.aliases()) {
+                assert!(seen.insert(*n), "{n} names two renderers");
+                assert_eq!(*n, n.to_ascii_lowercase(), "names are lower case");
+            }
+            for s in Subject::ALL {
+                assert!(
+                    !r.about(s).is_empty() || !r.supports(s),
+                    "{} {s:?}",
+                    r.name()
+                );
+            }
+        }
     }
 }

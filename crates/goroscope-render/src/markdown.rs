@@ -6,9 +6,58 @@ use crate::escape::{
     markdown as esc, markdown_block, markdown_code as code, markdown_code_text as ctext,
 };
 use crate::text::{self, plural, thousands};
-use crate::{is_finding, ordered, RenderOptions};
+use crate::{is_finding, ordered, RenderOptions, Renderer, Subject};
 use goroscope_analyze::{Change, DiffReport, Group, Location, Report, TrendReport, Verdict};
+use goroscope_model::Snapshot;
 use std::io::{self, Write};
+
+pub(crate) struct Markdown;
+
+impl Renderer for Markdown {
+    fn name(&self) -> &'static str {
+        "markdown"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["md"]
+    }
+    fn supports(&self, _: Subject) -> bool {
+        true
+    }
+    fn about(&self, subject: Subject) -> &'static str {
+        match subject {
+            Subject::Report => "for an issue or a pull request",
+            Subject::Diff => "table of changes",
+            Subject::Trend => "table of groups",
+        }
+    }
+    fn report(
+        &self,
+        w: &mut dyn Write,
+        r: &[Report],
+        _snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        reports(w, &crate::clean_all(r)?, opts)
+    }
+    fn diff(
+        &self,
+        w: &mut dyn Write,
+        d: &DiffReport,
+        _snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        diff(w, &*crate::clean(d)?, opts)
+    }
+    fn trend(
+        &self,
+        w: &mut dyn Write,
+        t: &TrendReport,
+        _snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        trend(w, &*crate::clean(t)?, opts)
+    }
+}
 
 pub fn reports(w: &mut dyn Write, reports: &[Report], opts: &RenderOptions) -> io::Result<()> {
     let mut out = String::new();

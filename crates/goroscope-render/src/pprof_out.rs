@@ -9,11 +9,76 @@
 //! goroutine dump knows.
 
 use crate::folded::Keep;
+use crate::{RenderOptions, Renderer, Subject};
+use goroscope_analyze::{DiffReport, Report, TrendReport};
 use goroscope_model::{FrameId, Interner, LabelSetId, Snapshot, StackId, Sym};
 use goroscope_pprof::{Function, Label, Line, Location, Profile, Sample, StringTable, ValueType};
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::UNIX_EPOCH;
+
+/// `pprof`: the gzipped goroutine profile of the snapshots (AFTER's, or the last one's, for a
+/// diff or a trend).
+pub(crate) struct Pprof;
+
+impl Renderer for Pprof {
+    fn name(&self) -> &'static str {
+        "pprof"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["proto"]
+    }
+    fn is_binary(&self) -> bool {
+        true
+    }
+    fn supports(&self, _: Subject) -> bool {
+        true
+    }
+    fn about(&self, subject: Subject) -> &'static str {
+        match subject {
+            Subject::Report => "gzipped profile for `go tool pprof`",
+            Subject::Diff => "AFTER's profile for `go tool pprof`",
+            Subject::Trend => "the last snapshot's profile for `go tool pprof`",
+        }
+    }
+    fn report(
+        &self,
+        w: &mut dyn Write,
+        reports: &[Report],
+        snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        write(w, crate::stack_snapshots(reports, snapshots))
+    }
+    fn diff(
+        &self,
+        w: &mut dyn Write,
+        _diff: &DiffReport,
+        snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        write(
+            w,
+            [crate::last_snapshot(snapshots, "pprof", "diff (AFTER)")?],
+        )
+    }
+    fn trend(
+        &self,
+        w: &mut dyn Write,
+        _trend: &TrendReport,
+        snapshots: &[Snapshot],
+        _opts: &RenderOptions,
+    ) -> io::Result<()> {
+        write(
+            w,
+            [crate::last_snapshot(
+                snapshots,
+                "pprof",
+                "trend (last snapshot)",
+            )?],
+        )
+    }
+}
 
 /// The label key that carries a goroutine's state.
 pub const STATE_LABEL: &str = "goroutine.state";

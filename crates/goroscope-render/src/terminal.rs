@@ -3,8 +3,9 @@
 //! the design point); colour only when asked.
 
 use crate::text::{self, plural, thousands, truncate, truncate_left, wrap};
-use crate::{is_finding, ordered, RenderOptions};
+use crate::{is_finding, ordered, RenderOptions, Renderer, Subject};
 use goroscope_analyze::{Change, DiffReport, Group, Location, Report, TrendReport, Verdict};
+use goroscope_model::Snapshot;
 use std::io::{self, Write};
 
 /// ANSI styling that is a no-op without colour.
@@ -35,6 +36,54 @@ impl Paint {
     }
     fn good(self, s: &str) -> String {
         self.wrap("32", s)
+    }
+}
+
+pub(crate) struct Terminal;
+
+impl Renderer for Terminal {
+    fn name(&self) -> &'static str {
+        "terminal"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["text", "term"]
+    }
+    fn supports(&self, _: Subject) -> bool {
+        true
+    }
+    fn about(&self, subject: Subject) -> &'static str {
+        match subject {
+            Subject::Report => "findings, then a table of the other groups",
+            Subject::Diff => "new and grown groups",
+            Subject::Trend => "growing groups",
+        }
+    }
+    fn report(
+        &self,
+        w: &mut dyn Write,
+        r: &[Report],
+        _snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        reports(w, &crate::clean_all(r)?, opts)
+    }
+    fn diff(
+        &self,
+        w: &mut dyn Write,
+        d: &DiffReport,
+        _snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        diff(w, &*crate::clean(d)?, opts)
+    }
+    fn trend(
+        &self,
+        w: &mut dyn Write,
+        t: &TrendReport,
+        _snapshots: &[Snapshot],
+        opts: &RenderOptions,
+    ) -> io::Result<()> {
+        trend(w, &*crate::clean(t)?, opts)
     }
 }
 
@@ -78,7 +127,7 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
         let shown = opts.full_findings().min(findings.len());
         for (i, g) in findings.iter().take(shown).enumerate() {
             writeln!(w)?;
-            finding(w, i + 1, g, p, width, opts.verbose)?;
+            finding(w, i + 1, g, p, width, opts.verbose > 0)?;
         }
         if shown < findings.len() {
             // The rest of the findings, one line each: still all listed, worst first.
@@ -649,7 +698,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
             width,
         )?;
         group_brief(w, g, p, width)?;
-        if opts.verbose {
+        if opts.verbose > 0 {
             for (i, e) in tg.evidence.iter().enumerate() {
                 field(
                     w,

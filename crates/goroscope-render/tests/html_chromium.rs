@@ -155,7 +155,7 @@ fn html_report_renders_in_chromium_with_flame_graph_and_clean_console() {
     let mut html = Vec::new();
     render(
         &mut html,
-        OutputFormat::Html,
+        OutputFormat::HTML,
         &[common::sample_report()],
         &[snapshot()],
         &RenderOptions::default(),
@@ -221,7 +221,7 @@ fn flame_graph_zooms_in_the_browser() {
     let mut html = Vec::new();
     render(
         &mut html,
-        OutputFormat::Html,
+        OutputFormat::HTML,
         &[common::sample_report()],
         &[snapshot()],
         &RenderOptions::default(),

@@ -48,7 +48,7 @@ fn write_profile(snaps: &[Snapshot], name: &str) -> PathBuf {
     let mut buf = Vec::new();
     render(
         &mut buf,
-        OutputFormat::Pprof,
+        OutputFormat::PPROF,
         &[],
         snaps,
         &RenderOptions::default(),

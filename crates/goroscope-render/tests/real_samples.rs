@@ -72,17 +72,17 @@ fn proto_with_goroutineleak_proof() {
     let reports = analyze(&snaps, &Options::default());
     assert_eq!(reports.len(), 1, "the goroutineleak profile only proves");
     assert!(reports[0].proof.available);
-    let term = out(OutputFormat::Terminal, &reports, &snaps);
+    let term = out(OutputFormat::TERMINAL, &reports, &snaps);
     assert!(term.contains("LEAK (proven)"), "{term}");
     snap!("proto_terminal", term);
     snap!(
         "proto_markdown",
-        out(OutputFormat::Markdown, &reports, &snaps)
+        out(OutputFormat::MARKDOWN, &reports, &snaps)
     );
-    snap!("proto_junit", out(OutputFormat::Junit, &reports, &snaps));
+    snap!("proto_junit", out(OutputFormat::JUNIT, &reports, &snaps));
 
     // Stack formats draw the analysed snapshot only, not the proof profile beside it.
-    let folded = out(OutputFormat::Folded, &reports, &snaps);
+    let folded = out(OutputFormat::FOLDED, &reports, &snaps);
     let total: u64 = folded
         .lines()
         .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
@@ -90,7 +90,7 @@ fn proto_with_goroutineleak_proof() {
     assert_eq!(total, reports[0].total_goroutines);
     snap!("proto_folded", folded);
 
-    let html = out(OutputFormat::Html, &reports, &snaps);
+    let html = out(OutputFormat::HTML, &reports, &snaps);
     assert!(html.contains("<svg"), "flame graph in the page");
     assert!(html.contains("main.leakRecv.func1"));
 }
@@ -101,14 +101,14 @@ fn debug1_report() {
         return;
     };
     let reports = analyze(&snaps, &Options::default());
-    let term = out(OutputFormat::Terminal, &reports, &snaps);
+    let term = out(OutputFormat::TERMINAL, &reports, &snaps);
     assert!(
         term.contains("(inferred)"),
         "debug=1 states are inferred:\n{term}"
     );
     snap!("debug1_terminal", term);
     let json: serde_json::Value =
-        serde_json::from_str(&out(OutputFormat::Json, &reports, &snaps)).unwrap();
+        serde_json::from_str(&out(OutputFormat::JSON, &reports, &snaps)).unwrap();
     assert_eq!(json["source"]["format"], "debug1");
     assert_eq!(
         json["total_goroutines"].as_u64().unwrap(),
@@ -128,7 +128,7 @@ fn diff_of_real_profiles() {
     let mut buf = Vec::new();
     render_diff(
         &mut buf,
-        OutputFormat::Terminal,
+        OutputFormat::TERMINAL,
         &d,
         &[before[0].clone(), after[0].clone()],
         &RenderOptions::default(),
@@ -142,7 +142,7 @@ fn diff_of_real_profiles() {
     let mut svg = Vec::new();
     render_diff(
         &mut svg,
-        OutputFormat::Svg,
+        OutputFormat::SVG,
         &d,
         &pair,
         &RenderOptions::default(),
@@ -156,7 +156,7 @@ fn diff_of_real_profiles() {
     let mut folded = Vec::new();
     render_diff(
         &mut folded,
-        OutputFormat::Folded,
+        OutputFormat::FOLDED,
         &d,
         &pair,
         &RenderOptions::default(),
@@ -180,7 +180,7 @@ fn debug2_text_dump() {
         return;
     };
     let reports = analyze(&snaps, &Options::default());
-    let term = out(OutputFormat::Terminal, &reports, &snaps);
+    let term = out(OutputFormat::TERMINAL, &reports, &snaps);
     assert!(
         term.contains("created by"),
         "text dumps carry creators:\n{term}"
@@ -188,9 +188,9 @@ fn debug2_text_dump() {
     snap!("debug2_terminal", term);
     snap!(
         "debug2_markdown",
-        out(OutputFormat::Markdown, &reports, &snaps)
+        out(OutputFormat::MARKDOWN, &reports, &snaps)
     );
-    let folded = out(OutputFormat::Folded, &reports, &snaps);
+    let folded = out(OutputFormat::FOLDED, &reports, &snaps);
     assert!(
         folded.lines().any(|l| l.contains(";[chan receive")),
         "state as the leaf:\n{folded}"
@@ -207,7 +207,7 @@ fn trend_across_three_real_snapshots() {
         return;
     };
     let t = goroscope_analyze::trend(&snaps, &Options::default());
-    for format in [OutputFormat::Terminal, OutputFormat::Markdown] {
+    for format in [OutputFormat::TERMINAL, OutputFormat::MARKDOWN] {
         let mut buf = Vec::new();
         goroscope_render::render_trend(&mut buf, format, &t, &snaps, &RenderOptions::default())
             .unwrap();
@@ -218,7 +218,7 @@ fn trend_across_three_real_snapshots() {
     let mut buf = Vec::new();
     goroscope_render::render_trend(
         &mut buf,
-        OutputFormat::Folded,
+        OutputFormat::FOLDED,
         &t,
         &snaps,
         &RenderOptions::default(),

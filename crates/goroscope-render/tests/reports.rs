@@ -21,7 +21,7 @@ fn opts() -> RenderOptions {
 
 #[test]
 fn terminal_80_columns() {
-    let s = out(OutputFormat::Terminal, &[sample_report()], &opts());
+    let s = out(OutputFormat::TERMINAL, &[sample_report()], &opts());
     for line in s.lines() {
         assert!(
             unicode_width::UnicodeWidthStr::width(line) <= 80,
@@ -36,11 +36,11 @@ fn terminal_80_columns() {
 fn terminal_narrow_verbose_top() {
     let o = RenderOptions {
         width: 50,
-        verbose: true,
+        verbose: 1,
         top: Some(2),
         ..opts()
     };
-    let s = out(OutputFormat::Terminal, &[sample_report()], &o);
+    let s = out(OutputFormat::TERMINAL, &[sample_report()], &o);
     for line in s.lines() {
         assert!(
             unicode_width::UnicodeWidthStr::width(line) <= 50,
@@ -57,14 +57,14 @@ fn terminal_colour_only_when_asked() {
         color: true,
         ..opts()
     };
-    let s = out(OutputFormat::Terminal, &[sample_report()], &o);
+    let s = out(OutputFormat::TERMINAL, &[sample_report()], &o);
     assert!(s.contains("\x1b[1;31m1. LEAK (proven)"), "{s}");
 }
 
 #[test]
 fn terminal_clean_and_several() {
     let s = out(
-        OutputFormat::Terminal,
+        OutputFormat::TERMINAL,
         &[clean_report(), clean_report()],
         &opts(),
     );
@@ -73,14 +73,14 @@ fn terminal_clean_and_several() {
 
 #[test]
 fn markdown_report() {
-    let s = out(OutputFormat::Markdown, &[sample_report()], &opts());
+    let s = out(OutputFormat::MARKDOWN, &[sample_report()], &opts());
     insta::assert_snapshot!(s);
 }
 
 #[test]
 fn junit_report() {
     let s = out(
-        OutputFormat::Junit,
+        OutputFormat::JUNIT,
         &[sample_report(), clean_report()],
         &opts(),
     );
@@ -90,7 +90,7 @@ fn junit_report() {
 
 #[test]
 fn html_without_snapshots() {
-    let s = out(OutputFormat::Html, &[sample_report()], &opts());
+    let s = out(OutputFormat::HTML, &[sample_report()], &opts());
     assert_eq!(
         s.matches("<script").count(),
         1,
@@ -103,22 +103,22 @@ fn html_without_snapshots() {
 
 #[test]
 fn json_one_document_or_array() {
-    let one = out(OutputFormat::Json, &[clean_report()], &opts());
+    let one = out(OutputFormat::JSON, &[clean_report()], &opts());
     let v: serde_json::Value = serde_json::from_str(&one).unwrap();
     assert!(v.is_object());
     assert_eq!(v["schema_version"], 1);
     let two = out(
-        OutputFormat::Json,
+        OutputFormat::JSON,
         &[clean_report(), sample_report()],
         &opts(),
     );
     let v: serde_json::Value = serde_json::from_str(&two).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[1]["groups"][0]["verdict"], "leak");
-    let none = out(OutputFormat::Json, &[], &opts());
+    let none = out(OutputFormat::JSON, &[], &opts());
     assert_eq!(none.trim(), "[]");
     let compact = out(
-        OutputFormat::Json,
+        OutputFormat::JSON,
         &[clean_report()],
         &RenderOptions {
             json_pretty: false,
@@ -143,24 +143,24 @@ fn trend_out(format: OutputFormat) -> String {
 
 #[test]
 fn diff_renderings() {
-    insta::assert_snapshot!("diff_terminal", diff_out(OutputFormat::Terminal));
-    insta::assert_snapshot!("diff_markdown", diff_out(OutputFormat::Markdown));
-    insta::assert_snapshot!("diff_junit", diff_out(OutputFormat::Junit));
-    let v: serde_json::Value = serde_json::from_str(&diff_out(OutputFormat::Json)).unwrap();
+    insta::assert_snapshot!("diff_terminal", diff_out(OutputFormat::TERMINAL));
+    insta::assert_snapshot!("diff_markdown", diff_out(OutputFormat::MARKDOWN));
+    insta::assert_snapshot!("diff_junit", diff_out(OutputFormat::JUNIT));
+    let v: serde_json::Value = serde_json::from_str(&diff_out(OutputFormat::JSON)).unwrap();
     assert_eq!(v["groups"][0]["change"], "new");
     let mut buf = Vec::new();
-    let err = render_diff(&mut buf, OutputFormat::Html, &sample_diff(), &[], &opts()).unwrap_err();
+    let err = render_diff(&mut buf, OutputFormat::HTML, &sample_diff(), &[], &opts()).unwrap_err();
     assert!(err.to_string().contains("not available for diff"), "{err}");
-    let err = render_diff(&mut buf, OutputFormat::Svg, &sample_diff(), &[], &opts()).unwrap_err();
+    let err = render_diff(&mut buf, OutputFormat::SVG, &sample_diff(), &[], &opts()).unwrap_err();
     assert!(err.to_string().contains("needs the snapshots"), "{err}");
 }
 
 #[test]
 fn trend_renderings() {
-    insta::assert_snapshot!("trend_terminal", trend_out(OutputFormat::Terminal));
-    insta::assert_snapshot!("trend_markdown", trend_out(OutputFormat::Markdown));
-    insta::assert_snapshot!("trend_junit", trend_out(OutputFormat::Junit));
-    let v: serde_json::Value = serde_json::from_str(&trend_out(OutputFormat::Json)).unwrap();
+    insta::assert_snapshot!("trend_terminal", trend_out(OutputFormat::TERMINAL));
+    insta::assert_snapshot!("trend_markdown", trend_out(OutputFormat::MARKDOWN));
+    insta::assert_snapshot!("trend_junit", trend_out(OutputFormat::JUNIT));
+    let v: serde_json::Value = serde_json::from_str(&trend_out(OutputFormat::JSON)).unwrap();
     assert_eq!(v["groups"][0]["verdict"], "leak");
 }
 
@@ -177,9 +177,9 @@ impl std::io::Write for ClosedPipe {
 
 #[test]
 fn closed_pipe_comes_back_as_broken_pipe() {
-    for &f in OutputFormat::ALL {
+    for f in OutputFormat::all() {
         let r = render(&mut ClosedPipe, f, &[sample_report()], &[], &opts());
-        if f == OutputFormat::Svg || f == OutputFormat::Folded {
+        if f == OutputFormat::SVG || f == OutputFormat::FOLDED {
             // Nothing to write without snapshots except the empty-graph SVG.
             if let Err(e) = r {
                 assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{f}");
@@ -215,13 +215,13 @@ fn junit_is_well_formed_xml_with_hostile_text() {
     let mut r = sample_report();
     r.groups[0].explanation = Some("a < b && c > \"d\" ]]> \u{1} end".into());
     r.source.input = "dump<&>.txt".into();
-    let s = out(OutputFormat::Junit, &[r], &opts());
+    let s = out(OutputFormat::JUNIT, &[r], &opts());
     assert_well_formed(&s);
     let mut buf = Vec::new();
-    render_diff(&mut buf, OutputFormat::Junit, &sample_diff(), &[], &opts()).unwrap();
+    render_diff(&mut buf, OutputFormat::JUNIT, &sample_diff(), &[], &opts()).unwrap();
     assert_well_formed(&String::from_utf8(buf).unwrap());
     let mut buf = Vec::new();
-    render_trend(&mut buf, OutputFormat::Junit, &sample_trend(), &[], &opts()).unwrap();
+    render_trend(&mut buf, OutputFormat::JUNIT, &sample_trend(), &[], &opts()).unwrap();
     assert_well_formed(&String::from_utf8(buf).unwrap());
 }
 
@@ -229,18 +229,18 @@ fn junit_is_well_formed_xml_with_hostile_text() {
 #[test]
 fn terminal_fits_every_width() {
     for width in 40..=120 {
-        for verbose in [false, true] {
+        for verbose in [0, 1] {
             let o = RenderOptions {
                 width,
                 verbose,
                 ..opts()
             };
-            let mut outputs = vec![out(OutputFormat::Terminal, &[sample_report()], &o)];
+            let mut outputs = vec![out(OutputFormat::TERMINAL, &[sample_report()], &o)];
             let mut buf = Vec::new();
-            render_diff(&mut buf, OutputFormat::Terminal, &sample_diff(), &[], &o).unwrap();
+            render_diff(&mut buf, OutputFormat::TERMINAL, &sample_diff(), &[], &o).unwrap();
             outputs.push(String::from_utf8(buf).unwrap());
             let mut buf = Vec::new();
-            render_trend(&mut buf, OutputFormat::Terminal, &sample_trend(), &[], &o).unwrap();
+            render_trend(&mut buf, OutputFormat::TERMINAL, &sample_trend(), &[], &o).unwrap();
             outputs.push(String::from_utf8(buf).unwrap());
             for s in outputs {
                 for line in s.lines() {
@@ -249,6 +249,46 @@ fn terminal_fits_every_width() {
                         "width {width} (verbose {verbose}): {line:?}"
                     );
                 }
+            }
+        }
+    }
+}
+
+/// Two snapshots read from a tiny dump, for the forms that draw stacks.
+fn tiny_snapshots() -> Vec<goroscope_model::Snapshot> {
+    let dump = "goroutine 7 [chan receive]:\nmain.worker()\n\t/src/main.go:12 +0x1d\ncreated by main.main in goroutine 1\n\t/src/main.go:20 +0x25\n";
+    let read = |name: &str| {
+        goroscope_ingest::read_reader(name, dump.as_bytes(), &Default::default())
+            .unwrap()
+            .pop()
+            .unwrap()
+    };
+    vec![read("before.txt"), read("after.txt")]
+}
+
+#[test]
+fn every_renderer_writes_exactly_what_it_says_it_supports() {
+    use goroscope_render::{Subject, RENDERERS};
+    let snaps = tiny_snapshots();
+    let reports = goroscope_analyze::analyze(&snaps[..1], &Default::default());
+    let diff = goroscope_analyze::diff(&snaps[0], &snaps[1], &Default::default());
+    let trend = goroscope_analyze::trend(&snaps, &Default::default());
+    for r in RENDERERS {
+        for subject in Subject::ALL {
+            let mut buf = Vec::new();
+            let res = match subject {
+                Subject::Report => r.report(&mut buf, &reports, &snaps[..1], &opts()),
+                Subject::Diff => r.diff(&mut buf, &diff, &snaps, &opts()),
+                Subject::Trend => r.trend(&mut buf, &trend, &snaps, &opts()),
+            };
+            if r.supports(subject) {
+                res.unwrap_or_else(|e| panic!("{} {subject:?}: {e}", r.name()));
+                assert!(!buf.is_empty(), "{} {subject:?} wrote nothing", r.name());
+                assert!(!r.about(subject).is_empty(), "{} {subject:?}", r.name());
+            } else {
+                let e = res.expect_err(r.name());
+                assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{}", r.name());
+                assert!(e.to_string().contains(subject.command()), "{e}");
             }
         }
     }

@@ -295,6 +295,19 @@ pub fn sample_trend() -> TrendReport {
                 verdict: Verdict::Leak,
                 evidence: vec!["grows by 40 per minute in every interval".into()],
                 group: r.groups[0].clone(),
+                growing: true,
+            },
+            TrendGroup {
+                counts: vec![3, 3, 3, 3],
+                slope: 0.0,
+                slope_per_minute: true,
+                mann_kendall_s: 0,
+                z: 0.0,
+                p_value: 1.0,
+                verdict: Verdict::Leak,
+                evidence: vec!["no significant growth (slope 0.00 per minute, p=1.000)".into()],
+                group: r.groups[1].clone(),
+                growing: false,
             },
             TrendGroup {
                 counts: vec![1000, 1000, 1000, 1000],
@@ -306,7 +319,9 @@ pub fn sample_trend() -> TrendReport {
                 verdict: Verdict::Benign,
                 evidence: vec![],
                 group: r.groups[4].clone(),
+                growing: false,
             },
         ],
+        warnings: vec![],
     }
 }
