@@ -149,7 +149,13 @@ pub(crate) fn analyze_keyed(
     }
     let rels = describe::relations(snap, &grouped, &rel);
     let is_leak_profile = snap.source.kind == ProfileKind::GoroutineLeak;
-    let has_markers = snap.goroutines.iter().any(|g| g.leaked);
+    // A profile goroscope wrote (`-o pprof`) carries the proof as a `proof` label.
+    let proof_label = snap.records.iter().find_map(|r| {
+        snap.labels(r.labels)
+            .find(|(k, _)| *k == "proof")
+            .map(|(_, v)| v.to_string())
+    });
+    let has_markers = snap.goroutines.iter().any(|g| g.leaked) || proof_label.is_some();
     let total = snap.total_goroutines();
     let sites = magnitude::sites(snap, &grouped);
     let max_minutes = grouped
@@ -278,7 +284,10 @@ pub(crate) fn analyze_keyed(
     } else if has_markers {
         ProofInfo {
             available: true,
-            source: Some("(leaked) markers".into()),
+            source: Some(match proof_label {
+                Some(p) => format!("{p} (carried by the profile's proof labels)"),
+                None => "(leaked) markers".into(),
+            }),
         }
     } else if context == Context::Deadlock {
         ProofInfo {
@@ -429,6 +438,10 @@ pub(crate) fn source_info(snap: &Snapshot) -> SourceInfo {
     }
 }
 
+/// Label keys goroscope writes into pprof output (`-o pprof`): facts of its own analysis, not
+/// the program's labels, so a profile read back does not show them as such.
+pub const OWN_LABELS: &[&str] = &["verdict", "pattern", "proof", "group", "goroutine.state"];
+
 fn build_group(
     snap: &Snapshot,
     a: &Acc,
@@ -441,6 +454,9 @@ fn build_group(
     let mut labels: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for &l in &a.labels {
         for (k, v) in snap.labels(l) {
+            if OWN_LABELS.contains(&k) {
+                continue;
+            }
             let vals = labels.entry(k.to_string()).or_default();
             if vals.len() < MAX_LABEL_VALUES && !vals.iter().any(|x| x == v) {
                 vals.push(v.to_string());

@@ -119,6 +119,8 @@ pub(crate) struct Grouped {
     pub facts: FxHashMap<StackId, StackFacts>,
     /// For each of `snap.goroutines`, the index of its group in `groups`.
     pub member: Vec<u32>,
+    /// For each of `snap.records`, the index of its group in `groups`.
+    pub record_member: Vec<u32>,
 }
 
 /// Groups the goroutines and records of `snap`.
@@ -160,16 +162,22 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
             a.leaked += 1;
         }
     }
+    let mut record_fine: Vec<u32> = Vec::with_capacity(snap.records.len());
     for r in &snap.records {
         let k = (r.stack, Status::Unknown, None, Interner::EMPTY, None);
         let i = slot(k, &mut fine);
+        record_fine.push(i);
         let a = &mut fine[i as usize];
         a.count += r.count;
         if r.labels != Interner::NO_LABELS {
             let mut dummy = false;
             add_capped(&mut a.labels, r.labels, MAX_LABEL_SETS, &mut dummy);
         }
-        if snap.source.kind == ProfileKind::GoroutineLeak && !is_unrecorded(snap, r.stack) {
+        // A goroutineleak record, or a record goroscope wrote with its `proof` label.
+        let proof_label = snap.labels(r.labels).any(|(k, _)| k == "proof");
+        if (snap.source.kind == ProfileKind::GoroutineLeak || proof_label)
+            && !is_unrecorded(snap, r.stack)
+        {
             a.leaked += r.count;
         }
     }
@@ -255,6 +263,10 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
         .into_iter()
         .map(|f| group_of_fine[f as usize])
         .collect();
+    let record_member = record_fine
+        .into_iter()
+        .map(|f| group_of_fine[f as usize])
+        .collect();
     // The representative stack may have changed in merges: make sure its facts exist.
     for (_, a) in &groups {
         facts
@@ -265,5 +277,6 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
         groups,
         facts,
         member,
+        record_member,
     }
 }

@@ -190,4 +190,39 @@ pub fn analyze(snapshots: &[Snapshot], opts: &Options) -> Vec<Report> {
 }
 
 pub use diff::diff;
+pub use engine::OWN_LABELS;
 pub use trend::trend;
+
+/// Which of [`analyze`]'s groups each goroutine or record of a snapshot belongs to, for
+/// outputs that carry the verdict per goroutine (`-o pprof` labels). Group ids depend only on
+/// the similarity, so the index built with a report's `grouping` matches its groups.
+pub struct GroupIndex {
+    sigs: Vec<u64>,
+    member: Vec<u32>,
+    record_member: Vec<u32>,
+}
+
+impl GroupIndex {
+    pub fn new(snap: &Snapshot, similarity: Similarity) -> Self {
+        let g = group::group(snap, similarity, 0);
+        GroupIndex {
+            sigs: g.groups.iter().map(|(sig, _)| *sig).collect(),
+            member: g.member,
+            record_member: g.record_member,
+        }
+    }
+
+    /// The group of each entry of the snapshot, in [`Snapshot::entries`] order (goroutines,
+    /// then records), as an index for [`GroupIndex::id`].
+    pub fn entry_groups(&self) -> impl Iterator<Item = usize> + '_ {
+        self.member
+            .iter()
+            .chain(&self.record_member)
+            .map(|&g| g as usize)
+    }
+
+    /// The id ([`Group::id`]) of group `index`.
+    pub fn id(&self, index: usize) -> String {
+        format!("{:016x}", self.sigs[index])
+    }
+}

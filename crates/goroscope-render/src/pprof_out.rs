@@ -10,7 +10,7 @@
 
 use crate::folded::Keep;
 use crate::{RenderOptions, Renderer, Subject};
-use goroscope_analyze::{DiffReport, Report, TrendReport};
+use goroscope_analyze::{DiffReport, Group, GroupIndex, Report, TrendReport};
 use goroscope_model::{FrameId, Interner, LabelSetId, Snapshot, StackId, Sym};
 use goroscope_pprof::{Function, Label, Line, Location, Profile, Sample, StringTable, ValueType};
 use std::collections::HashMap;
@@ -48,7 +48,9 @@ impl Renderer for Pprof {
         snapshots: &[Snapshot],
         _opts: &RenderOptions,
     ) -> io::Result<()> {
-        write(w, crate::stack_snapshots(reports, snapshots))
+        w.write_all(&goroscope_pprof::encode_gz(&profile_of_reports(
+            reports, snapshots,
+        )))
     }
     fn diff(
         &self,
@@ -86,6 +88,17 @@ pub const STATE_LABEL: &str = "goroutine.state";
 /// A sample's identity: location ids (innermost first) and `(key, value)` label strings.
 type SampleKey = (Vec<u64>, Vec<(i64, i64)>);
 
+/// Label keys that carry goroscope's verdicts in profiles written from reports
+/// ([`profile_of_reports`]): `go tool pprof -tagfocus verdict=leak` keeps the leaks.
+pub const VERDICT_LABEL: &str = "verdict";
+/// The rule id that decided (`chan-receive-no-sender`, …).
+pub const PATTERN_LABEL: &str = "pattern";
+/// What proved the leak (`(leaked) markers`, `goroutineleak profile …`), on proven groups only.
+/// goroscope reads a profile back with these goroutines proven.
+pub const PROOF_LABEL: &str = "proof";
+/// The group id (`Group::id`).
+pub const GROUP_LABEL: &str = "group";
+
 /// Builds the goroutine profile of `snapshots`.
 pub fn profile<'a>(snapshots: impl IntoIterator<Item = &'a Snapshot>) -> Profile {
     profile_where(snapshots, &|_, _| true)
@@ -97,7 +110,63 @@ pub fn profile_where<'a>(
     snapshots: impl IntoIterator<Item = &'a Snapshot>,
     keep: Keep<'_>,
 ) -> Profile {
-    let snapshots: Vec<&Snapshot> = snapshots.into_iter().collect();
+    let snapshots: Vec<(&Snapshot, Option<Verdicts<'_>>)> =
+        snapshots.into_iter().map(|s| (s, None)).collect();
+    build(&snapshots, keep)
+}
+
+/// The profile of the snapshots `reports` were made from, each sample labelled with its
+/// group's verdict, pattern, proof and id (see [`VERDICT_LABEL`] and the others), so the
+/// analysis survives in every pprof tool and when goroscope reads the profile back.
+pub fn profile_of_reports(reports: &[Report], snapshots: &[Snapshot]) -> Profile {
+    let pairs: Vec<(&Snapshot, Option<Verdicts<'_>>)> = crate::stack_snapshots(reports, snapshots)
+        .into_iter()
+        .map(|s| {
+            let v = reports
+                .iter()
+                .find(|r| crate::snapshot_of(r, std::slice::from_ref(s)).is_some())
+                .map(|r| Verdicts {
+                    index: GroupIndex::new(s, r.grouping),
+                    groups: r.groups.iter().map(|g| (g.id.as_str(), g)).collect(),
+                    proof: r.proof.source.as_deref(),
+                });
+            (s, v)
+        })
+        .collect();
+    build(&pairs, &|_, _| true)
+}
+
+/// What labels a snapshot's samples with its report's verdicts.
+struct Verdicts<'r> {
+    index: GroupIndex,
+    groups: HashMap<&'r str, &'r Group>,
+    proof: Option<&'r str>,
+}
+
+impl Verdicts<'_> {
+    /// `(key, value)` labels for group `index`.
+    fn labels(&self, index: usize) -> Vec<(&'static str, String)> {
+        let id = self.index.id(index);
+        let Some(g) = self.groups.get(id.as_str()) else {
+            return Vec::new();
+        };
+        let mut out = vec![(VERDICT_LABEL, g.verdict.as_str().to_string())];
+        if let Some(p) = &g.pattern {
+            out.push((PATTERN_LABEL, p.clone()));
+        }
+        if g.proven {
+            out.push((PROOF_LABEL, self.proof.unwrap_or("runtime").to_string()));
+        }
+        out.push((GROUP_LABEL, id));
+        out
+    }
+}
+
+/// What aggregates within one snapshot: stack, labels, state, and (when verdicts are written)
+/// the group.
+type PerKey = (StackId, LabelSetId, Sym, Option<usize>);
+
+fn build(snapshots: &[(&Snapshot, Option<Verdicts<'_>>)], keep: Keep<'_>) -> Profile {
     let mut b = Builder::default();
     let goroutine = b.strings.index("goroutine");
     let count = b.strings.index("count");
@@ -106,18 +175,22 @@ pub fn profile_where<'a>(
     // Aggregate per snapshot by ids first: a million goroutines share few stacks.
     let mut samples: HashMap<SampleKey, i64> = HashMap::new();
     let mut order: Vec<SampleKey> = Vec::new();
-    for &snap in &snapshots {
-        let mut per: HashMap<(StackId, LabelSetId, Sym), u64> = HashMap::new();
+    for (snap, verdicts) in snapshots {
+        let snap = *snap;
+        let mut per: HashMap<PerKey, u64> = HashMap::new();
+        let mut groups = verdicts.as_ref().map(|v| v.index.entry_groups());
         for e in snap.entries() {
+            // Advance the group iterator with every entry, kept or not.
+            let group = groups.as_mut().and_then(|g| g.next());
             if !keep(snap, &e) {
                 continue;
             }
-            let state = e.goroutine.map(|g| g.state).unwrap_or(Interner::EMPTY);
-            *per.entry((e.stack, e.labels, state)).or_default() += e.count;
+            let state = e.goroutine.map_or(Interner::EMPTY, |g| g.state);
+            *per.entry((e.stack, e.labels, state, group)).or_default() += e.count;
         }
         let mut keys: Vec<_> = per.into_iter().collect();
         keys.sort_by_key(|(k, _)| *k);
-        for ((stack, labels, state), n) in keys {
+        for ((stack, labels, state, group), n) in keys {
             if n == 0 {
                 continue;
             }
@@ -128,6 +201,11 @@ pub fn profile_where<'a>(
                 .collect();
             if state != Interner::EMPTY {
                 lab.push((state_key, b.strings.index(snap.str(state))));
+            }
+            if let (Some(v), Some(group)) = (verdicts, group) {
+                for (k, val) in v.labels(group) {
+                    lab.push((b.strings.index(k), b.strings.index(&val)));
+                }
             }
             let key = (locs, lab);
             let slot = samples.entry(key.clone()).or_insert_with(|| {
@@ -157,6 +235,7 @@ pub fn profile_where<'a>(
         })
         .collect();
 
+    let snapshots: Vec<&Snapshot> = snapshots.iter().map(|(s, _)| *s).collect();
     let time_nanos = snapshots
         .iter()
         .filter_map(|s| s.taken_at)

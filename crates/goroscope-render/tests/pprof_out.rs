@@ -76,6 +76,22 @@ fn top_total(top: &str) -> u64 {
         .unwrap()
 }
 
+/// `Showing nodes accounting for N, …` → N: what a focus kept.
+fn shown(top: &str) -> u64 {
+    let line = top
+        .lines()
+        .find(|l| l.starts_with("Showing nodes accounting for"))
+        .unwrap_or_else(|| panic!("no totals line in:\n{top}"));
+    line["Showing nodes accounting for ".len()..]
+        .split(',')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn hand_built() -> Snapshot {
     let mut s = Snapshot::new(Source {
         input: "hand".into(),
@@ -186,4 +202,95 @@ fn real_profiles_survive_the_round_trip() {
             assert_eq!(top_total(&orig), declared, "{name}");
         }
     }
+}
+
+/// The README's dump: 7 proven leaks (14 goroutines), 1 suspect, 3 benign groups.
+fn example_dump() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/dumps/leaky-go127.debug2.txt")
+}
+
+fn analysed_profile(name: &str) -> (PathBuf, Vec<goroscope_analyze::Report>) {
+    let input = example_dump();
+    let snaps = goroscope_ingest::read_input(
+        input.to_str().unwrap(),
+        &goroscope_ingest::Options::default(),
+    )
+    .unwrap();
+    let reports = goroscope_analyze::analyze(&snaps, &Default::default());
+    let mut buf = Vec::new();
+    render(
+        &mut buf,
+        OutputFormat::PPROF,
+        &reports,
+        &snaps,
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("goroscope-render-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, &buf).unwrap();
+    (path, reports)
+}
+
+#[test]
+fn verdicts_are_labels_go_tool_pprof_can_focus_on() {
+    let Some(go) = go() else { return };
+    let (path, reports) = analysed_profile("verdicts.pb.gz");
+    let s = &reports[0].summary;
+    assert_eq!(s.proven_leaks, 7);
+    let leaks = pprof(&go, &["-top", "-tagfocus", "verdict=leak"], &path);
+    assert_eq!(shown(&leaks), 14, "the 14 leaked goroutines:\n{leaks}");
+    assert_eq!(s.leaked_goroutines, 14);
+    let benign: u64 = reports[0]
+        .groups
+        .iter()
+        .filter(|g| g.verdict == goroscope_analyze::Verdict::Benign)
+        .map(|g| g.count)
+        .sum();
+    let focused = pprof(&go, &["-top", "-tagfocus", "verdict=benign"], &path);
+    assert_eq!(shown(&focused), benign, "{focused}");
+    let tags = pprof(&go, &["-tags"], &path);
+    for want in [
+        "verdict",
+        "leak",
+        "benign",
+        "pattern",
+        "chan-receive-no-sender",
+        "proof",
+        "(leaked) markers",
+        "group",
+    ] {
+        assert!(tags.contains(want), "{want} in:\n{tags}");
+    }
+    // The program's own labels are still there.
+    assert!(tags.contains("/api/orders"), "{tags}");
+}
+
+#[test]
+fn a_profile_read_back_keeps_the_proven_leaks_and_hides_goroscope_s_labels() {
+    let (path, _) = analysed_profile("roundtrip.pb.gz");
+    let snaps = goroscope_ingest::read_input(
+        path.to_str().unwrap(),
+        &goroscope_ingest::Options::default(),
+    )
+    .unwrap();
+    let reports = goroscope_analyze::analyze(&snaps, &Default::default());
+    let r = &reports[0];
+    assert_eq!(r.summary.leaks, 7, "{:#?}", r.summary);
+    assert_eq!(r.summary.proven_leaks, 7);
+    assert_eq!(r.summary.leaked_goroutines, 14);
+    assert!(r.proof.available, "{:?}", r.proof);
+    for g in &r.groups {
+        for own in goroscope_analyze::OWN_LABELS {
+            assert!(
+                !g.labels.contains_key(*own),
+                "{own} shown as a label: {g:#?}"
+            );
+        }
+    }
+    assert!(
+        r.groups.iter().any(|g| g.labels.contains_key("handler")),
+        "the program's labels stay"
+    );
 }
