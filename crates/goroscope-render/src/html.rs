@@ -246,12 +246,12 @@ fn report(
     if r.source.kind != "goroutine" {
         facts.push(r.source.kind.clone());
     }
-    if let Some(v) = r.go_version.as_ref().or(r.go_version_min.as_ref()) {
-        facts.push(v.clone());
+    if let Some(v) = text::go_version(r.go_version.as_deref(), r.go_version_min.as_deref()) {
+        facts.push(v);
     }
     facts.push(plural(r.total_goroutines, "goroutine", "goroutines"));
     facts.push(plural(r.groups.len() as u64, "group", "groups"));
-    facts.push(format!("grouped by {}", r.grouping.as_str()));
+    facts.push(format!("grouped by {}", text::grouping(r.grouping)));
     let _ = writeln!(out, "<p class=\"facts\">{}</p>", xml(&facts.join(" · ")));
     let _ = writeln!(
         out,

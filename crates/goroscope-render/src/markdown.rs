@@ -4,6 +4,7 @@
 
 use crate::escape::{
     markdown as esc, markdown_block, markdown_code as code, markdown_code_text as ctext,
+    markdown_with_code as prose,
 };
 use crate::text::{self, plural, thousands};
 use crate::{is_finding, ordered, RenderOptions, Renderer, Subject};
@@ -113,11 +114,15 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
         esc(&text::source_name(&r.source))
     ));
     let mut facts = vec![format!("format `{}`", r.source.format)];
-    if let Some(v) = r.go_version.as_ref().or(r.go_version_min.as_ref()) {
-        facts.push(ctext(v));
+    if let Some(v) = text::go_version(r.go_version.as_deref(), r.go_version_min.as_deref()) {
+        facts.push(esc(&v));
     }
     facts.push(plural(r.total_goroutines, "goroutine", "goroutines"));
-    facts.push(plural(r.groups.len() as u64, "group", "groups"));
+    facts.push(format!(
+        "{} (grouped by `{}`)",
+        plural(r.groups.len() as u64, "group", "groups"),
+        text::grouping(r.grouping)
+    ));
     out.push_str(&facts.join(" · "));
     out.push_str("\n\n");
     let mut verdicts = vec![];
@@ -259,11 +264,12 @@ fn finding(out: &mut String, n: usize, g: &Group) {
         out.push_str(&format!("- **Created by** {}{by}\n", full_loc(c)));
     }
     out.push_str(&format!("- **State** {}\n", esc(&state_with_minutes(g))));
+    // Rule texts write code as `code spans`: keep them.
     if let Some(e) = &g.explanation {
-        out.push_str(&format!("- **Why** {}\n", esc(e)));
+        out.push_str(&format!("- **Why** {}\n", prose(e)));
     }
     if let Some(f) = &g.fix {
-        out.push_str(&format!("- **Fix** {}\n", esc(f)));
+        out.push_str(&format!("- **Fix** {}\n", prose(f)));
     }
     if !g.evidence.is_empty() {
         out.push_str("- **Evidence**\n");
@@ -378,33 +384,46 @@ fn change_word(c: Change) -> &'static str {
 
 pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Result<()> {
     let totals: Vec<String> = t.totals.iter().map(|n| thousands(*n)).collect();
+    let window = t.minutes.as_ref().and_then(|m| m.last().copied());
+    let over = window
+        .map(|m| format!(" over {}", text::span(m)))
+        .unwrap_or_default();
     let mut out = format!(
-        "## goroscope trend: {}\n\nGoroutines: {}\n\n",
+        "## goroscope trend: {}{over}\n\nGoroutines: {} · grouped by `{}`\n\n",
         plural(t.sources.len() as u64, "snapshot", "snapshots"),
-        totals.join(" → ")
+        totals.join(" → "),
+        text::grouping(t.grouping)
     );
+    for warning in &t.warnings {
+        out.push_str(&format!("- Warning: {}\n", esc(warning)));
+    }
+    if !t.warnings.is_empty() {
+        out.push('\n');
+    }
+    if !t.groups.iter().any(|g| g.growing) {
+        out.push_str("No group grows steadily.\n\n");
+    }
     let limit = opts.top.unwrap_or(usize::MAX);
     if t.groups.is_empty() {
         out.push_str("No groups.\n");
     } else {
-        out.push_str("| Verdict | Counts | Slope | p | Pattern | Blocked at |\n");
+        out.push_str("| Verdict | Counts | Growth | p | Pattern | Blocked at |\n");
         out.push_str("|---|---|---:|---:|---|---|\n");
         for tg in t.groups.iter().take(limit) {
             let counts: Vec<String> = tg.counts.iter().map(|n| thousands(*n)).collect();
-            let unit = if tg.slope_per_minute {
-                "min"
+            let growth = if tg.growing {
+                text::rate(tg.slope, tg.slope_per_minute, window)
             } else {
-                "snapshot"
+                "none".to_string()
             };
             out.push_str(&format!(
-                "| {} | {} | {:+.2}/{unit} | {:.4} | {} | {} |\n",
-                match tg.verdict {
-                    Verdict::Leak => "**leak**",
-                    Verdict::Suspect => "suspect",
-                    v => v.as_str(),
-                },
+                "| {} | {} | {growth} | {:.4} | {} | {} |\n",
+                verdict_word(&{
+                    let mut g = tg.group.clone();
+                    g.verdict = tg.verdict;
+                    g
+                }),
                 counts.join(" → "),
-                tg.slope,
                 tg.p_value,
                 tg.group.pattern.as_deref().map(code).unwrap_or_default(),
                 loc(text::site(&tg.group)),

@@ -107,7 +107,7 @@ pub fn reports(w: &mut dyn Write, reports: &[Report], opts: &RenderOptions) -> i
 fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()> {
     let p = Paint(opts.color);
     let width = opts.width();
-    header(w, r, p, width)?;
+    header(w, r, p, width, opts.verbose)?;
 
     let groups = ordered(&r.groups);
     let (findings, rest): (Vec<&Group>, Vec<&Group>) =
@@ -127,7 +127,7 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
         let shown = opts.full_findings().min(findings.len());
         for (i, g) in findings.iter().take(shown).enumerate() {
             writeln!(w)?;
-            finding(w, i + 1, g, p, width, opts.verbose > 0)?;
+            finding(w, i + 1, g, p, width, opts.verbose)?;
         }
         if shown < findings.len() {
             // The rest of the findings, one line each: still all listed, worst first.
@@ -159,26 +159,35 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
                 plural(n, "goroutine", "goroutines")
             ))
         )?;
-        table(w, &rest, opts.table_rows(), p, width)?;
+        if opts.verbose >= 2 {
+            // Everything: each group in full, as the findings are.
+            for (i, g) in rest.iter().enumerate() {
+                writeln!(w)?;
+                finding(w, findings.len() + i + 1, g, p, width, opts.verbose)?;
+            }
+        } else {
+            table(w, &rest, opts.table_rows(), p, width)?;
+        }
     }
     Ok(())
 }
 
-fn header(w: &mut dyn Write, r: &Report, p: Paint, width: usize) -> io::Result<()> {
+fn header(w: &mut dyn Write, r: &Report, p: Paint, width: usize, verbose: u8) -> io::Result<()> {
     let mut facts = vec![r.source.format.clone()];
     if r.source.kind != "goroutine" {
         facts.push(r.source.kind.clone());
     }
-    match (&r.go_version, &r.go_version_min) {
-        (Some(v), _) => facts.push(v.clone()),
-        (None, Some(v)) => facts.push(format!("≥ {v}")),
-        _ => {}
+    if let Some(v) = text::go_version(r.go_version.as_deref(), r.go_version_min.as_deref()) {
+        facts.push(v);
     }
     facts.push(format!(
         "{} in {}",
         plural(r.total_goroutines, "goroutine", "goroutines"),
         plural(r.groups.len() as u64, "group", "groups")
     ));
+    if r.grouping != goroscope_analyze::Similarity::default() {
+        facts.push(format!("grouped by {}", text::grouping(r.grouping)));
+    }
     let name = text::source_name(&r.source);
     let line = format!("goroscope: {name} · {}", facts.join(" · "));
     if text::width(&line) <= width {
@@ -276,18 +285,29 @@ fn header(w: &mut dyn Write, r: &Report, p: Paint, width: usize) -> io::Result<(
             writeln!(w, "{}", p.dim(&l))?;
         }
     }
-    const SHOWN_WARNINGS: usize = 3;
-    for warning in r.warnings.iter().take(SHOWN_WARNINGS) {
+    warnings(w, &r.warnings, p, width, verbose)
+}
+
+/// Warnings, the first few (all at `-vv`), then how many more.
+fn warnings(
+    w: &mut dyn Write,
+    warnings: &[String],
+    p: Paint,
+    width: usize,
+    verbose: u8,
+) -> io::Result<()> {
+    let shown = if verbose >= 2 { usize::MAX } else { 3 };
+    for warning in warnings.iter().take(shown) {
         for l in wrap(&format!("warning: {warning}"), width) {
             writeln!(w, "{}", p.verdict(Verdict::Suspect, &l))?;
         }
     }
-    if r.warnings.len() > SHOWN_WARNINGS {
-        writeln!(
-            w,
-            "{}",
-            text::more(r.warnings.len() - SHOWN_WARNINGS, "warning", "warnings")
-        )?;
+    if warnings.len() > shown {
+        let line = format!(
+            "{}; -vv shows them",
+            text::more(warnings.len() - shown, "warning", "warnings")
+        );
+        writeln!(w, "{line}")?;
     }
     Ok(())
 }
@@ -360,7 +380,7 @@ fn finding(
     g: &Group,
     p: Paint,
     width: usize,
-    verbose: bool,
+    verbose: u8,
 ) -> io::Result<()> {
     let head = truncate(&format!("{n}. {}", title(g)), width);
     writeln!(w, "{}", p.verdict(g.verdict, &head))?;
@@ -388,7 +408,12 @@ fn finding(
     if let Some(f) = &g.fix {
         field(w, "fix", f, p, width)?;
     }
-    if verbose {
+    // Labels are how people tell handlers apart: always shown, every value at -v.
+    if !g.labels.is_empty() {
+        let max = if verbose > 0 { usize::MAX } else { 3 };
+        field(w, "labels", &text::labels(g, max), p, width)?;
+    }
+    if verbose > 0 {
         for (i, e) in g.evidence.iter().enumerate() {
             field(
                 w,
@@ -398,17 +423,11 @@ fn finding(
                 width,
             )?;
         }
-        if !g.labels.is_empty() {
-            let l: Vec<String> = g
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.join("|")))
-                .collect();
-            field(w, "labels", &l.join(" "), p, width)?;
-        }
         if !g.goids.is_empty() {
-            let ids: Vec<String> = g.goids.iter().map(u64::to_string).collect();
-            let more = if g.goids_truncated {
+            // -v: the first 20; -vv: every id the analysis kept.
+            let max = if verbose >= 2 { usize::MAX } else { 20 };
+            let ids: Vec<String> = g.goids.iter().take(max).map(u64::to_string).collect();
+            let more = if g.goids_truncated || ids.len() < g.goids.len() {
                 format!(" … ({} in all)", thousands(g.count))
             } else {
                 String::new()
@@ -486,9 +505,12 @@ fn table(
         ))
     )?;
     for g in shown {
-        let site = text::site(g)
+        let mut site = text::site(g)
             .map(|l| l.function.clone())
             .unwrap_or_else(|| "(no stack)".to_string());
+        if !g.labels.is_empty() {
+            site.push_str(&format!("  {}", text::labels(g, 1)));
+        }
         let verdict = format!("{:<verdict_w$}", verdict_name(g.verdict));
         writeln!(
             w,
@@ -638,31 +660,38 @@ fn group_brief(w: &mut dyn Write, g: &Group, p: Paint, width: usize) -> io::Resu
     if let Some(f) = &g.fix {
         field(w, "fix", f, p, width)?;
     }
+    if !g.labels.is_empty() {
+        field(w, "labels", &text::labels(g, 3), p, width)?;
+    }
     Ok(())
 }
 
 pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Result<()> {
     let p = Paint(opts.color);
     let width = opts.width();
+    let window = t.minutes.as_ref().and_then(|m| m.last().copied());
     let totals: Vec<String> = t.totals.iter().map(|n| thousands(*n)).collect();
-    let head = format!(
-        "goroscope trend: {} · goroutines {}",
+    let over = window
+        .map(|m| format!(" over {}", text::span(m)))
+        .unwrap_or_default();
+    let mut head = format!(
+        "goroscope trend: {}{over} · goroutines {}",
         plural(t.sources.len() as u64, "snapshot", "snapshots"),
         totals.join(" → ")
     );
+    if t.grouping != goroscope_analyze::Similarity::default() {
+        head.push_str(&format!(" · grouped by {}", text::grouping(t.grouping)));
+    }
     for l in wrap(&head, width) {
         writeln!(w, "{}", p.bold(&l))?;
     }
-    if let Some(m) = &t.minutes {
-        if let Some(last) = m.last() {
-            writeln!(w, "over {last:.1} minutes")?;
-        }
-    }
+    warnings(w, &t.warnings, p, width, opts.verbose)?;
     let (findings, rest): (Vec<_>, Vec<_>) = t
         .groups
         .iter()
         .partition(|g| matches!(g.verdict, Verdict::Leak | Verdict::Suspect));
-    if findings.is_empty() {
+    let growing = t.groups.iter().filter(|g| g.growing).count();
+    if growing == 0 {
         writeln!(w)?;
         writeln!(w, "{}", p.good("No group grows steadily."))?;
     }
@@ -670,17 +699,18 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
     for (i, tg) in findings.iter().take(limit).enumerate() {
         writeln!(w)?;
         let g = &tg.group;
-        let unit = if tg.slope_per_minute {
-            "min"
+        let mut head = format!("{}. {}", i + 1, tg.verdict.as_str().to_uppercase());
+        if g.proven && tg.verdict == Verdict::Leak {
+            head.push_str(" (proven)");
+        }
+        if tg.growing {
+            head.push_str(&format!(
+                " · grows {}",
+                text::rate(tg.slope, tg.slope_per_minute, window)
+            ));
         } else {
-            "snapshot"
-        };
-        let mut head = format!(
-            "{}. {} · {:+.2}/{unit}",
-            i + 1,
-            tg.verdict.as_str().to_uppercase(),
-            tg.slope
-        );
+            head.push_str(" · not growing");
+        }
         if let Some(pat) = &g.pattern {
             head.push_str(&format!(" · {pat}"));
         }
@@ -713,7 +743,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
     if findings.len() > limit {
         writeln!(w)?;
         let line = format!(
-            "{} growing; raise --top to see them",
+            "{} among the findings; raise --top to see them",
             text::more(findings.len() - limit, "group", "groups")
         );
         for l in wrap(&line, width) {

@@ -1,7 +1,7 @@
 //! Plain-text helpers shared by the human-readable renderers: display width, truncation,
 //! wrapping, numbers and wait times.
 
-use goroscope_analyze::{Group, Location, MinMax, SourceInfo};
+use goroscope_analyze::{Group, Location, MinMax, Similarity, SourceInfo};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Columns `s` takes on a terminal.
@@ -171,6 +171,85 @@ pub fn site(g: &Group) -> Option<&Location> {
     g.blocking_site.as_ref().or(g.top_frame.as_ref())
 }
 
+/// The Go version, named the same way in every output: `go1.27.3` when the dump says which,
+/// `≥ go1.27` when only a lower bound is known (from what the format shows).
+pub fn go_version(exact: Option<&str>, min: Option<&str>) -> Option<String> {
+    match (exact, min) {
+        (Some(v), _) if !v.is_empty() => Some(v.to_string()),
+        (_, Some(m)) if !m.is_empty() => Some(format!("≥ {m}")),
+        _ => None,
+    }
+}
+
+/// The grouping as the `--group` flag names it (`lines`, not `ignore_lines`).
+pub fn grouping(s: Similarity) -> &'static str {
+    match s {
+        Similarity::ExactStack => "exact",
+        Similarity::IgnoreLines => "lines",
+        Similarity::BlockingSite => "blocking",
+        Similarity::CreationSite => "creation",
+    }
+}
+
+/// A group's pprof labels, `key=v1|v2 key2=v`, at most `max_values` values per key (then
+/// `|+N`). Empty when it has none.
+pub fn labels(g: &Group, max_values: usize) -> String {
+    g.labels
+        .iter()
+        .map(|(k, vals)| {
+            // A value with a space or a separator in it is quoted, so `k=a b` cannot read as
+            // two labels.
+            let shown: Vec<String> = vals
+                .iter()
+                .take(max_values)
+                .map(|v| {
+                    if v.is_empty() || v.contains([' ', '|', '=', '"']) {
+                        format!("{v:?}")
+                    } else {
+                        v.clone()
+                    }
+                })
+                .collect();
+            let mut s = format!("{k}={}", shown.join("|"));
+            if vals.len() > shown.len() {
+                s.push_str(&format!("|+{}", vals.len() - shown.len()));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A span of minutes in the unit that reads best: `45 s`, `2.5 min`, `3.1 h`.
+pub fn span(minutes: f64) -> String {
+    if minutes < 1.0 {
+        let s = minutes * 60.0;
+        if s < 10.0 {
+            format!("{s:.1} s")
+        } else {
+            format!("{s:.0} s")
+        }
+    } else if minutes < 120.0 {
+        format!("{minutes:.1} min")
+    } else {
+        format!("{:.1} h", minutes / 60.0)
+    }
+}
+
+/// A growth rate in the unit that suits the window it was measured over: per second under a
+/// minute (a 20 s window in goroutines per minute reads as a flood), per minute up to two
+/// hours, per hour beyond; per snapshot when there are no timestamps.
+pub fn rate(slope_per_unit: f64, per_minute: bool, window_minutes: Option<f64>) -> String {
+    if !per_minute {
+        return format!("{slope_per_unit:+.2}/snapshot");
+    }
+    match window_minutes {
+        Some(w) if w < 1.0 => format!("{:+.2}/s", slope_per_unit / 60.0),
+        Some(w) if w >= 120.0 => format!("{:+.1}/h", slope_per_unit * 60.0),
+        _ => format!("{slope_per_unit:+.2}/min"),
+    }
+}
+
 /// `input` or `input #2` for the second dump of one input.
 pub fn source_name(s: &SourceInfo) -> String {
     if s.index == 0 {
@@ -198,5 +277,25 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(999), "999");
         assert_eq!(minutes(&MinMax { min: 5, max: 5 }), "≥ 5 min");
+    }
+
+    #[test]
+    fn versions_groupings_spans_and_rates() {
+        assert_eq!(
+            go_version(Some("go1.27.3"), Some("go1.27")).unwrap(),
+            "go1.27.3"
+        );
+        assert_eq!(go_version(None, Some("go1.21")).unwrap(), "≥ go1.21");
+        assert_eq!(go_version(None, None), None);
+        assert_eq!(grouping(Similarity::IgnoreLines), "lines");
+        assert_eq!(span(0.2), "12 s");
+        assert_eq!(span(0.05), "3.0 s");
+        assert_eq!(span(2.5), "2.5 min");
+        assert_eq!(span(300.0), "5.0 h");
+        // 30 goroutines per minute over a 20-second window: half a goroutine a second.
+        assert_eq!(rate(30.0, true, Some(20.0 / 60.0)), "+0.50/s");
+        assert_eq!(rate(1.5, true, Some(10.0)), "+1.50/min");
+        assert_eq!(rate(0.5, true, Some(600.0)), "+30.0/h");
+        assert_eq!(rate(2.0, false, None), "+2.00/snapshot");
     }
 }

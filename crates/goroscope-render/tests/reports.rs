@@ -293,3 +293,91 @@ fn every_renderer_writes_exactly_what_it_says_it_supports() {
         }
     }
 }
+
+#[test]
+fn verbosity_adds_detail_level_by_level() {
+    let mut r = sample_report();
+    r.warnings = (1..=5).map(|i| format!("warning number {i}")).collect();
+    let at = |verbose: u8| {
+        out(
+            OutputFormat::TERMINAL,
+            std::slice::from_ref(&r),
+            &RenderOptions { verbose, ..opts() },
+        )
+    };
+    let (v0, v1, v2) = (at(0), at(1), at(2));
+    // Labels always; evidence, goroutine ids and stacks from -v.
+    assert!(v0.contains("labels      handler="), "{v0}");
+    for (detail, shown_at_0) in [
+        ("evidence", false),
+        ("goids", false),
+        ("  stack", false),
+        ("runtime marked 120 goroutines (leaked)", false),
+    ] {
+        assert_eq!(v0.contains(detail), shown_at_0, "{detail} at 0:\n{v0}");
+        assert!(v1.contains(detail), "{detail} at -v:\n{v1}");
+    }
+    // Warnings: three, then a count; all at -vv.
+    assert!(
+        v0.contains("warning number 3") && !v0.contains("warning number 4"),
+        "{v0}"
+    );
+    assert!(v0.contains("…and 2 more warnings; -vv shows them"), "{v0}");
+    assert!(v2.contains("warning number 5"), "{v2}");
+    // -vv shows the other groups in full, not as a table.
+    assert!(v1.contains("COUNT  VERDICT"), "{v1}");
+    assert!(!v2.contains("COUNT  VERDICT"), "{v2}");
+    assert!(v2.matches("  blocked at").count() > v1.matches("  blocked at").count());
+}
+
+#[test]
+fn trend_rates_suit_the_window_and_flat_leaks_are_not_growing() {
+    let mut t = sample_trend();
+    // 0.3 minutes: 18 seconds. 40 per minute reads as 0.67 per second.
+    t.minutes = Some(vec![0.0, 0.1, 0.2, 0.3]);
+    let mut buf = Vec::new();
+    render_trend(&mut buf, OutputFormat::TERMINAL, &t, &[], &opts()).unwrap();
+    let s = String::from_utf8(buf).unwrap();
+    assert!(s.contains("over 18 s"), "{s}");
+    assert!(s.contains("grows +0.67/s"), "{s}");
+    assert!(s.contains("2. LEAK · not growing · nil-chan"), "{s}");
+    assert!(!s.contains("No group grows"), "{s}");
+    let mut buf = Vec::new();
+    render_trend(&mut buf, OutputFormat::MARKDOWN, &t, &[], &opts()).unwrap();
+    let md = String::from_utf8(buf).unwrap();
+    assert!(
+        md.contains("| +0.67/s |") && md.contains("| none |"),
+        "{md}"
+    );
+    // Nothing grows: said so, even with findings.
+    for g in &mut t.groups {
+        g.growing = false;
+    }
+    t.warnings = vec!["poll 2/4 at +6 s failed, a gap in the series: HTTP 503".into()];
+    let mut buf = Vec::new();
+    render_trend(&mut buf, OutputFormat::TERMINAL, &t, &[], &opts()).unwrap();
+    let s = String::from_utf8(buf).unwrap();
+    assert!(s.contains("No group grows steadily."), "{s}");
+    assert!(s.contains("warning: poll 2/4"), "{s}");
+}
+
+#[test]
+fn every_output_names_the_go_version_and_grouping_alike() {
+    let mut r = sample_report();
+    r.go_version = None;
+    r.go_version_min = Some("go1.21".into());
+    r.grouping = goroscope_analyze::Similarity::BlockingSite;
+    for f in [
+        OutputFormat::TERMINAL,
+        OutputFormat::MARKDOWN,
+        OutputFormat::HTML,
+    ] {
+        let s = out(f, std::slice::from_ref(&r), &opts());
+        assert!(s.contains("≥ go1.21"), "{f}: {s}");
+        assert!(
+            s.contains("grouped by blocking") || s.contains("grouped by `blocking`"),
+            "{f}"
+        );
+        assert!(!s.contains("blocking_site"), "{f} names the flag's value");
+    }
+}
