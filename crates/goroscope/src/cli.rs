@@ -1,12 +1,17 @@
 //! Flags and subcommands.
+//!
+//! The derive types below hold the flags; [`command`] completes them with what only the
+//! libraries know: the `--output` forms each command can write (from goroscope-render's table of
+//! renderers), the rule ids `-A/-W/-D` accept (from goroscope-analyze's rule catalog) and each
+//! command's `--fail-on` default.
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use goroscope_analyze::{Similarity, Verdict};
 use goroscope_ingest::FormatHint;
-use goroscope_render::{OutputFormat, RenderOptions};
+use goroscope_render::{OutputFormat, RenderOptions, Subject};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -19,13 +24,18 @@ use std::time::Duration;
         SIGQUIT, panic and test-timeout tracebacks, dumps inside logs, the goroutineleak profile) from \
         files, stdin or a live /debug/pprof URL, groups identical stacks, and says which groups leak, \
         where they were created, where they are stuck, and how to fix them.",
-    after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 error.\n\
-        Logging: -v/-q or GOROSCOPE_LOG (e.g. GOROSCOPE_LOG=debug). Colour: --color, NO_COLOR."
+    after_help = "Exit codes: 0 when nothing reaches --fail-on, 1 when findings do (default: leak; \
+        `run`: suspect, else the program's own status), 2 on an error (also when one of several \
+        inputs could not be read: the others are still reported).\n\
+        Detail: -v adds evidence, goroutine ids and stacks to the report (-vv: everything) and \
+        info logs on stderr; -q only errors. GOROSCOPE_LOG (e.g. debug) sets the log level. \
+        Colour: --color, NO_COLOR."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// More diagnostics on stderr (repeat for more).
+    /// More detail: in the report (evidence, goroutine ids, stacks, every row; -vv: every
+    /// warning and every group in full) and in diagnostics on stderr.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Only errors on stderr.
@@ -59,6 +69,14 @@ pub enum Command {
         after_help = "Exit status: 1 when findings at or above --fail-on (default: suspect) are found in an exiting Go\nprocess, else the program's own exit status (2 if goroscope itself fails).\n\nExamples:\n  goroscope run -- go test ./pkg/...\n  goroscope run --fail-on leak -- ./server.test -test.run TestShutdown"
     )]
     Run(RunArgs),
+    /// List the leak rules (ids for -A/-W/-D and the config's [rules]), or explain one.
+    Rules(RulesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    /// A rule id: show what it detects, why it leaks, an example and the fix.
+    pub rule: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -92,10 +110,12 @@ pub struct RunArgs {
 #[derive(Args, Debug, Clone)]
 pub struct MemoryArgs {
     /// Stop every thread while reading (consistent stacks, running goroutines' stacks from
-    /// registers); the target is always resumed, even on error or Ctrl-C.
+    /// registers); the target is always resumed, even on error or Ctrl-C. Only for a live
+    /// process (attach, run).
     #[arg(long)]
     pub pause: bool,
-    /// Include runtime goroutines and frames, like GOTRACEBACK=system.
+    /// Include runtime goroutines and frames, like GOTRACEBACK=system. Only for memory reads
+    /// (attach, run, --core).
     #[arg(long)]
     pub system: bool,
 }
@@ -125,11 +145,11 @@ pub struct AnalyzeArgs {
     /// costly GC in the service; see --prove-timeout.
     #[arg(long)]
     pub prove: bool,
-    /// Time budget for the goroutineleak request.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// Time budget for the goroutineleak request (with --prove).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "prove")]
     pub prove_timeout: HumanDuration,
     /// Read the goroutines from a core file (GOTRACEBACK=crash or gcore) instead of dumps.
-    #[arg(long, conflicts_with = "inputs")]
+    #[arg(long, conflicts_with_all = ["inputs", "prove"])]
     pub core: Option<PathBuf>,
     /// With --core: the executable that dumped it (default: the path recorded in the core).
     #[arg(long, requires = "core")]
@@ -157,11 +177,12 @@ pub struct TrendArgs {
     /// Snapshots in time order, or one URL with --every.
     #[arg(required = true)]
     pub inputs: Vec<String>,
-    /// Poll the one URL given this often (e.g. 10s, 1m).
+    /// Poll the one URL given this often (e.g. 10s, 1m). A failed poll is a gap in the series,
+    /// not the end of it (a failed first poll is an error).
     #[arg(long, value_parser = parse_duration)]
     pub every: Option<HumanDuration>,
-    /// With --every: how many snapshots to take.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    /// With --every: how many polls to make.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=10_000), requires = "every")]
     pub samples: u32,
     #[command(flatten)]
     pub input: InputArgs,
@@ -216,6 +237,28 @@ pub enum InputFormat {
     Proto,
 }
 
+/// `--fail-on`: which verdicts make the exit status 1.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// Leaks (proven, or certain from one snapshot, or growing in a trend).
+    Leak,
+    /// Leaks and suspects.
+    Suspect,
+    /// Never: exit 0 unless an error happens.
+    Never,
+}
+
+impl FailOn {
+    /// The verdict at or above which a finding fails, if any.
+    pub fn threshold(self) -> Option<Verdict> {
+        match self {
+            FailOn::Leak => Some(Verdict::Leak),
+            FailOn::Suspect => Some(Verdict::Suspect),
+            FailOn::Never => None,
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct AnalysisArgs {
     /// How goroutines are grouped: `exact` (same frames, lines, state and creator), `lines`
@@ -223,9 +266,10 @@ pub struct AnalysisArgs {
     /// blocking site and state) or `creation` (same `created by` function and state).
     #[arg(long = "group", value_name = "exact|lines|blocking|creation", value_parser = parse_similarity)]
     pub similarity: Option<Similarity>,
-    /// Exit 1 when findings of this verdict or worse exist.
-    #[arg(long, value_name = "leak|suspect", value_parser = parse_verdict)]
-    pub fail_on: Option<Verdict>,
+    /// Exit 1 when findings of this verdict or worse exist; `never` always exits 0 unless an
+    /// error happens (2).
+    #[arg(long, value_enum, default_value_t = FailOn::Leak)]
+    pub fail_on: FailOn,
     /// A TOML file with goleak-style ignore rules and rule levels:
     /// `[ignore]` `top_function`, `any_function`, `created_by` (lists of function names, `*`
     /// matches any run of characters) and `[rules]` `RULE = "allow"|"warn"|"deny"`.
@@ -235,7 +279,7 @@ pub struct AnalysisArgs {
     /// that has no more goroutines than the baseline had for it is reported as benign.
     #[arg(long)]
     pub baseline: Option<String>,
-    /// Allow a rule: its findings are reported as benign (repeatable).
+    /// Allow a rule: its findings are reported as benign (repeatable; ids below).
     #[arg(short = 'A', long = "allow", value_name = "RULE")]
     pub allow: Vec<String>,
     /// Warn for a rule: its findings are at most suspects, never leaks (repeatable).
@@ -263,46 +307,62 @@ pub struct AnalysisArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Output form: terminal, json (documented in docs/json-schema.md), markdown, html
-    /// (self-contained report), svg (flame graph), folded (stacks for flame graph tools), pprof
-    /// (gzipped profile for `go tool pprof`) or junit (XML for CI).
+    /// Output form, one of those this command writes.
     #[arg(
         short = 'o',
         long = "output",
         value_name = "FORM",
-        value_parser = parse_output,
+        value_parser = FormatParser(Subject::Report),
         default_value = "terminal"
     )]
     pub output: OutputFormat,
-    /// Write to this file instead of stdout (never replaces an input; an existing file only with --force).
+    /// Write to this file instead of stdout ('-': stdout). Never replaces an input, and replaces
+    /// an existing regular file only with --force (never a link, a FIFO or a device).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Allow --out to replace an existing file.
-    #[arg(long)]
+    /// Allow --out to replace an existing regular file.
+    #[arg(long, requires = "out")]
     pub force: bool,
-    /// Show at most N findings and groups in full.
+    /// Show at most N findings and groups in full (terminal and markdown).
     #[arg(long)]
     pub top: Option<usize>,
-    /// Terminal width for the terminal report (default: the terminal's, or 100).
+    /// Columns of the terminal report (default: $COLUMNS, else the terminal's width, else 100).
     #[arg(long)]
     pub width: Option<usize>,
 }
 
 impl OutputArgs {
-    pub fn render_options(&self, color: ColorChoice) -> RenderOptions {
+    /// Whether the report goes to stdout (no `--out`, or `--out -`).
+    pub fn to_stdout(&self) -> bool {
+        self.out.as_deref().is_none_or(|p| p.as_os_str() == "-")
+    }
+
+    pub fn render_options(&self, color: ColorChoice, verbose: u8) -> RenderOptions {
         use std::io::IsTerminal;
-        let tty = self.out.is_none() && std::io::stdout().is_terminal();
+        let tty = self.to_stdout() && std::io::stdout().is_terminal();
         RenderOptions {
             color: color.enabled(tty),
             width: self.width.or_else(terminal_width).unwrap_or(100),
             top: self.top,
+            verbose,
             ..Default::default()
         }
     }
 }
 
-fn terminal_width() -> Option<usize> {
-    std::env::var("COLUMNS").ok()?.parse().ok()
+/// The width to lay the terminal report out for: `$COLUMNS` when the user exported it, else the
+/// width of the terminal on stdout (or, when stdout is a pipe into a pager, on stderr).
+pub fn terminal_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+    {
+        return Some(c);
+    }
+    let size = terminal_size::terminal_size_of(std::io::stdout())
+        .or_else(|| terminal_size::terminal_size_of(std::io::stderr()))?;
+    Some(usize::from(size.0 .0)).filter(|&w| w > 0)
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,15 +427,101 @@ fn parse_context(s: &str) -> Result<goroscope_model::Context, String> {
         .ok_or_else(|| format!("'{s}': expected one of live, exit, test, crash, deadlock"))
 }
 
-fn parse_verdict(s: &str) -> Result<Verdict, String> {
-    match Verdict::parse(s) {
-        Some(v @ (Verdict::Leak | Verdict::Suspect)) => Ok(v),
-        _ => Err(format!("'{s}': expected leak or suspect")),
+/// `--output` for one command: accepts (and lists, with what each writes) only the forms whose
+/// renderer supports the command's subject.
+#[derive(Clone, Copy)]
+pub struct FormatParser(pub Subject);
+
+impl TypedValueParser for FormatParser {
+    type Value = OutputFormat;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<OutputFormat, clap::Error> {
+        let s = value.to_string_lossy();
+        OutputFormat::parse_for(&s, self.0).map_err(|e| {
+            let mut err = clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
+            use clap::error::{ContextKind, ContextValue};
+            if let Some(a) = arg {
+                err.insert(ContextKind::InvalidArg, ContextValue::String(a.to_string()));
+            }
+            err.insert(ContextKind::InvalidValue, ContextValue::String(s.into()));
+            err.insert(
+                ContextKind::ValidValue,
+                ContextValue::Strings(
+                    OutputFormat::supporting(self.0)
+                        .map(|f| f.as_str().to_string())
+                        .collect(),
+                ),
+            );
+            let _ = e;
+            err
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let subject = self.0;
+        Some(Box::new(OutputFormat::supporting(subject).map(move |f| {
+            PossibleValue::new(f.as_str())
+                .aliases(f.renderer().aliases().iter().copied())
+                .help(f.renderer().about(subject))
+        })))
     }
 }
 
-fn parse_output(s: &str) -> Result<OutputFormat, String> {
-    OutputFormat::from_str(s).map_err(|e| e.to_string())
+/// The subject a command's `--output` writes.
+fn subject_of(command: &str) -> Option<Subject> {
+    match command {
+        "analyze" | "attach" | "run" => Some(Subject::Report),
+        "diff" => Some(Subject::Diff),
+        "trend" => Some(Subject::Trend),
+        _ => None,
+    }
+}
+
+/// The whole command line: the derive's flags, with per-command `--output` forms, rule ids and
+/// `--fail-on` defaults filled in from the libraries.
+pub fn command() -> clap::Command {
+    let rule_ids: Vec<&'static str> = goroscope_analyze::rules::ALL.iter().map(|r| r.id).collect();
+    let rules_help = format!(
+        "Rules for -A/-W/-D (`goroscope rules RULE` explains one): {}.",
+        rule_ids.join(", ")
+    );
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        let Some(subject) = subject_of(&name) else {
+            continue;
+        };
+        let rules_help = rules_help.clone();
+        let ids = rule_ids.clone();
+        let is_run = name == "run";
+        cmd = cmd.mut_subcommand(&name, move |mut sc| {
+            sc = sc.mut_arg("output", |a| a.value_parser(FormatParser(subject)));
+            for id in ["allow", "warn", "deny"] {
+                let ids = ids.clone();
+                sc = sc.mut_arg(id, |a| {
+                    a.value_parser(PossibleValuesParser::new(ids))
+                        .hide_possible_values(true)
+                });
+            }
+            if is_run {
+                sc = sc.mut_arg("fail_on", |a| a.default_value("suspect"));
+            }
+            let after = match sc.get_after_help() {
+                Some(h) => format!("{rules_help}\n\n{h}"),
+                None => rules_help,
+            };
+            sc.after_help(after)
+        });
+    }
+    cmd
 }
 
 impl AnalysisArgs {
@@ -404,10 +550,11 @@ impl AnalysisArgs {
             }
         }
         if let Some(b) = &self.baseline {
+            let shown = goroscope_model::redact_url(b);
             let mut snaps = goroscope_ingest::read_input(b, &Default::default())
-                .with_context(|| format!("reading --baseline {b}"))?;
+                .with_context(|| format!("reading --baseline {shown}"))?;
             if snaps.len() != 1 {
-                anyhow::bail!("--baseline {b}: holds {} dumps; give one", snaps.len());
+                anyhow::bail!("--baseline {shown}: holds {} dumps; give one", snaps.len());
             }
             opts = opts.with_baseline(&snaps.pop().unwrap());
         }
@@ -440,8 +587,31 @@ mod tests {
 
     #[test]
     fn flags_are_consistent() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn output_forms_follow_the_renderers() {
+        let cmd = command();
+        for (name, subject) in [
+            ("analyze", Subject::Report),
+            ("diff", Subject::Diff),
+            ("trend", Subject::Trend),
+            ("attach", Subject::Report),
+            ("run", Subject::Report),
+        ] {
+            let sc = cmd.find_subcommand(name).unwrap();
+            let arg = sc.get_arguments().find(|a| a.get_id() == "output").unwrap();
+            let listed: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .map(|p| p.get_name().to_string())
+                .collect();
+            let want: Vec<String> = OutputFormat::supporting(subject)
+                .map(|f| f.as_str().to_string())
+                .collect();
+            assert_eq!(listed, want, "{name}");
+        }
     }
 
     #[test]

@@ -3,32 +3,79 @@
 
 mod cli;
 mod output;
+mod rules;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, FromArgMatches};
 use cli::{Cli, ColorChoice, Command};
 use goroscope_model::Snapshot;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-/// Exit codes (see DESIGN.md): 0 clean, 1 findings at or above `--fail-on`, 2 error.
+/// Exit codes (see DESIGN.md): 0 nothing at or above `--fail-on`, 1 findings at or above it,
+/// 2 error.
 const EXIT_FINDINGS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.verbose, cli.quiet, cli.color);
-    match run(cli) {
+    let given = matches
+        .subcommand()
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    let mut app = App {
+        color: cli.color,
+        verbose: cli.verbose,
+        given,
+        failed_inputs: 0,
+    };
+    match app.run(cli.command) {
+        // Some inputs could not be read: the others were reported, and the status says so.
+        Ok(_) if app.failed_inputs > 0 => ExitCode::from(EXIT_ERROR),
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             if output::is_broken_pipe(&err) {
                 // A closed pipe (`goroscope … | head`) is not an error.
                 return ExitCode::SUCCESS;
             }
-            eprintln!("goroscope: error: {err:#}");
+            print_error(&err);
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Text for stderr: URL secrets redacted, control characters (from a dump or a file name)
+/// escaped so they cannot drive the terminal.
+pub(crate) fn clean(text: &str) -> String {
+    let redacted = goroscope_model::redact_urls_in(text);
+    goroscope_render::escape::controls(&redacted).into_owned()
+}
+
+/// An error chain as one line. Each cause is shown once: a message that already contains its
+/// cause's text (`x: No such file or directory (os error 2)` over that very OS error) does not
+/// repeat it.
+pub(crate) fn error_text(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if s.is_empty() || parts.iter().any(|p| p.contains(&s)) {
+            continue;
+        }
+        parts.push(s);
+    }
+    clean(&parts.join(": "))
+}
+
+fn print_error(err: &anyhow::Error) {
+    eprintln!("goroscope: error: {}", error_text(err));
+}
+
+/// A warning on stderr (through the log, so `-q` silences it).
+pub(crate) fn warn(msg: &str) {
+    tracing::warn!("{}", clean(msg));
 }
 
 fn init_logging(verbose: u8, quiet: bool, color: ColorChoice) {
@@ -52,201 +99,386 @@ fn init_logging(verbose: u8, quiet: bool, color: ColorChoice) {
         .try_init();
 }
 
-fn run(cli: Cli) -> Result<u8> {
-    let color = cli.color;
-    match cli.command {
-        Command::Analyze(args) => cmd_analyze(args, color),
-        Command::Diff(args) => cmd_diff(args, color),
-        Command::Trend(args) => cmd_trend(args, color),
-        Command::Attach(args) => cmd_attach(args, color),
-        Command::Run(args) => cmd_run(args, color),
-    }
+fn is_url(input: &str) -> bool {
+    input.starts_with("http://") || input.starts_with("https://")
 }
 
-/// Reads every input; one input may hold several dumps.
-fn read_all(inputs: &[String], opts: &goroscope_ingest::Options) -> Result<Vec<Snapshot>> {
-    let mut out = Vec::new();
-    for input in inputs {
-        let snaps = goroscope_ingest::read_input(input, opts)?;
-        for s in &snaps {
-            for w in &s.warnings {
-                tracing::warn!("{}: {}", input, w);
+/// What every command shares: how to present, what the user typed, and the inputs that could
+/// not be read (reported as they happen; the exit status is 2 at the end).
+struct App {
+    color: ColorChoice,
+    verbose: u8,
+    /// The subcommand's matches, to tell flags the user gave from defaults.
+    given: ArgMatches,
+    failed_inputs: usize,
+}
+
+impl App {
+    fn run(&mut self, command: Command) -> Result<u8> {
+        match command {
+            Command::Analyze(args) => self.cmd_analyze(args),
+            Command::Diff(args) => self.cmd_diff(args),
+            Command::Trend(args) => self.cmd_trend(args),
+            Command::Attach(args) => self.cmd_attach(args),
+            Command::Run(args) => self.cmd_run(args),
+            Command::Rules(args) => {
+                rules::cmd_rules(&args, cli::terminal_width().unwrap_or(100)).map(|()| 0)
             }
         }
-        out.extend(snaps);
     }
-    Ok(out)
-}
 
-fn cmd_analyze(args: cli::AnalyzeArgs, color: ColorChoice) -> Result<u8> {
-    let ingest = args.input.ingest_options();
-    let mut inputs = args.inputs.clone();
-    if let Some(core) = &args.core {
-        let snap = goroscope_attach::read_core(core, args.exe.as_deref(), &args.memory.options())
-            .with_context(|| format!("reading core file {}", core.display()))?;
-        let inputs = [core.display().to_string()];
-        return report(vec![snap], &inputs, &args.analysis, &args.output, color);
+    /// Whether the user typed `--id` (not a default).
+    fn given(&self, id: &str) -> bool {
+        self.given.value_source(id) == Some(ValueSource::CommandLine)
     }
-    if inputs.is_empty() {
-        if std::io::stdin().is_terminal() {
+
+    /// Refuses or warns about output flags that would do nothing for the chosen form.
+    fn check_output(&self, out: &cli::OutputArgs) -> Result<()> {
+        let form = out.output.as_str();
+        if self.given("top") && !matches!(form, "terminal" | "markdown") {
+            warn(&format!(
+                "--top applies to the terminal and markdown reports; -o {form} writes every group"
+            ));
+        }
+        if self.given("width") && form != "terminal" {
+            warn(&format!(
+                "--width applies to the terminal report; -o {form} has no width"
+            ));
+        }
+        if out.output.is_binary() && out.to_stdout() && std::io::stdout().is_terminal() {
             anyhow::bail!(
-                "no input: name a dump file, '-' for stdin, or a /debug/pprof URL (see --help)"
+                "-o {form} writes binary data; send it to a file (--out FILE) or through a pipe"
             );
         }
-        inputs.push("-".into());
+        Ok(())
     }
-    let mut snapshots = read_all(&inputs, &ingest)?;
-    if args.prove {
-        for input in &inputs {
-            if let Some(url) = cli::leak_profile_url(input) {
-                let mut o = ingest.clone();
-                o.http_timeout = args.prove_timeout.into();
-                match goroscope_ingest::read_input(&url, &o) {
-                    Ok(mut s) => snapshots.append(&mut s),
-                    Err(e) => {
-                        tracing::warn!("--prove: could not fetch the goroutineleak profile: {e}")
+
+    /// Reads every input, reporting (and counting) the ones that cannot be read and going on
+    /// with the others, as ripgrep does. One input may hold several dumps.
+    fn read_each(&mut self, inputs: &[String], opts: &goroscope_ingest::Options) -> Vec<Snapshot> {
+        let mut out = Vec::new();
+        for input in inputs {
+            match goroscope_ingest::read_input(input, opts) {
+                Ok(snaps) => {
+                    for s in &snaps {
+                        for w in &s.warnings {
+                            warn(&format!("{}: {w}", s.source.input));
+                        }
                     }
+                    out.extend(snaps);
+                }
+                Err(e) => {
+                    print_error(&anyhow::Error::new(e));
+                    self.failed_inputs += 1;
                 }
             }
         }
+        out
     }
-    report(snapshots, &inputs, &args.analysis, &args.output, color)
-}
 
-/// Analyses snapshots, writes the reports, and returns the exit code `--fail-on` asks for.
-fn report(
-    snapshots: Vec<Snapshot>,
-    inputs: &[String],
-    analysis: &cli::AnalysisArgs,
-    out: &cli::OutputArgs,
-    color: ColorChoice,
-) -> Result<u8> {
-    let opts = analysis.options()?;
-    let reports = goroscope_analyze::analyze(&snapshots, &opts);
-    let fail = analysis
-        .fail_on
-        .is_some_and(|t| goroscope_analyze::fails(&reports, t));
-    let render = out.render_options(color);
-    output::write(out, inputs, |w| {
-        goroscope_render::render(w, out.output, &reports, &snapshots, &render)
-    })?;
-    Ok(if fail { EXIT_FINDINGS } else { 0 })
-}
-
-fn cmd_attach(args: cli::AttachArgs, color: ColorChoice) -> Result<u8> {
-    let snap = goroscope_attach::attach_pid(args.pid, &args.memory.options())
-        .with_context(|| format!("attaching to pid {}", args.pid))?;
-    let inputs = [format!("pid {}", args.pid)];
-    report(vec![snap], &inputs, &args.analysis, &args.output, color)
-}
-
-fn cmd_run(args: cli::RunArgs, color: ColorChoice) -> Result<u8> {
-    let outcome = goroscope_attach::run_and_snapshot(&args.command, &args.memory.options())?;
-    for (pid, why) in &outcome.skipped {
-        tracing::info!("pid {pid} exited but was not read: {why}");
-    }
-    let mut opts = args.analysis.options()?;
-    // Read as each process exits: whatever user goroutine is still blocked is leaked.
-    opts.context = opts.context.or(Some(goroscope_model::Context::Exit));
-    let threshold = args
-        .analysis
-        .fail_on
-        .unwrap_or(goroscope_analyze::Verdict::Suspect);
-    let mut kept = Vec::new();
-    let mut reports = Vec::new();
-    let mut failed = false;
-    for snap in outcome.snapshots {
-        let r = goroscope_analyze::analyze(std::slice::from_ref(&snap), &opts);
-        let bad = goroscope_analyze::fails(&r, threshold);
-        failed |= bad;
-        if bad || args.all {
-            reports.extend(r);
-            kept.push(snap);
+    fn cmd_analyze(&mut self, args: cli::AnalyzeArgs) -> Result<u8> {
+        self.check_output(&args.output)?;
+        if args.memory.pause {
+            anyhow::bail!(
+                "--pause stops the threads of a running process (`attach`, `run`); a dump or a core file is not running"
+            );
         }
+        if args.exe.is_some() && args.core.is_none() {
+            // clap's `requires` lets this through when inputs are named.
+            anyhow::bail!("--exe names the executable of a --core file; there is no --core");
+        }
+        let ingest = args.input.ingest_options();
+        let mut protected: Vec<String> = Vec::new();
+        if let Some(core) = &args.core {
+            for flag in ["format", "timeout", "debug", "threads"] {
+                if self.given(flag) {
+                    anyhow::bail!("--{flag} is for reading dumps; it does nothing with --core");
+                }
+            }
+            let snap =
+                goroscope_attach::read_core(core, args.exe.as_deref(), &args.memory.options())
+                    .with_context(|| format!("reading core file {}", core.display()))?;
+            protected.push(core.display().to_string());
+            if let Some(exe) = &args.exe {
+                protected.push(exe.display().to_string());
+            }
+            return self.report(vec![snap], &protected, &args.analysis, &args.output);
+        }
+        if args.memory.system {
+            anyhow::bail!(
+                "--system applies to memory reads (--core, `attach`, `run`); a dump shows the goroutines GOTRACEBACK chose when it was written"
+            );
+        }
+        let mut inputs = args.inputs.clone();
+        if inputs.is_empty() {
+            if std::io::stdin().is_terminal() {
+                anyhow::bail!(
+                    "no input: name a dump file, '-' for stdin, or a /debug/pprof URL (see --help)"
+                );
+            }
+            inputs.push("-".into());
+        }
+        let any_url = inputs.iter().any(|i| is_url(i));
+        if args.prove && !any_url {
+            anyhow::bail!(
+                "--prove fetches the goroutineleak profile of a URL input, and none of the inputs is a URL; for a file, save /debug/pprof/goroutineleak?debug=1 too and name both"
+            );
+        }
+        if !any_url {
+            for flag in ["timeout", "debug"] {
+                if self.given(flag) {
+                    warn(&format!(
+                        "--{flag} applies to URL inputs; none of the inputs is one, so it does nothing"
+                    ));
+                }
+            }
+        }
+        let mut snapshots = self.read_each(&inputs, &ingest);
+        if args.prove {
+            for input in &inputs {
+                if let Some(url) = cli::leak_profile_url(input) {
+                    let mut o = ingest.clone();
+                    o.http_timeout = args.prove_timeout.into();
+                    match goroscope_ingest::read_input(&url, &o) {
+                        Ok(mut s) => snapshots.append(&mut s),
+                        Err(e) => warn(&format!(
+                            "--prove: could not fetch the goroutineleak profile: {}",
+                            error_text(&anyhow::Error::new(e))
+                        )),
+                    }
+                } else if is_url(input) {
+                    warn(&format!(
+                        "--prove: {} is not a /debug/pprof/goroutine URL; no proof fetched for it",
+                        goroscope_model::redact_url(input)
+                    ));
+                }
+            }
+        }
+        if snapshots.is_empty() && self.failed_inputs > 0 {
+            // Every input failed and each said why.
+            return Ok(EXIT_ERROR);
+        }
+        protected.extend(inputs.iter().cloned());
+        self.report(snapshots, &protected, &args.analysis, &args.output)
     }
-    if !reports.is_empty() {
-        let render = args.output.render_options(color);
-        output::write(&args.output, &[], |w| {
-            goroscope_render::render(w, args.output.output, &reports, &kept, &render)
+
+    /// Analyses snapshots, writes the reports, and returns the exit code `--fail-on` asks for.
+    fn report(
+        &self,
+        snapshots: Vec<Snapshot>,
+        inputs: &[String],
+        analysis: &cli::AnalysisArgs,
+        out: &cli::OutputArgs,
+    ) -> Result<u8> {
+        let opts = analysis.options()?;
+        let reports = goroscope_analyze::analyze(&snapshots, &opts);
+        let fail = analysis
+            .fail_on
+            .threshold()
+            .is_some_and(|t| goroscope_analyze::fails(&reports, t));
+        let render = out.render_options(self.color, self.verbose);
+        let protected = protected_paths(inputs, analysis);
+        output::write(out, &protected, |w| {
+            goroscope_render::render(w, out.output, &reports, &snapshots, &render)
         })?;
+        Ok(if fail { EXIT_FINDINGS } else { 0 })
     }
-    if failed {
-        return Ok(EXIT_FINDINGS);
+
+    fn cmd_attach(&mut self, args: cli::AttachArgs) -> Result<u8> {
+        self.check_output(&args.output)?;
+        let snap = goroscope_attach::attach_pid(args.pid, &args.memory.options())
+            .with_context(|| format!("attaching to pid {}", args.pid))?;
+        self.report(vec![snap], &[], &args.analysis, &args.output)
     }
-    // The program's own status (128+n when it was killed by signal n).
-    Ok(outcome.exit_code.clamp(0, 255) as u8)
+
+    fn cmd_run(&mut self, args: cli::RunArgs) -> Result<u8> {
+        self.check_output(&args.output)?;
+        let outcome = goroscope_attach::run_and_snapshot(&args.command, &args.memory.options())?;
+        for (pid, why) in &outcome.skipped {
+            tracing::info!("pid {pid} exited but was not read: {why}");
+        }
+        let mut opts = args.analysis.options()?;
+        // Read as each process exits: whatever user goroutine is still blocked is leaked.
+        opts.context = opts.context.or(Some(goroscope_model::Context::Exit));
+        // `run`'s --fail-on defaults to suspect (set in cli::command).
+        let threshold = args.analysis.fail_on.threshold();
+        let mut kept = Vec::new();
+        let mut reports = Vec::new();
+        let mut failed = false;
+        for snap in outcome.snapshots {
+            let r = goroscope_analyze::analyze(std::slice::from_ref(&snap), &opts);
+            let bad = threshold.is_some_and(|t| goroscope_analyze::fails(&r, t));
+            let findings = goroscope_analyze::fails(&r, goroscope_analyze::Verdict::Suspect);
+            failed |= bad;
+            if bad || findings || args.all {
+                reports.extend(r);
+                kept.push(snap);
+            }
+        }
+        if !reports.is_empty() {
+            let render = args.output.render_options(self.color, self.verbose);
+            let protected = protected_paths(&[], &args.analysis);
+            output::write(&args.output, &protected, |w| {
+                goroscope_render::render(w, args.output.output, &reports, &kept, &render)
+            })?;
+        }
+        if failed {
+            return Ok(EXIT_FINDINGS);
+        }
+        // The program's own status (128+n when it was killed by signal n).
+        Ok(outcome.exit_code.clamp(0, 255) as u8)
+    }
+
+    fn cmd_diff(&mut self, args: cli::DiffArgs) -> Result<u8> {
+        self.check_output(&args.output)?;
+        let ingest = args.input.ingest_options();
+        if !is_url(&args.before) && !is_url(&args.after) {
+            for flag in ["timeout", "debug"] {
+                if self.given(flag) {
+                    warn(&format!(
+                        "--{flag} applies to URL inputs; neither input is one, so it does nothing"
+                    ));
+                }
+            }
+        }
+        let before = read_one(&args.before, &ingest, "diff").context("reading BEFORE")?;
+        let after = read_one(&args.after, &ingest, "diff").context("reading AFTER")?;
+        let opts = args.analysis.options()?;
+        let report = goroscope_analyze::diff(&before, &after, &opts);
+        let fail = args
+            .analysis
+            .fail_on
+            .threshold()
+            .is_some_and(|t| goroscope_analyze::diff_fails(&report, t));
+        let render = args.output.render_options(self.color, self.verbose);
+        let inputs = [args.before.clone(), args.after.clone()];
+        let protected = protected_paths(&inputs, &args.analysis);
+        output::write(&args.output, &protected, |w| {
+            goroscope_render::render_diff(w, args.output.output, &report, &[before, after], &render)
+        })?;
+        Ok(if fail { EXIT_FINDINGS } else { 0 })
+    }
+
+    fn cmd_trend(&mut self, args: cli::TrendArgs) -> Result<u8> {
+        self.check_output(&args.output)?;
+        let ingest = args.input.ingest_options();
+        let mut gaps = Vec::new();
+        let snapshots = if let Some(every) = args.every {
+            let [url] = &args.inputs[..] else {
+                anyhow::bail!("--every polls one URL; got {} inputs", args.inputs.len());
+            };
+            if !is_url(url) {
+                anyhow::bail!(
+                    "--every polls a /debug/pprof URL; {url} is not one (name snapshot files in time order, without --every)"
+                );
+            }
+            poll(url, &ingest, every.into(), args.samples, &mut gaps)?
+        } else {
+            if !args.inputs.iter().any(|i| is_url(i)) {
+                for flag in ["timeout", "debug"] {
+                    if self.given(flag) {
+                        warn(&format!(
+                            "--{flag} applies to URL inputs; none of the inputs is one, so it does nothing"
+                        ));
+                    }
+                }
+            }
+            self.read_each(&args.inputs, &ingest)
+        };
+        if snapshots.len() < 2 {
+            anyhow::bail!(
+                "trend needs at least two snapshots in time order (got {}{})",
+                snapshots.len(),
+                if self.failed_inputs > 0 {
+                    format!("; {} inputs could not be read", self.failed_inputs)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let opts = args.analysis.options()?;
+        let mut report = goroscope_analyze::trend(&snapshots, &opts);
+        report.warnings.extend(gaps);
+        let fail = args
+            .analysis
+            .fail_on
+            .threshold()
+            .is_some_and(|t| goroscope_analyze::trend_fails(&report, t));
+        let render = args.output.render_options(self.color, self.verbose);
+        let protected = protected_paths(&args.inputs, &args.analysis);
+        output::write(&args.output, &protected, |w| {
+            goroscope_render::render_trend(w, args.output.output, &report, &snapshots, &render)
+        })?;
+        Ok(if fail { EXIT_FINDINGS } else { 0 })
+    }
 }
 
-fn read_one(input: &str, opts: &goroscope_ingest::Options) -> Result<Snapshot> {
+/// The paths `--out` must never replace: the inputs, and the files the analysis reads.
+fn protected_paths(inputs: &[String], analysis: &cli::AnalysisArgs) -> Vec<String> {
+    let mut v: Vec<String> = inputs.to_vec();
+    if let Some(b) = &analysis.baseline {
+        v.push(b.clone());
+    }
+    if let Some(c) = &analysis.config {
+        v.push(c.display().to_string());
+    }
+    v
+}
+
+fn read_one(input: &str, opts: &goroscope_ingest::Options, what: &str) -> Result<Snapshot> {
     let mut snaps = goroscope_ingest::read_input(input, opts)?;
     match snaps.len() {
         1 => Ok(snaps.pop().unwrap()),
-        n => anyhow::bail!("{input}: holds {n} dumps; diff needs one dump per input (split the file, or use `trend`)"),
+        n => anyhow::bail!(
+            "{}: holds {n} dumps; {what} needs one dump per input (split the file, or use `trend`)",
+            goroscope_model::redact_url(input)
+        ),
     }
 }
 
-fn cmd_diff(args: cli::DiffArgs, color: ColorChoice) -> Result<u8> {
-    let ingest = args.input.ingest_options();
-    let before = read_one(&args.before, &ingest).with_context(|| "reading BEFORE")?;
-    let after = read_one(&args.after, &ingest).with_context(|| "reading AFTER")?;
-    let opts = args.analysis.options()?;
-    let report = goroscope_analyze::diff(&before, &after, &opts);
-    let fail = args
-        .analysis
-        .fail_on
-        .map(|t| goroscope_analyze::diff_fails(&report, t))
-        .unwrap_or(false);
-    let render = args.output.render_options(color);
-    let inputs = [args.before.clone(), args.after.clone()];
-    output::write(&args.output, &inputs, |w| {
-        goroscope_render::render_diff(w, args.output.output, &report, &[before, after], &render)
-    })?;
-    Ok(if fail { EXIT_FINDINGS } else { 0 })
-}
-
-fn cmd_trend(args: cli::TrendArgs, color: ColorChoice) -> Result<u8> {
-    let ingest = args.input.ingest_options();
+/// Polls `url` `samples` times, `every` apart. A failed poll is a gap: warned about, written
+/// into `gaps` for the report, and polling goes on; only a failed first poll (most likely a
+/// wrong URL) ends it.
+fn poll(
+    url: &str,
+    opts: &goroscope_ingest::Options,
+    every: std::time::Duration,
+    samples: u32,
+    gaps: &mut Vec<String>,
+) -> Result<Vec<Snapshot>> {
+    let start = std::time::Instant::now();
     let mut snapshots = Vec::new();
-    if args.every.is_some() && args.inputs.len() != 1 {
-        anyhow::bail!("--every polls one URL; got {} inputs", args.inputs.len());
-    }
-    if let (Some(every), [url]) = (args.every, &args.inputs[..]) {
-        let every: std::time::Duration = every.into();
-        for i in 0..args.samples {
-            if i > 0 {
-                std::thread::sleep(every);
-            }
-            let mut s = read_one(url, &ingest)?;
-            if s.taken_at.is_none() {
-                s.taken_at = Some(std::time::SystemTime::now());
-            }
-            tracing::info!(
-                "sample {}/{}: {} goroutines",
-                i + 1,
-                args.samples,
-                s.total_goroutines()
-            );
-            snapshots.push(s);
+    for i in 0..samples {
+        if i > 0 {
+            std::thread::sleep(every);
         }
-    } else {
-        snapshots = read_all(&args.inputs, &ingest)?;
+        let now = std::time::SystemTime::now();
+        match read_one(url, opts, "trend --every") {
+            Ok(mut s) => {
+                if s.taken_at.is_none() {
+                    s.taken_at = Some(now);
+                }
+                tracing::info!(
+                    "sample {}/{samples}: {} goroutines",
+                    i + 1,
+                    s.total_goroutines()
+                );
+                snapshots.push(s);
+            }
+            Err(e) if snapshots.is_empty() && i == 0 => {
+                return Err(e.context("the first poll failed; nothing to compare against"));
+            }
+            Err(e) => {
+                let gap = format!(
+                    "poll {}/{samples} at +{:.0} s failed, a gap in the series: {}",
+                    i + 1,
+                    start.elapsed().as_secs_f64(),
+                    error_text(&e)
+                );
+                warn(&gap);
+                gaps.push(clean(&gap));
+            }
+        }
     }
-    if snapshots.len() < 2 {
-        anyhow::bail!(
-            "trend needs at least two snapshots in time order (got {})",
-            snapshots.len()
-        );
-    }
-    let opts = args.analysis.options()?;
-    let report = goroscope_analyze::trend(&snapshots, &opts);
-    let fail = args
-        .analysis
-        .fail_on
-        .map(|t| goroscope_analyze::trend_fails(&report, t))
-        .unwrap_or(false);
-    let render = args.output.render_options(color);
-    output::write(&args.output, &args.inputs, |w| {
-        goroscope_render::render_trend(w, args.output.output, &report, &snapshots, &render)
-    })?;
-    Ok(if fail { EXIT_FINDINGS } else { 0 })
+    Ok(snapshots)
 }
