@@ -442,7 +442,7 @@ impl TypedValueParser for FormatParser {
         value: &std::ffi::OsStr,
     ) -> Result<OutputFormat, clap::Error> {
         let s = value.to_string_lossy();
-        OutputFormat::parse_for(&s, self.0).map_err(|e| {
+        OutputFormat::parse_for(&s, self.0).map_err(|_| {
             let mut err = clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
             use clap::error::{ContextKind, ContextValue};
             if let Some(a) = arg {
@@ -457,7 +457,6 @@ impl TypedValueParser for FormatParser {
                         .collect(),
                 ),
             );
-            let _ = e;
             err
         })
     }
