@@ -106,7 +106,7 @@ fn json_one_document_or_array() {
     let one = out(OutputFormat::JSON, &[clean_report()], &opts());
     let v: serde_json::Value = serde_json::from_str(&one).unwrap();
     assert!(v.is_object());
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], goroscope_analyze::SCHEMA_VERSION);
     let two = out(
         OutputFormat::JSON,
         &[clean_report(), sample_report()],
