@@ -13,7 +13,7 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
   # Debian packages the tests use: chromium renders the HTML report in a real headless browser,
   # gdb's gcore writes core files for the attach tests.
   need=()
-  for pkg in chromium gdb; do
+  for pkg in chromium gdb graphviz; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -100,9 +100,20 @@ impl Ctx<'_> {
         )
     }
 
-    fn entry(&self, i: u32, role: &str, with_stack: bool) -> RelationGoroutine {
+    /// Goroutine `i` in a relation whose objects are `objs`.
+    fn entry(&self, i: u32, role: &str, with_stack: bool, objs: &[usize]) -> RelationGoroutine {
         let g = &self.snap.goroutines[i as usize];
         RelationGoroutine {
+            object: self
+                .rel
+                .waits
+                .get(&i)
+                .map(|&(o, _)| format!("{:#x}", self.rel.objects[o].addr)),
+            holds: objs
+                .iter()
+                .filter(|&&o| self.rel.objects[o].freers.contains(&i))
+                .map(|&o| format!("{:#x}", self.rel.objects[o].addr))
+                .collect(),
             goid: g.goid.0,
             role: role.to_string(),
             state: state(self.snap, self.grouped, i),
@@ -190,7 +201,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
                 .goroutines
                 .iter()
                 .take(MAX_LISTED)
-                .map(|&g| cx.entry(g, "waiter", false))
+                .map(|&g| cx.entry(g, "waiter", false, &c.objects))
                 .collect(),
             objects: c.objects.iter().map(|&o| object(rel, o)).collect(),
             groups,
@@ -259,7 +270,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
                 groups.push(gid);
             }
             if listed.len() < MAX_LISTED {
-                listed.push(cx.entry(i, "waiter", false));
+                listed.push(cx.entry(i, "waiter", false, &[]));
             }
         }
         entries.push(Relation {
@@ -348,10 +359,13 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
                 " (probable holders: goroutines inside the object that contains each lock)",
             );
         }
+        let chain_objs: Vec<usize> = std::iter::once(ch.object)
+            .chain(ch.holders.iter().map(|&(_, o)| o))
+            .collect();
         let mut goroutines: Vec<RelationGoroutine> = waiters
             .iter()
             .take(MAX_LISTED)
-            .map(|&(w, _)| cx.entry(w, "waiter", false))
+            .map(|&(w, _)| cx.entry(w, "waiter", false, &chain_objs))
             .collect();
         let mut groups: Vec<String> = Vec::new();
         for &(w, _) in waiters {
@@ -363,7 +377,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
         let mut objects = vec![object(rel, ch.object)];
         for &(h, o) in &ch.holders {
             let role = if h == root { "root-holder" } else { "holder" };
-            goroutines.push(cx.entry(h, role, h == root));
+            goroutines.push(cx.entry(h, role, h == root, &chain_objs));
             let g = cx.group_id(h);
             if !groups.contains(&g) {
                 groups.push(g);

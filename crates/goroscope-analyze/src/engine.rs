@@ -120,10 +120,18 @@ fn group_proof(
     None
 }
 
-/// The step that would decide a `need-more-samples` group of this input.
-fn next_step(snap: &Snapshot, context: Context) -> String {
+/// The step that would decide a `need-more-samples` group of this input. `proof_ran`: the
+/// runtime's leak detector already looked (and did not prove the group).
+fn next_step(snap: &Snapshot, context: Context, proof_ran: bool) -> String {
     let input = &snap.source.input;
-    if context == Context::Crash {
+    if proof_ran {
+        let how = if input.starts_with("http://") || input.starts_with("https://") {
+            format!("`goroscope trend {input} --every 1m --samples 5`")
+        } else {
+            "`goroscope trend THIS LATER`".to_string()
+        };
+        format!("the runtime's leak detector ran and did not prove it (what it waits on is still reachable): see whether it grows ({how})")
+    } else if context == Context::Crash {
         "a crash shows one moment: reproduce it and compare two dumps taken a minute apart (`goroscope trend A B`), and dump with GOTRACEBACK=system so the wait objects (channel and lock addresses) show who waits on whom".to_string()
     } else if input.starts_with("http://") || input.starts_with("https://") {
         format!("take a second sample and compare (`goroscope trend {input} --every 1m --samples 5`), or ask the runtime (`goroscope analyze {input} --prove`, Go ≥ 1.26)")
@@ -164,7 +172,11 @@ pub(crate) fn analyze_keyed(
         .filter_map(|(_, a)| a.minutes.map(|m| m.1))
         .max();
     let sources = Sources::new(opts.source.clone());
-    let step = next_step(snap, context);
+    let step = next_step(
+        snap,
+        context,
+        is_leak_profile || has_markers || !proofs.is_empty(),
+    );
     tracing::debug!(
         input = %snap.source.input,
         context = %context,

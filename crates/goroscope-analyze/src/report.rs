@@ -271,6 +271,13 @@ pub struct RelationGoroutine {
     pub group: String,
     /// What it waits on (`send on chan 0x…`), when known.
     pub waits_on: Option<String>,
+    /// The address of the object it waits on (one of the relation's `objects`), when known.
+    #[serde(default)]
+    pub object: Option<String>,
+    /// Addresses of the relation's objects it could free: a lock it (probably) holds, a
+    /// channel it holds the other end of.
+    #[serde(default)]
+    pub holds: Vec<String>,
     /// The whole stack, for a lock chain's root holder (empty for the others).
     #[serde(default)]
     pub stack: Vec<Location>,

@@ -274,6 +274,12 @@ fn report(
     if let Some(reason) = &r.reason {
         let _ = writeln!(out, "<p>Crash: <code>{}</code></p>", xml(reason));
     }
+    let _ = writeln!(
+        out,
+        "<p class=\"context\">Context: <strong>{}</strong> — {}</p>",
+        xml(&r.context.kind),
+        xml(&r.context.why)
+    );
     if r.proof.available {
         let _ = writeln!(
             out,
@@ -319,6 +325,35 @@ fn report(
         out.push_str("\n</figure>\n");
     }
 
+    if !r.relations.is_empty() {
+        let _ = writeln!(out, "<h3>Relations ({})</h3>", r.relations.len());
+        for rel in &r.relations {
+            let _ = writeln!(
+                out,
+                "<div class=\"relation\" id=\"s{i}-{}\"><p><code>{}</code> ({}, {}): {}</p>",
+                xml(&rel.id),
+                xml(&rel.id),
+                if rel.sure { "sure" } else { "probable" },
+                xml(&plural(rel.count, "goroutine", "goroutines")),
+                xml(&rel.summary)
+            );
+            for g in rel.goroutines.iter().filter(|g| !g.stack.is_empty()) {
+                let frames: String = g
+                    .stack
+                    .iter()
+                    .map(|f| format!("{}\n", loc_html(f)))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "<details open><summary>goroutine {} ({})</summary><pre>{frames}</pre></details>",
+                    g.goid,
+                    xml(&g.state)
+                );
+            }
+            out.push_str("</div>\n");
+        }
+    }
+
     let groups = ordered(&r.groups);
     let findings: Vec<&Group> = groups.iter().copied().filter(|g| is_finding(g)).collect();
     let _ = writeln!(out, "<h3>Findings ({})</h3>", findings.len());
@@ -327,6 +362,36 @@ fn report(
     }
     for (n, g) in findings.iter().enumerate() {
         finding(out, i, n + 1, g);
+    }
+
+    let undecided: Vec<&Group> = groups
+        .iter()
+        .copied()
+        .filter(|g| g.verdict == Verdict::NeedMoreSamples)
+        .collect();
+    if !undecided.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>Need more samples ({})</h3>\n<p>Blocked, but one snapshot cannot tell a leak from a wait.</p>\n<ul class=\"undecided\">",
+            undecided.len()
+        );
+        for g in &undecided {
+            let _ = writeln!(
+                out,
+                "<li>{} × {} at {}{}</li>",
+                thousands(g.count),
+                g.pattern
+                    .as_deref()
+                    .map(|p| format!("<code>{}</code>", xml(p)))
+                    .unwrap_or_default(),
+                text::site(g).map(loc_html).unwrap_or_default(),
+                g.next_step
+                    .as_deref()
+                    .map(|s| format!(" — next: {}", xml(s)))
+                    .unwrap_or_default()
+            );
+        }
+        out.push_str("</ul>\n");
     }
 
     let _ = writeln!(out, "<h3>All groups ({})</h3>", groups.len());
@@ -391,6 +456,12 @@ fn finding(out: &mut String, i: usize, n: usize, g: &Group) {
     }
     if let Some(f) = &g.fix {
         kv("fix", xml(f).into_owned());
+    }
+    if !g.relations.is_empty() {
+        kv("relations", xml(&g.relations.join(", ")).into_owned());
+    }
+    if let Some(s) = &g.next_step {
+        kv("next step", xml(s).into_owned());
     }
     if !g.evidence.is_empty() {
         let items: String = g

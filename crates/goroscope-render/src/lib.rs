@@ -22,10 +22,12 @@
 //! | `folded` | folded stacks of the snapshots | `path before after` | last snapshot |
 //! | `pprof` | gzipped goroutine profile, verdicts as labels | AFTER's profile | last snapshot |
 //! | `junit` | one testcase per finding | one per new/grown group | one per growing group |
+//! | `dot` | the wait-for graph of the relations (Graphviz) | — | — |
 //!
 //! Errors are the writer's: a closed pipe comes back as [`io::ErrorKind::BrokenPipe`] for the
 //! caller to treat as the normal end it is.
 
+mod dot;
 pub mod escape;
 pub mod folded;
 mod html;
@@ -134,6 +136,7 @@ pub static RENDERERS: &[&dyn Renderer] = &[
     &folded::Folded,
     &pprof_out::Pprof,
     &junit::Junit,
+    &dot::Dot,
 ];
 
 /// An output form: a handle to one of [`RENDERERS`].
@@ -149,6 +152,7 @@ impl OutputFormat {
     pub const FOLDED: OutputFormat = OutputFormat(&folded::Folded);
     pub const PPROF: OutputFormat = OutputFormat(&pprof_out::Pprof);
     pub const JUNIT: OutputFormat = OutputFormat(&junit::Junit);
+    pub const DOT: OutputFormat = OutputFormat(&dot::Dot);
 
     /// Every form, in the order `--help` lists them.
     pub fn all() -> impl Iterator<Item = OutputFormat> {

@@ -154,6 +154,11 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
     if let Some(reason) = &r.reason {
         out.push_str(&format!("Crash: {}\n\n", ctext(reason)));
     }
+    out.push_str(&format!(
+        "Context: **{}** — {}\n\n",
+        esc(&r.context.kind),
+        prose(&r.context.why)
+    ));
     if r.proof.available {
         out.push_str(&format!(
             "Leak proof: {}\n\n",
@@ -168,10 +173,46 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
         out.push_str("\n</details>\n\n");
     }
 
+    if !r.relations.is_empty() {
+        out.push_str("### Relations\n\n");
+        for rel in &r.relations {
+            out.push_str(&format!(
+                "- **{}** ({}, {}): {}\n",
+                esc(&rel.id),
+                if rel.sure { "sure" } else { "probable" },
+                plural(rel.count, "goroutine", "goroutines"),
+                esc(&rel.summary)
+            ));
+            for g in rel.goroutines.iter().filter(|g| !g.stack.is_empty()) {
+                let mut s = String::new();
+                for f in &g.stack {
+                    s.push_str(&f.function);
+                    s.push('\n');
+                    if !f.file.is_empty() {
+                        s.push_str(&format!("\t{}:{}\n", f.file, f.line));
+                    }
+                }
+                out.push_str(&format!(
+                    "\n  <details><summary>goroutine {} ({})</summary>\n\n",
+                    g.goid,
+                    esc(&g.state)
+                ));
+                out.push_str(&markdown_block(&s, "  "));
+                out.push_str("\n  </details>\n\n");
+            }
+        }
+        out.push('\n');
+    }
+
     let groups = ordered(&r.groups);
     let (findings, rest): (Vec<&Group>, Vec<&Group>) =
         groups.into_iter().partition(|g| is_finding(g));
     let limit = opts.top.unwrap_or(usize::MAX);
+    let undecided: Vec<&Group> = rest
+        .iter()
+        .copied()
+        .filter(|g| g.verdict == Verdict::NeedMoreSamples)
+        .collect();
     if findings.is_empty() {
         out.push_str("No leaks or suspects.\n\n");
     } else {
@@ -199,6 +240,43 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
         for (i, g) in findings.iter().take(limit).enumerate() {
             finding(out, i + 1, g);
         }
+    }
+    if !undecided.is_empty() {
+        let n: u64 = undecided.iter().map(|g| g.count).sum();
+        out.push_str(&format!(
+            "### Need more samples: {} ({})\n\nBlocked, but one snapshot cannot tell a leak from a wait.\n\n",
+            plural(undecided.len() as u64, "group", "groups"),
+            plural(n, "goroutine", "goroutines")
+        ));
+        // The next step once when they share it (they usually do), else a column.
+        let first = undecided[0].next_step.as_deref();
+        let shared = undecided.iter().all(|g| g.next_step.as_deref() == first);
+        if shared {
+            out.push_str("| Goroutines | Pattern | State | Where |\n|---:|---|---|---|\n");
+        } else {
+            out.push_str("| Goroutines | Pattern | State | Where | Next step |\n");
+            out.push_str("|---:|---|---|---|---|\n");
+        }
+        for g in undecided.iter().take(limit) {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |",
+                thousands(g.count),
+                g.pattern.as_deref().map(code).unwrap_or_default(),
+                esc(&text::state(g)),
+                text::site(g).map(|l| code(&l.function)).unwrap_or_default(),
+            ));
+            if !shared {
+                out.push_str(&format!(
+                    " {} |",
+                    g.next_step.as_deref().map(prose).unwrap_or_default()
+                ));
+            }
+            out.push('\n');
+        }
+        if let (true, Some(s)) = (shared, first) {
+            out.push_str(&format!("\nNext step: {}\n", prose(s)));
+        }
+        out.push('\n');
     }
     if !rest.is_empty() {
         let n: u64 = rest.iter().map(|g| g.count).sum();
@@ -270,6 +348,15 @@ fn finding(out: &mut String, n: usize, g: &Group) {
     }
     if let Some(f) = &g.fix {
         out.push_str(&format!("- **Fix** {}\n", prose(f)));
+    }
+    if !g.relations.is_empty() {
+        out.push_str(&format!(
+            "- **Relations** {}\n",
+            esc(&g.relations.join(", "))
+        ));
+    }
+    if let Some(n) = &g.next_step {
+        out.push_str(&format!("- **Next step** {}\n", prose(n)));
     }
     if !g.evidence.is_empty() {
         out.push_str("- **Evidence**\n");

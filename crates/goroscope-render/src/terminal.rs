@@ -108,10 +108,14 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
     let p = Paint(opts.color);
     let width = opts.width();
     header(w, r, p, width, opts.verbose)?;
+    relations(w, r, p, width, opts.verbose)?;
 
     let groups = ordered(&r.groups);
     let (findings, rest): (Vec<&Group>, Vec<&Group>) =
         groups.into_iter().partition(|g| is_finding(g));
+    let (undecided, rest): (Vec<&Group>, Vec<&Group>) = rest
+        .into_iter()
+        .partition(|g| g.verdict == Verdict::NeedMoreSamples);
 
     if findings.is_empty() {
         writeln!(w)?;
@@ -145,6 +149,10 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
             )?;
             table(w, more, opts.table_rows(), p, width)?;
         }
+    }
+
+    if !undecided.is_empty() {
+        need_more_samples(w, &undecided, opts, p, width)?;
     }
 
     if !rest.is_empty() {
@@ -268,6 +276,13 @@ fn header(w: &mut dyn Write, r: &Report, p: Paint, width: usize, verbose: u8) ->
             writeln!(w, "{l}")?;
         }
     }
+    // What the moment means decides the verdicts: always said.
+    for l in wrap(
+        &format!("context: {} — {}", r.context.kind, r.context.why),
+        width,
+    ) {
+        writeln!(w, "{}", p.dim(&l))?;
+    }
     if r.proof.available {
         let src = r.proof.source.as_deref().unwrap_or("runtime");
         for l in wrap(&format!("leak proof: {src}"), width) {
@@ -308,6 +323,109 @@ fn warnings(
             text::more(warnings.len() - shown, "warning", "warnings")
         );
         writeln!(w, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Deadlocks, lock chains and stuck programs: one entry each, with the root holder's stack.
+fn relations(w: &mut dyn Write, r: &Report, p: Paint, width: usize, verbose: u8) -> io::Result<()> {
+    if r.relations.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    writeln!(w, "{}", p.bold("Relations"))?;
+    for rel in &r.relations {
+        let head = format!(
+            "{} · {} · {}",
+            rel.id,
+            if rel.sure { "sure" } else { "probable" },
+            plural(rel.count, "goroutine", "goroutines")
+        );
+        let v = if rel.kind == "lock-chain" {
+            Verdict::Suspect
+        } else {
+            Verdict::Leak
+        };
+        writeln!(w, "  {}", p.verdict(v, &truncate(&head, width - 2)))?;
+        for l in wrap(&rel.summary, width.saturating_sub(4)) {
+            writeln!(w, "    {l}")?;
+        }
+        for g in rel.goroutines.iter().filter(|g| !g.stack.is_empty()) {
+            writeln!(
+                w,
+                "    {}",
+                p.dim(&format!("goroutine {} ({}):", g.goid, g.state))
+            )?;
+            let max = if verbose > 0 { usize::MAX } else { 6 };
+            let avail = width.saturating_sub(6);
+            for f in g.stack.iter().take(max) {
+                let fl = text::file_line(f);
+                let line = if fl.is_empty() {
+                    f.function.clone()
+                } else {
+                    format!("{} ({fl})", f.function)
+                };
+                writeln!(w, "      {}", truncate(&line, avail))?;
+            }
+            if g.stack.len() > max {
+                writeln!(
+                    w,
+                    "      {}",
+                    text::more(g.stack.len() - max, "frame", "frames")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Groups one snapshot cannot decide, and the step that would decide them (said once when
+/// they share it).
+fn need_more_samples(
+    w: &mut dyn Write,
+    groups: &[&Group],
+    opts: &RenderOptions,
+    p: Paint,
+    width: usize,
+) -> io::Result<()> {
+    writeln!(w)?;
+    let n: u64 = groups.iter().map(|g| g.count).sum();
+    let head = format!(
+        "Need more samples: {} ({})",
+        plural(groups.len() as u64, "group", "groups"),
+        plural(n, "goroutine", "goroutines")
+    );
+    writeln!(
+        w,
+        "{}",
+        p.verdict(Verdict::NeedMoreSamples, &truncate(&head, width))
+    )?;
+    for l in wrap(
+        "blocked, but one snapshot cannot tell a leak from a wait",
+        width.saturating_sub(2),
+    ) {
+        writeln!(w, "  {}", p.dim(&l))?;
+    }
+    if opts.verbose >= 2 {
+        for (i, g) in groups.iter().enumerate() {
+            writeln!(w)?;
+            finding(w, i + 1, g, p, width, opts.verbose)?;
+        }
+        return Ok(());
+    }
+    table(w, groups, opts.table_rows(), p, width)?;
+    let mut steps: Vec<&str> = Vec::new();
+    for g in groups.iter().take(opts.table_rows()) {
+        if let Some(s) = g.next_step.as_deref() {
+            if !steps.contains(&s) {
+                steps.push(s);
+            }
+        }
+    }
+    for s in steps {
+        for (i, l) in wrap(s, width.saturating_sub(4)).into_iter().enumerate() {
+            writeln!(w, "  {}{l}", if i == 0 { "→ " } else { "  " })?;
+        }
     }
     Ok(())
 }
@@ -407,6 +525,12 @@ fn finding(
     }
     if let Some(f) = &g.fix {
         field(w, "fix", f, p, width)?;
+    }
+    if !g.relations.is_empty() {
+        field(w, "relations", &g.relations.join(", "), p, width)?;
+    }
+    if let Some(n) = &g.next_step {
+        field(w, "next", n, p, width)?;
     }
     // Labels are how people tell handlers apart: always shown, every value at -v.
     if !g.labels.is_empty() {

@@ -57,8 +57,8 @@ pub fn group(id: &str, count: u64, verdict: Verdict) -> Group {
         goids: vec![],
         goids_truncated: false,
         verdict,
-        next_step: Some("take a second sample".into()),
-        relations: vec!["lock-chain-1".into()],
+        next_step: None,
+        relations: vec![],
         pattern: None,
         proven: false,
         explanation: None,
@@ -95,6 +95,7 @@ pub fn sample_report() -> Report {
         "blocked ≥ 5 min".into(),
     ];
     proven.goids = (100..110).collect();
+    proven.relations = vec!["lock-chain-1".into()];
     proven.goids_truncated = true;
     proven.labels.insert(
         "handler".into(),
@@ -129,6 +130,9 @@ pub fn sample_report() -> Report {
     suspect.explanation = Some("Two goroutines wait for a mutex | held `elsewhere`.".into());
 
     let mut more = group("d4", 64, Verdict::NeedMoreSamples);
+    more.next_step = Some(
+        "take a second sample and compare (`goroscope trend URL --every 1m --samples 5`)".into(),
+    );
     more.pattern = Some("pool-backlog".into());
 
     let mut groups = vec![proven, nil, suspect, more];
@@ -191,6 +195,8 @@ pub fn sample_relation() -> goroscope_analyze::Relation {
                 at: Some(loc("main.(*Node).Get", "/src/node.go", 30)),
                 group: "a1".into(),
                 waits_on: Some("lock on mutex 0xc0000a0008 (in a Node)".into()),
+                object: Some("0xc0000a0008".into()),
+                holds: vec![],
                 stack: vec![],
             },
             RelationGoroutine {
@@ -200,6 +206,8 @@ pub fn sample_relation() -> goroscope_analyze::Relation {
                 at: Some(loc("main.(*Sim).Update", "/src/sim.go", 80)),
                 group: "b2".into(),
                 waits_on: None,
+                object: None,
+                holds: vec!["0xc0000a0008".into()],
                 stack: vec![loc("main.(*Sim).Update", "/src/sim.go", 80)],
             },
         ],
