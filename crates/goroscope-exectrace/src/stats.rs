@@ -24,7 +24,7 @@ fn bounds(b: u16) -> (u64, u64) {
     let exp = b / SUB + SUB_BITS - 1;
     let mant = (b % SUB) as u64;
     let lo = (1u64 << exp) | (mant << (exp - SUB_BITS));
-    let hi = lo + (1u64 << (exp - SUB_BITS)) - 1;
+    let hi = lo + ((1u64 << (exp - SUB_BITS)) - 1);
     (lo, hi)
 }
 
