@@ -268,7 +268,7 @@ pub struct Window {
 
 impl Window {
     pub fn duration(&self) -> Duration {
-        Duration::from_nanos((self.end - self.start).max(0) as u64)
+        Duration::from_nanos((self.end.saturating_sub(self.start)).max(0) as u64)
     }
 }
 
@@ -513,7 +513,7 @@ impl<'o> Builder<'o> {
                 if t.to == GoState::Syscall {
                     // The summary books the time since the window's start as syscall time
                     // (with a proc) or syscall-blocked time (without).
-                    let state_time = time - self.sync_ts;
+                    let state_time = time.saturating_sub(self.sync_ts);
                     let l = &mut self.slots[slot];
                     if ev.p == NONE {
                         l.syscall_block_ns += state_time;
@@ -572,12 +572,12 @@ impl<'o> Builder<'o> {
             let l = &mut self.slots[slot];
             match t.from {
                 GoState::Running => {
-                    l.exec_ns += time - l.last_start;
+                    l.exec_ns += time.saturating_sub(l.last_start);
                     l.last_start = 0;
                 }
                 GoState::Waiting => {
                     if l.last_block != 0 {
-                        let d = time - l.last_block;
+                        let d = time.saturating_sub(l.last_block);
                         let b = &mut l.blocked[l.block_slot];
                         b.total_ns += d;
                         b.max_ns = b.max_ns.max(d);
@@ -586,17 +586,17 @@ impl<'o> Builder<'o> {
                 }
                 GoState::Runnable => {
                     if l.last_runnable != 0 {
-                        l.sched_wait_ns += time - l.last_runnable;
+                        l.sched_wait_ns += time.saturating_sub(l.last_runnable);
                         l.last_runnable = 0;
                     }
                 }
                 GoState::Syscall => {
                     if l.last_syscall != 0 {
                         if l.last_syscall_block != 0 {
-                            l.syscall_block_ns += time - l.last_syscall_block;
-                            l.syscall_ns += l.last_syscall_block - l.last_syscall;
+                            l.syscall_block_ns += time.saturating_sub(l.last_syscall_block);
+                            l.syscall_ns += l.last_syscall_block.saturating_sub(l.last_syscall);
                         } else {
-                            l.syscall_ns += time - l.last_syscall;
+                            l.syscall_ns += time.saturating_sub(l.last_syscall);
                         }
                         l.last_syscall = 0;
                         l.last_syscall_block = 0;
@@ -688,7 +688,7 @@ impl<'o> Builder<'o> {
     fn end_goroutine(&mut self, slot: usize, time: i64) {
         let goid = self.slots[slot].goid.0;
         self.alive.remove(&goid);
-        let total = time - self.slots[slot].first_seen;
+        let total = time.saturating_sub(self.slots[slot].first_seen);
         self.slots[slot].total_ns = total;
         let s = self.slots[slot].site;
         let b = self.bucket(time);
@@ -697,7 +697,8 @@ impl<'o> Builder<'o> {
         site.ended += 1;
         site.series.add(b, -1);
         if let Some(c) = l.created {
-            site.lifetimes.record((time - c.at).max(0) as u64);
+            site.lifetimes
+                .record((time.saturating_sub(c.at)).max(0) as u64);
         }
         for bl in &l.blocked {
             add_blocked(&mut site.blocked_ns, bl.reason, bl.total_ns);
@@ -723,25 +724,25 @@ impl<'o> Builder<'o> {
         let mut kept = Vec::with_capacity(alive.len());
         for &(_, slot) in &alive {
             let l = &mut self.slots[slot];
-            l.total_ns = end - l.first_seen;
+            l.total_ns = end.saturating_sub(l.first_seen);
             if l.last_start != 0 {
-                l.exec_ns += end - l.last_start;
+                l.exec_ns += end.saturating_sub(l.last_start);
             }
             if l.last_runnable != 0 {
-                l.sched_wait_ns += end - l.last_runnable;
+                l.sched_wait_ns += end.saturating_sub(l.last_runnable);
             }
             if l.last_block != 0 {
-                let d = end - l.last_block;
+                let d = end.saturating_sub(l.last_block);
                 let b = &mut l.blocked[l.block_slot];
                 b.total_ns += d;
                 b.max_ns = b.max_ns.max(d);
             }
             if l.last_syscall != 0 {
-                l.syscall_ns += end - l.last_syscall;
+                l.syscall_ns += end.saturating_sub(l.last_syscall);
             }
             if l.last_syscall_block != 0 {
                 // As the summary does: the blocked part counts as scheduler wait.
-                l.sched_wait_ns += end - l.last_syscall_block;
+                l.sched_wait_ns += end.saturating_sub(l.last_syscall_block);
             }
             let site = &mut self.sites[l.site];
             site.alive_at_end += 1;
@@ -758,7 +759,11 @@ impl<'o> Builder<'o> {
                 .map(|i| {
                     alive += s.series.deltas.get(i).copied().unwrap_or(0);
                     AlivePoint {
-                        at: (self.grid.start + (i as i64 + 1) * self.grid.width).min(end),
+                        at: self
+                            .grid
+                            .start
+                            .saturating_add((i as i64 + 1).saturating_mul(self.grid.width))
+                            .min(end),
                         alive,
                     }
                 })
@@ -784,7 +789,7 @@ impl<'o> Builder<'o> {
                 .iter()
                 .any(|w| w.message.starts_with("the trace is cut off"));
         let wall_end = self.r.wall_clock().map(|(t, wall)| {
-            let d = end - t;
+            let d = end.saturating_sub(t);
             if d >= 0 {
                 wall + Duration::from_nanos(d as u64)
             } else {
@@ -857,7 +862,7 @@ fn dump_goroutine(
     let st = StateText::parse(&text);
     g.set_state(&st, interner);
     if l.end.state == GoState::Waiting {
-        let mins = (end - l.end.since) / 60_000_000_000;
+        let mins = (end.saturating_sub(l.end.since)) / 60_000_000_000;
         if mins >= 1 {
             g.wait_minutes = Some(mins as u32);
         }

@@ -270,7 +270,7 @@ impl Reader {
     /// Makes timestamps strictly increasing, as the runtime's parser does.
     fn finish(&mut self, mut ev: Event) -> Event {
         if ev.time <= self.last_ts {
-            ev.time = self.last_ts + 1;
+            ev.time = self.last_ts.saturating_add(1);
         }
         self.last_ts = ev.time;
         if self.first_time.is_none() {
@@ -411,7 +411,7 @@ impl Reader {
         }
         c.ev = Raw {
             typ,
-            time: self.gen.ns(args[0]).wrapping_add(c.last_ts),
+            time: self.gen.ns(args[0]).saturating_add(c.last_ts),
             args: [args[1], args[2], args[3], args[4]],
         };
         c.last_ts = c.ev.time;

@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use goroscope_exectrace::{read_path, Analysis, GoState, Options, SiteKey};
+use goroscope_exectrace::{read_path, Analysis, GoState, Options, SiteKey, Version};
 use goroscope_model::{Status, WaitReason};
 use std::collections::BTreeMap;
 
@@ -51,19 +51,40 @@ fn per_site_counts_equal_the_programs_counters() {
         let run = churn(&tc, "start", &[]).expect("start mode runs everywhere");
         let a = analyse(&run.trace);
         let ctx = format!("Go {} ({})", tc.version, run.trace.display());
-        assert!(a.snapshot.warnings.is_empty(), "{ctx}: {:?}", a.snapshot.warnings);
-        assert!(a.window.generations >= 2, "{ctx}: the fixture spans generations");
+        assert!(
+            a.snapshot.warnings.is_empty(),
+            "{ctx}: {:?}",
+            a.snapshot.warnings
+        );
+        assert!(
+            a.window.generations >= 2,
+            "{ctx}: the fixture spans generations"
+        );
         assert_eq!(a.window.bytes, run.bytes, "{ctx}: read every byte");
         let unknown = &a.sites[0];
         assert_eq!(unknown.key, SiteKey::Unknown);
         for s in &run.sites {
             let (born, ended, alive, existed) = counts(&a, s);
+            if a.window.version == Version::Go122 && s.existed > 0 {
+                // Go 1.22 writes no stack with a status event: a goroutine parked since before
+                // the window and never woken in it has no known entry (the unknown site).
+                assert!(alive + unknown.alive_at_end >= s.alive, "{ctx}: {s:?}");
+                assert!(
+                    existed + unknown.existed_at_start >= s.existed,
+                    "{ctx}: {s:?}"
+                );
+                continue;
+            }
             if s.name == "pre_end" {
                 // Released before their first stack is traced: the trace never names their
                 // entry, so they count in the unknown site.
                 assert_eq!(born + unknown.born, 0, "{ctx}: {s:?}");
                 assert_eq!(ended + unknown.ended, s.ended, "{ctx}: {s:?}");
-                assert_eq!(existed + unknown.existed_at_start, s.existed, "{ctx}: {s:?}");
+                assert_eq!(
+                    existed + unknown.existed_at_start,
+                    s.existed,
+                    "{ctx}: {s:?}"
+                );
                 continue;
             }
             assert_eq!(
@@ -82,11 +103,18 @@ fn per_site_counts_equal_the_programs_counters() {
                 assert_eq!(l.count, s.ended, "{ctx}: {}", s.name);
                 assert!(l.min_ns <= l.p50_ns && l.p50_ns <= l.p99_ns && l.p99_ns <= l.max_ns);
                 let last = g.alive_series.last().expect("a series");
-                assert_eq!(last.alive, 0, "{ctx}: {} alive at the end of its series", s.name);
+                assert_eq!(
+                    last.alive, 0,
+                    "{ctx}: {} alive at the end of its series",
+                    s.name
+                );
             }
         }
         // The snapshot holds the leaked goroutines, as a dump would show them.
         for s in run.sites.iter().filter(|s| s.leak) {
+            if a.window.version == Version::Go122 && s.existed > 0 {
+                continue; // no stack known (above)
+            }
             let gs: Vec<_> = a
                 .snapshot
                 .goroutines
@@ -96,7 +124,12 @@ fn per_site_counts_equal_the_programs_counters() {
                     st.iter().any(|&f| a.snapshot.function(f) == s.entry)
                 })
                 .collect();
-            assert_eq!(gs.len() as u64, s.alive, "{ctx}: {} in the snapshot", s.name);
+            assert_eq!(
+                gs.len() as u64,
+                s.alive,
+                "{ctx}: {} in the snapshot",
+                s.name
+            );
             for g in gs {
                 assert_eq!(g.status, Status::Waiting, "{ctx}: {} g{}", s.name, g.goid);
                 let want = WaitReason::from_text(&s.wait_reason);
@@ -106,7 +139,11 @@ fn per_site_counts_equal_the_programs_counters() {
                     let cb = g.created_by.expect("created in the window");
                     let site = a.snapshot.frame_site(cb);
                     assert_eq!((site.function, site.line), (s.function.as_str(), s.line));
-                    assert_eq!(g.creator_goid.map(|g| g.0), Some(1), "{ctx}: main created it");
+                    assert_eq!(
+                        g.creator_goid.map(|g| g.0),
+                        Some(1),
+                        "{ctx}: main created it"
+                    );
                 }
             }
         }
@@ -121,7 +158,11 @@ fn per_goroutine_facts_equal_the_runtime_parser() {
         let run = churn(&tc, "start", &[]).unwrap();
         compare(&checker, &run.trace, &format!("Go {}", tc.version));
         if let Some(run) = churn(&tc, "flight", &[]) {
-            compare(&checker, &run.trace, &format!("Go {} flight recorder", tc.version));
+            compare(
+                &checker,
+                &run.trace,
+                &format!("Go {} flight recorder", tc.version),
+            );
         }
     }
 }
@@ -141,8 +182,15 @@ fn compare(checker: &std::path::Path, trace: &std::path::Path, what: &str) {
     let a = analyse(trace);
     let reference = reference(checker, trace);
     let ours: BTreeMap<u64, _> = a.goroutines.iter().map(|l| (l.goid.0, l)).collect();
-    eprintln!("{what}: comparing {} goroutines with the runtime parser ({})", reference.len(), trace.display());
-    assert!(reference.len() > 100, "{what}: the fixture makes goroutines");
+    eprintln!(
+        "{what}: comparing {} goroutines with the runtime parser ({})",
+        reference.len(),
+        trace.display()
+    );
+    assert!(
+        reference.len() > 100,
+        "{what}: the fixture makes goroutines"
+    );
     assert_eq!(
         ours.len(),
         reference.len(),
@@ -160,7 +208,10 @@ fn compare(checker: &std::path::Path, trace: &std::path::Path, what: &str) {
         assert_eq!(l.exec_ns, r.exec_time, "{ctx}: execution time");
         assert_eq!(l.sched_wait_ns, r.sched_wait_time, "{ctx}: scheduler wait");
         assert_eq!(l.syscall_ns, r.syscall_time, "{ctx}: syscall time");
-        assert_eq!(l.syscall_block_ns, r.syscall_block_time, "{ctx}: syscall blocked");
+        assert_eq!(
+            l.syscall_block_ns, r.syscall_block_time,
+            "{ctx}: syscall blocked"
+        );
         assert_eq!(l.runs, r.starts, "{ctx}: times started");
         let mut blocked: BTreeMap<String, i64> = BTreeMap::new();
         for b in &l.blocked {
@@ -181,11 +232,21 @@ fn compare(checker: &std::path::Path, trace: &std::path::Path, what: &str) {
             .collect();
         assert_eq!(blocked, want, "{ctx}: blocked time by reason");
         if !r.name.is_empty() {
-            assert_eq!(l.entry_function.map(|f| s.str(f)), Some(r.name.as_str()), "{ctx}");
+            assert_eq!(
+                l.entry_function.map(|f| s.str(f)),
+                Some(r.name.as_str()),
+                "{ctx}"
+            );
         }
         if r.creator != -1 || !r.created_by.is_empty() {
-            let c = l.created.unwrap_or_else(|| panic!("{ctx}: created in the window"));
-            assert_eq!(c.creator.map_or(-1, |g| g.0 as i64), r.creator, "{ctx}: creator");
+            let c = l
+                .created
+                .unwrap_or_else(|| panic!("{ctx}: created in the window"));
+            assert_eq!(
+                c.creator.map_or(-1, |g| g.0 as i64),
+                r.creator,
+                "{ctx}: creator"
+            );
             if !r.created_by.is_empty() {
                 let f = c.stack.and_then(|st| s.stack(st).first().copied()).unwrap();
                 assert_eq!(
@@ -198,7 +259,11 @@ fn compare(checker: &std::path::Path, trace: &std::path::Path, what: &str) {
         if !r.last_state.is_empty() {
             assert_eq!(state_name(l.end.state), r.last_state, "{ctx}: last state");
             if l.end.state == GoState::Waiting {
-                assert_eq!(s.str(l.end.reason), r.last_reason, "{ctx}: last block reason");
+                assert_eq!(
+                    s.str(l.end.reason),
+                    r.last_reason,
+                    "{ctx}: last block reason"
+                );
             }
         }
     }
@@ -209,15 +274,29 @@ fn flight_recorder_snapshots_begin_mid_stream() {
     let mut ran = false;
     for tc in trace_toolchains("flight recorder") {
         let Some(run) = churn(&tc, "flight", &[]) else {
-            eprintln!("SKIPPED flight recorder on Go {}: needs Go 1.25+", tc.version);
+            eprintln!(
+                "SKIPPED flight recorder on Go {}: needs Go 1.25+",
+                tc.version
+            );
             continue;
         };
         ran = true;
         let a = analyse(&run.trace);
-        let ctx = format!("Go {} flight recorder ({})", tc.version, run.trace.display());
-        assert!(a.snapshot.warnings.is_empty(), "{ctx}: {:?}", a.snapshot.warnings);
+        let ctx = format!(
+            "Go {} flight recorder ({})",
+            tc.version,
+            run.trace.display()
+        );
+        assert!(
+            a.snapshot.warnings.is_empty(),
+            "{ctx}: {:?}",
+            a.snapshot.warnings
+        );
         // The window began after the program started churning: goroutines existed before it.
-        assert!(a.sites.iter().map(|s| s.existed_at_start).sum::<u64>() > 3, "{ctx}");
+        assert!(
+            a.sites.iter().map(|s| s.existed_at_start).sum::<u64>() > 3,
+            "{ctx}"
+        );
         // Whatever is alive at the end is in the window, wherever it was born.
         for s in run.sites.iter().filter(|s| s.leak) {
             let (_, _, alive, _) = counts(&a, s);
@@ -241,8 +320,27 @@ fn go121_traces_get_a_clear_error() {
     let run = churn(&tc, "start", &[("FIXTURE_SPAN_MS", "10")]).unwrap();
     let err = read_path(&run.trace, &Options::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, goroscope_exectrace::Error::OldFormat(21)), "{msg}");
-    assert!(msg.contains("Go 1.21") && msg.contains("go tool trace"), "{msg}");
+    assert!(
+        matches!(err, goroscope_exectrace::Error::OldFormat(21)),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Go 1.21") && msg.contains("go tool trace"),
+        "{msg}"
+    );
     let head = std::fs::read(&run.trace).unwrap();
     assert!(goroscope_exectrace::is_exec_trace(&head[..16]));
+}
+
+/// Compares any trace with the runtime's parser: `EXECTRACE_TRACE=path cargo test -p
+/// goroscope-exectrace --test fixtures -- --ignored given_trace` (for traces of releases not
+/// installed here, or from the field).
+#[test]
+#[ignore = "needs EXECTRACE_TRACE=path"]
+fn given_trace_equals_the_runtime_parser() {
+    let Ok(path) = std::env::var("EXECTRACE_TRACE") else {
+        panic!("set EXECTRACE_TRACE to a trace file");
+    };
+    let Some(checker) = checker() else { return };
+    compare(&checker, path.as_ref(), &path);
 }

@@ -43,7 +43,9 @@ pub fn trace_toolchains(why: &str) -> Vec<Toolchain> {
     let all = installed_toolchains();
     let v: Vec<Toolchain> = all.into_iter().filter(|t| t.minor() >= 22).collect();
     if v.is_empty() {
-        eprintln!("SKIPPED {why}: no Go release ≥ 1.22 under .toolchains (run scripts/install-go.sh)");
+        eprintln!(
+            "SKIPPED {why}: no Go release ≥ 1.22 under .toolchains (run scripts/install-go.sh)"
+        );
     }
     v
 }
@@ -76,7 +78,13 @@ fn run_churn(tc: &Toolchain, mode: &str, env: &[(&str, &str)], key: &str) -> Opt
     let bin = build("exectrace_churn", tc);
     let name: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let trace = out_dir().join(format!("{name}.trace"));
     let mut cmd = Command::new(&bin);
@@ -125,7 +133,9 @@ fn build_checker(tc: &Toolchain) -> PathBuf {
         .output()
         .expect("go env GOROOT");
     let goroot = PathBuf::from(String::from_utf8_lossy(&goroot.stdout).trim());
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("gotrace");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("gotrace");
     let dest = goroot.join("src/internal/trace/goroscopecheck");
     let mut replace = serde_json::Map::new();
     for f in ["main.go", "frames_go125.go", "frames_go123.go"] {
@@ -136,7 +146,11 @@ fn build_checker(tc: &Toolchain) -> PathBuf {
     }
     let dir = out_dir();
     let overlay = dir.join(format!("overlay-{}.json", tc.version));
-    std::fs::write(&overlay, serde_json::json!({ "Replace": replace }).to_string()).unwrap();
+    std::fs::write(
+        &overlay,
+        serde_json::json!({ "Replace": replace }).to_string(),
+    )
+    .unwrap();
     let bin = dir.join(format!("goroscopecheck-{}", tc.version));
     let out = go_command(tc)
         .current_dir(goroot.join("src"))
@@ -186,9 +200,17 @@ pub fn reference(checker: &Path, trace: &Path) -> Vec<RefGoroutine> {
         .arg(trace)
         .output()
         .expect("running goroscopecheck");
-    assert!(out.status.success(), "goroscopecheck: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "goroscopecheck: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("ERROR"), "the runtime's parser failed on {}: {err}", trace.display());
+    assert!(
+        !err.contains("ERROR"),
+        "the runtime's parser failed on {}: {err}",
+        trace.display()
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("goroscopecheck json"))
