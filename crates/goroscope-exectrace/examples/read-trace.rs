@@ -14,7 +14,11 @@ fn main() {
     let per_goroutine = args.any(|a| a == "--goroutines");
     let opts = Options {
         input: path.clone(),
-        max_ended_lifecycles: if per_goroutine { usize::MAX } else { 100_000 },
+        max_ended_lifecycles: if per_goroutine {
+            usize::MAX
+        } else {
+            Options::default().max_ended_lifecycles
+        },
         ..Options::default()
     };
     let a = match read_path(path.as_ref(), &opts) {

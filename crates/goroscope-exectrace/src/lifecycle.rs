@@ -39,7 +39,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             input: String::new(),
-            max_ended_lifecycles: 100_000,
+            max_ended_lifecycles: 10_000,
             max_generation_bytes: crate::reader::DEFAULT_MAX_GENERATION_BYTES,
             series_points: 128,
         }
@@ -575,34 +575,28 @@ impl<'o> Builder<'o> {
                     l.exec_ns += time.saturating_sub(l.last_start);
                     l.last_start = 0;
                 }
-                GoState::Waiting => {
-                    if l.last_block != 0 {
-                        let d = time.saturating_sub(l.last_block);
-                        let b = &mut l.blocked[l.block_slot];
-                        b.total_ns += d;
-                        b.max_ns = b.max_ns.max(d);
-                        l.last_block = 0;
-                    }
+                GoState::Waiting if l.last_block != 0 => {
+                    let d = time.saturating_sub(l.last_block);
+                    let b = &mut l.blocked[l.block_slot];
+                    b.total_ns += d;
+                    b.max_ns = b.max_ns.max(d);
+                    l.last_block = 0;
                 }
-                GoState::Runnable => {
-                    if l.last_runnable != 0 {
-                        l.sched_wait_ns += time.saturating_sub(l.last_runnable);
-                        l.last_runnable = 0;
-                    }
+                GoState::Runnable if l.last_runnable != 0 => {
+                    l.sched_wait_ns += time.saturating_sub(l.last_runnable);
+                    l.last_runnable = 0;
                 }
-                GoState::Syscall => {
-                    if l.last_syscall != 0 {
-                        if l.last_syscall_block != 0 {
-                            l.syscall_block_ns += time.saturating_sub(l.last_syscall_block);
-                            l.syscall_ns += l.last_syscall_block.saturating_sub(l.last_syscall);
-                        } else {
-                            l.syscall_ns += time.saturating_sub(l.last_syscall);
-                        }
-                        l.last_syscall = 0;
-                        l.last_syscall_block = 0;
-                        if let Some(p) = self.syscalling_g.remove(&t.goid) {
-                            self.syscalling_p.remove(&p);
-                        }
+                GoState::Syscall if l.last_syscall != 0 => {
+                    if l.last_syscall_block != 0 {
+                        l.syscall_block_ns += time.saturating_sub(l.last_syscall_block);
+                        l.syscall_ns += l.last_syscall_block.saturating_sub(l.last_syscall);
+                    } else {
+                        l.syscall_ns += time.saturating_sub(l.last_syscall);
+                    }
+                    l.last_syscall = 0;
+                    l.last_syscall_block = 0;
+                    if let Some(p) = self.syscalling_g.remove(&t.goid) {
+                        self.syscalling_p.remove(&p);
                     }
                 }
                 _ => {}

@@ -358,7 +358,7 @@ impl Reader {
                 last_ts: 0,
                 ev: Raw::default(),
             };
-            match self.advance_cursor(&mut c) {
+            match advance_cursor(&self.gen, self.version, &mut c) {
                 Ok(true) => heap_insert(&mut self.frontier, c),
                 Ok(false) => {}
                 Err(b) => return self.stop(b),
@@ -367,56 +367,6 @@ impl Reader {
         let t = self.gen.ns(self.gen.min_ts);
         let ev = self.sync_event(t);
         Ok(Some(self.finish(ev)))
-    }
-
-    /// Decodes the cursor's next event; `Ok(false)` when its batches are exhausted.
-    fn advance_cursor(&self, c: &mut Cursor) -> Result<bool, Broken> {
-        let mb = &self.gen.ms[c.m_idx];
-        while c.batch < mb.batches.len() && mb.batches[c.batch].len == c.off {
-            c.batch += 1;
-            c.off = 0;
-            c.last_ts = 0;
-        }
-        let Some(b) = mb.batches.get(c.batch) else {
-            return Ok(false);
-        };
-        if c.last_ts == 0 {
-            c.last_ts = self.gen.ns(b.time);
-        }
-        let data = &self.gen.data[b.start + c.off..b.start + b.len];
-        let at = b.offset + c.off as u64;
-        let bad = |msg: String| Broken {
-            offset: at,
-            message: format!("thread {}: {msg}", mb.m as i64),
-        };
-        let typ = data[0];
-        let Some(nargs) = wire::timed_args(typ, self.version) else {
-            return Err(bad(format!(
-                "event type {typ} ({}) is not a timed event of {}",
-                wire::event_name(typ),
-                self.version
-            )));
-        };
-        let mut n = 1;
-        let mut args = [0u64; 5];
-        for (i, a) in args.iter_mut().take(nargs).enumerate() {
-            let Some((v, k)) = wire::uvarint(&data[n..]) else {
-                return Err(bad(format!(
-                    "malformed or cut-off argument {i} of {}",
-                    wire::event_name(typ)
-                )));
-            };
-            *a = v;
-            n += k;
-        }
-        c.ev = Raw {
-            typ,
-            time: self.gen.ns(args[0]).saturating_add(c.last_ts),
-            args: [args[1], args[2], args[3], args[4]],
-        };
-        c.last_ts = c.ev.time;
-        c.off += n;
-        Ok(true)
     }
 
     /// The next event, or `None` at the end of the trace.
@@ -510,18 +460,7 @@ impl Reader {
                 })
             }
         }
-        let mut c = std::mem::replace(
-            &mut self.frontier[i],
-            Cursor {
-                m_idx: 0,
-                batch: 0,
-                off: 0,
-                last_ts: 0,
-                ev: Raw::default(),
-            },
-        );
-        let more = self.advance_cursor(&mut c)?;
-        self.frontier[i] = c;
+        let more = advance_cursor(&self.gen, self.version, &mut self.frontier[i])?;
         if more {
             heap_update(&mut self.frontier, i);
         } else {
@@ -529,6 +468,56 @@ impl Reader {
         }
         Ok(true)
     }
+}
+
+/// Decodes the cursor's next event; `Ok(false)` when its batches are exhausted.
+fn advance_cursor(gen: &Generation, version: Version, c: &mut Cursor) -> Result<bool, Broken> {
+    let mb = &gen.ms[c.m_idx];
+    while c.batch < mb.batches.len() && mb.batches[c.batch].len == c.off {
+        c.batch += 1;
+        c.off = 0;
+        c.last_ts = 0;
+    }
+    let Some(b) = mb.batches.get(c.batch) else {
+        return Ok(false);
+    };
+    if c.last_ts == 0 {
+        c.last_ts = gen.ns(b.time);
+    }
+    let data = &gen.data[b.start + c.off..b.start + b.len];
+    let at = b.offset + c.off as u64;
+    let bad = |msg: String| Broken {
+        offset: at,
+        message: format!("thread {}: {msg}", mb.m as i64),
+    };
+    let typ = data[0];
+    let Some(nargs) = wire::timed_args(typ, version) else {
+        return Err(bad(format!(
+            "event type {typ} ({}) is not a timed event of {}",
+            wire::event_name(typ),
+            version
+        )));
+    };
+    let mut n = 1;
+    let mut args = [0u64; 5];
+    for (i, a) in args.iter_mut().take(nargs).enumerate() {
+        let Some((v, k)) = wire::uvarint(&data[n..]) else {
+            return Err(bad(format!(
+                "malformed or cut-off argument {i} of {}",
+                wire::event_name(typ)
+            )));
+        };
+        *a = v;
+        n += k;
+    }
+    c.ev = Raw {
+        typ,
+        time: gen.ns(args[0]).saturating_add(c.last_ts),
+        args: [args[1], args[2], args[3], args[4]],
+    };
+    c.last_ts = c.ev.time;
+    c.off += n;
+    Ok(true)
 }
 
 // The runtime parser's min-heap of cursors, by next event time, kept operation for operation

@@ -280,6 +280,11 @@ pub(crate) fn event_name(typ: u8) -> &'static str {
 /// returning the value and the bytes used; `None` when `b` ends first or the value overflows.
 #[inline]
 pub(crate) fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
+    match b.first() {
+        Some(&v) if v < 0x80 => return Some((v as u64, 1)),
+        None => return None,
+        _ => {}
+    }
     let mut x: u64 = 0;
     let mut s: u32 = 0;
     for (i, &byte) in b.iter().enumerate() {
