@@ -54,39 +54,46 @@ printf '{"Replace":{"%s/main.go":"%s/main.go","%s/frames_go125.go":"%s/frames_go
 "$go" tool trace -d=parsed "$root/crates/goroscope-exectrace/tests/data/seed-go1.27.trace" >/dev/null 2>&1 || true
 cat "$trace" "$trace.gz" > /dev/null
 
-# run NAME CMD...: median wall seconds and max RSS (KB) over $runs runs.
-declare -A wall rss
-run() {
-  local name=$1; shift
-  local ts=() ms=()
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f '%e %M' -o "$work/t" "$@" > /dev/null 2> "$work/err" || { cat "$work/err" >&2; exit 1; }
-    read -r t m < "$work/t"
-    ts+=("$t"); ms+=("$m")
-  done
-  wall[$name]=$(printf '%s\n' "${ts[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")
-  rss[$name]=$(printf '%s\n' "${ms[@]}" | sort -g | tail -1)
-  say "  $name: ${ts[*]} s, max RSS ${rss[$name]} KB"
-}
-
+# Each command runs $runs times, interleaved round by round so that a change in the machine's
+# load hits every command alike; reported: median wall seconds, median CPU seconds (user +
+# system, all threads) and the largest peak RSS.
+names=(goroscope goroscope_gz runtime_parse runtime_summary go_tool_trace)
+declare -A cmd=(
+  [goroscope]="$reader $trace"
+  [goroscope_gz]="$reader $trace.gz"
+  [runtime_parse]="$work/goroscopecheck parse $trace"
+  [runtime_summary]="$work/goroscopecheck summary $trace"
+  [go_tool_trace]="$go tool trace -d=parsed $trace"
+)
+declare -A walls cpus rsss wall cpu rss
 say "exectrace.sh: load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-run goroscope "$reader" "$trace"
-run goroscope_gz "$reader" "$trace.gz"
-run runtime_parse "$work/goroscopecheck" parse "$trace"
-run runtime_summary "$work/goroscopecheck" summary "$trace"
-run go_tool_trace "$go" tool trace -d=parsed "$trace"
+for r in $(seq "$runs"); do
+  for k in "${names[@]}"; do
+    # shellcheck disable=SC2086 # the commands are word lists
+    /usr/bin/time -f '%e %U %S %M' -o "$work/t" ${cmd[$k]} > /dev/null 2> "$work/err" || { cat "$work/err" >&2; exit 1; }
+    read -r t u s m < "$work/t"
+    walls[$k]+="$t "; cpus[$k]+="$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }') "; rsss[$k]+="$m "
+    say "  run $r $k: ${t} s wall, $u+$s s CPU, $m KB"
+  done
+done
 say "exectrace.sh: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for k in "${names[@]}"; do
+  wall[$k]=$(echo "${walls[$k]}" | median)
+  cpu[$k]=$(echo "${cpus[$k]}" | median)
+  rss[$k]=$(echo "${rsss[$k]}" | tr ' ' '\n' | grep . | sort -g | tail -1)
+done
 
 size=$(stat -c %s "$trace")
 "$reader" "$trace" | head -1
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf '\n| command | median wall (s) | max RSS (MB) |\n|---|---:|---:|\n'
-for k in goroscope goroscope_gz runtime_parse runtime_summary go_tool_trace; do
-  printf '| %s | %s | %.0f |\n' "$k" "${wall[$k]}" "$(awk -v k="${rss[$k]}" 'BEGIN { print k / 1024 }')"
+printf '\n| command | median wall (s) | median CPU (s) | max RSS (MB) |\n|---|---:|---:|---:|\n'
+for k in "${names[@]}"; do
+  printf '| %s | %s | %s | %.0f |\n' "$k" "${wall[$k]}" "${cpu[$k]}" "$(awk -v k="${rss[$k]}" 'BEGIN { print k / 1024 }')"
 done
 printf '\nfile: %d bytes (%.1f MB); %d runs each\n' "$size" "$(awk -v s="$size" 'BEGIN { print s / 1e6 }')" "$runs"
-printf 'goroscope / runtime parser (events only): %s\n' "$(ratio "${wall[goroscope]}" "${wall[runtime_parse]}")"
-printf 'goroscope / runtime parser + summarizer:  %s\n' "$(ratio "${wall[goroscope]}" "${wall[runtime_summary]}")"
-printf 'goroscope / go tool trace -d=parsed:      %s\n' "$(ratio "${wall[goroscope]}" "${wall[go_tool_trace]}")"
+for base in runtime_parse runtime_summary go_tool_trace; do
+  printf 'goroscope / %-16s wall %s, CPU %s\n' "$base:" "$(ratio "${wall[goroscope]}" "${wall[$base]}")" "$(ratio "${cpu[goroscope]}" "${cpu[$base]}")"
+done
 printf 'goroscope peak RSS / file size:           %s\n' "$(ratio "$(( ${rss[goroscope]} * 1024 ))" "$size")"
 printf 'goroscope (gzip) peak RSS / file size:    %s\n' "$(ratio "$(( ${rss[goroscope_gz]} * 1024 ))" "$size")"

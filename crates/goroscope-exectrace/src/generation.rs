@@ -138,6 +138,12 @@ pub(crate) enum GenRead {
     Truncated(String, u64),
 }
 
+/// An end noticed while reading ahead.
+enum Pending {
+    Truncated(String, u64),
+    Broken(Broken),
+}
+
 /// A batch read ahead: the first batch of the next generation (traces before Go 1.26 mark a
 /// generation's end only by the next one's start).
 pub(crate) struct Spill {
@@ -169,9 +175,9 @@ pub(crate) struct GenReader {
     pub version: Version,
     spill: Option<Spill>,
     scratch: Vec<u8>,
-    /// The input ended inside the first batch of the generation after a complete one: report
-    /// it (as a cut-off trace) on the next read.
-    truncated_spill: Option<u64>,
+    /// What ended the input after a complete generation (traces before Go 1.26, whose
+    /// generations end only where the next begins): reported on the next read.
+    pending: Option<Pending>,
     /// The largest generation accepted, in bytes.
     pub max_generation_bytes: u64,
 }
@@ -182,8 +188,20 @@ impl GenReader {
             version,
             spill: None,
             scratch: Vec::new(),
-            truncated_spill: None,
+            pending: None,
             max_generation_bytes,
+        }
+    }
+
+    /// A cut noticed while reading ahead, if any: the likelier cause of a generation that
+    /// turns out inconsistent.
+    pub fn take_pending_cut(&mut self) -> Option<(String, u64)> {
+        match self.pending.take() {
+            Some(Pending::Truncated(m, o)) => Some((m, o)),
+            other => {
+                self.pending = other;
+                None
+            }
         }
     }
 
@@ -254,11 +272,10 @@ impl GenReader {
     pub fn read(&mut self, src: &mut Src, g: &mut Generation) -> Result<GenRead, GenErr> {
         g.reset();
         g.offset = src.offset();
-        if let Some(off) = self.truncated_spill.take() {
-            return Ok(GenRead::Truncated(
-                "the input ended inside a batch".into(),
-                off,
-            ));
+        match self.pending.take() {
+            Some(Pending::Truncated(msg, off)) => return Ok(GenRead::Truncated(msg, off)),
+            Some(Pending::Broken(b)) => return Err(GenErr::Broken(b)),
+            None => {}
         }
         let mut any = false;
         if let Some(sp) = self.spill.take() {
@@ -285,16 +302,27 @@ impl GenReader {
                     break;
                 }
                 Err((ReadErr::Eof, off)) => {
-                    return Ok(GenRead::Truncated(
-                        "the input ended inside a batch header".into(),
-                        off,
-                    ))
+                    let msg = "the input ended inside a batch header".to_owned();
+                    if any && self.version < Version::Go126 {
+                        // It may be the next generation's first batch, as the runtime's parser
+                        // assumes: keep what this one has, and report the cut after it.
+                        self.pending = Some(Pending::Truncated(msg, off));
+                        break;
+                    }
+                    return Ok(GenRead::Truncated(msg, off));
                 }
                 Err((ReadErr::Io(e), off)) => {
-                    if e.kind() == io::ErrorKind::Other {
-                        return Err(broken(off, e.to_string()));
+                    if e.kind() != io::ErrorKind::Other {
+                        return Err(GenErr::Io(e));
                     }
-                    return Err(GenErr::Io(e));
+                    if any && self.version < Version::Go126 {
+                        self.pending = Some(Pending::Broken(Broken {
+                            offset: off,
+                            message: e.to_string(),
+                        }));
+                        break;
+                    }
+                    return Err(broken(off, e.to_string()));
                 }
             };
             if head.kind == EV_END_OF_GENERATION {
@@ -323,7 +351,10 @@ impl GenReader {
                             // The trace ends inside the next generation's first batch: the
                             // current one is still complete.
                             self.spill = None;
-                            self.truncated_spill = Some(head.offset);
+                            self.pending = Some(Pending::Truncated(
+                                "the input ended inside a batch".into(),
+                                head.offset,
+                            ));
                             break;
                         }
                         Err(ReadErr::Io(e)) => return Err(GenErr::Io(e)),

@@ -150,7 +150,7 @@ impl Reader {
         std::mem::take(&mut self.warnings)
     }
 
-    /// Complete generations read so far.
+    /// Generations whose every event was handed out.
     pub fn generations(&self) -> u64 {
         self.generations
     }
@@ -282,18 +282,29 @@ impl Reader {
     /// Ends the trace after a problem in a generation: a hard error when nothing was read
     /// yet, otherwise a warning and the end.
     fn stop(&mut self, b: Broken) -> Result<Option<Event>, Error> {
-        let gen = self.gen.gen;
+        // Inside a generation's events, or reading the next one.
+        let during = self.gen_live.then_some(self.gen.gen);
+        if let Some((msg, off)) = self.gens.take_pending_cut() {
+            // The generation was taken as complete because the input ended where the next
+            // could have begun; it was not.
+            self.warn(off, self.cut_message(&msg));
+            return self.end();
+        }
         if self.generations == 0 {
             return Err(Error::Malformed {
                 offset: b.offset,
-                generation: (gen != 0).then_some(gen),
+                generation: during.or((self.gen.gen != 0).then_some(self.gen.gen)),
                 message: b.message,
             });
         }
+        let at = match during {
+            Some(g) => format!("generation {g}"),
+            None => format!("after generation {}", self.generations_done_label()),
+        };
         self.warn(
             b.offset,
             format!(
-                "generation {gen}: {}; the trace is read up to generation {}",
+                "{at}: {}; the trace is read up to generation {}",
                 b.message,
                 self.generations_done_label()
             ),
@@ -321,27 +332,32 @@ impl Reader {
         Ok(Some(self.finish(ev)))
     }
 
+    fn cut_message(&self, msg: &str) -> String {
+        format!(
+            "the trace is cut off: {msg}; read {} complete generation(s), the incomplete one is left out",
+            self.generations
+        )
+    }
+
     /// Reads the next generation and returns its opening sync event.
     fn next_generation(&mut self) -> Result<Option<Event>, Error> {
+        if self.gen_live {
+            // Every event of the current generation was handed out.
+            self.generations += 1;
+            self.last_complete = Some(self.gen.gen);
+        }
         self.gen_live = false;
         match self.gens.read(&mut self.src, &mut self.gen) {
             Ok(GenRead::Complete) => {}
             Ok(GenRead::End) => return self.end(),
             Ok(GenRead::Truncated(msg, off)) => {
-                self.warn(
-                    off,
-                    format!(
-                        "the trace is cut off: {msg}; read {} complete generation(s), the incomplete one is left out",
-                        self.generations
-                    ),
-                );
+                let m = self.cut_message(&msg);
+                self.warn(off, m);
                 return self.end();
             }
             Err(GenErr::Broken(b)) => return self.stop(b),
             Err(GenErr::Io(e)) => return Err(Error::Io(e)),
         }
-        self.generations += 1;
-        self.last_complete = Some(self.gen.gen);
         self.gen_live = true;
         self.stacks.clear();
         self.syms.clear();

@@ -196,28 +196,59 @@ fn uvarint(b: &[u8], i: &mut usize) -> u64 {
     }
 }
 
-/// Offsets where a batch ends (a cut there leaves only whole batches).
-fn batch_ends(b: &[u8]) -> Vec<usize> {
-    let mut ends = vec![16];
+/// The batches of a trace: (start, end, generation; 0 for an end-of-generation marker).
+fn batches(b: &[u8]) -> Vec<(usize, usize, u64)> {
+    let mut v = Vec::new();
     let mut i = 16;
     while i < b.len() {
+        let start = i;
         let kind = b[i];
         i += 1;
         if kind == 52 {
-            ends.push(i); // end of generation
+            v.push((start, i, 0));
             continue;
         }
         if kind == 49 {
             i += 1; // experiment
         }
-        for _ in 0..3 {
+        let gen = uvarint(b, &mut i);
+        for _ in 0..2 {
             uvarint(b, &mut i);
         }
         let size = uvarint(b, &mut i) as usize;
         i += size;
-        ends.push(i);
+        v.push((start, i, gen));
     }
+    v
+}
+
+/// Offsets where a batch ends (a cut there leaves only whole batches).
+fn batch_ends(b: &[u8]) -> Vec<usize> {
+    let mut ends = vec![16];
+    ends.extend(batches(b).into_iter().map(|(_, e, _)| e));
     ends
+}
+
+#[test]
+fn a_broken_generation_after_good_ones_is_a_warning() {
+    for (name, bytes) in seeds() {
+        let bs = batches(&bytes);
+        let first = bs[0].2;
+        let (start, _, _) = *bs
+            .iter()
+            .find(|(_, _, g)| *g != first && *g != 0)
+            .expect("two generations");
+        let mut b = bytes[..start].to_vec();
+        b.push(7); // not a batch
+        b.extend_from_slice(&bytes[start..]);
+        let a = analyse(b).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a.window.generations, 1, "{name}");
+        let w = &a.snapshot.warnings[0];
+        assert!(w.message.contains("expected a batch"), "{name}: {w}");
+        assert!(w.message.contains("generation"), "{name}: {w}");
+        assert_eq!(w.offset, Some(start as u64), "{name}: {w}");
+        check(&a);
+    }
 }
 
 #[test]
