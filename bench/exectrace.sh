@@ -85,7 +85,8 @@ for k in "${names[@]}"; do
 done
 
 size=$(stat -c %s "$trace")
-"$reader" "$trace" | head -1
+"$reader" "$trace" > "$work/summary"
+head -1 "$work/summary"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf '\n| command | median wall (s) | median CPU (s) | max RSS (MB) |\n|---|---:|---:|---:|\n'
 for k in "${names[@]}"; do
