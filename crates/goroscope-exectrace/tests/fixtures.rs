@@ -148,6 +148,22 @@ fn per_site_counts_equal_the_programs_counters() {
             }
         }
         assert_eq!(a.snapshot.context, Some(goroscope_model::Context::Live));
+        // Go 1.25+ traces carry the wall clock: the snapshot says when the window ended.
+        if a.window.version >= Version::Go125 {
+            let at = a.snapshot.taken_at.expect("a clock snapshot");
+            let age = std::time::SystemTime::now()
+                .duration_since(at)
+                .unwrap_or_default();
+            assert!(age.as_secs() < 3600, "{ctx}: taken {age:?} ago");
+        }
+        for site in &a.sites {
+            let pts = &site.alive_series;
+            assert!(pts.windows(2).all(|w| w[0].at <= w[1].at), "{ctx}");
+            assert!(
+                pts.iter().all(|p| p.at <= a.window.end && p.alive >= 0),
+                "{ctx}"
+            );
+        }
     }
 }
 
