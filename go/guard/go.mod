@@ -1,0 +1,3 @@
+module goroscope.dev/guard
+
+go 1.21
