@@ -31,6 +31,39 @@ if [ -x scripts/build-fixtures.sh ]; then
   scripts/build-fixtures.sh
 fi
 
+# go/guard, the in-process half (a stdlib-only Go module): gofmt and vet, then its tests plain and
+# under the race detector with every installed Go release. Its TestMain fails the run when any
+# goroutine is left over. -race needs cgo and a C compiler: a release that cannot build with it
+# here is skipped, loudly.
+guard_env=(GOTOOLCHAIN=local GOFLAGS= GOPROXY=off
+  GOCACHE="$PWD/fixtures/build/.gocache" GOPATH="$PWD/fixtures/build/.gopath")
+newest_go=""
+for gobin in .toolchains/go-*/bin/go; do
+  [ -x "$gobin" ] || continue
+  v=$(basename "$(dirname "$(dirname "$gobin")")")
+  step "go/guard: go vet and go test with $v"
+  env "${guard_env[@]}" CGO_ENABLED=0 "$gobin" -C go/guard vet ./...
+  env "${guard_env[@]}" CGO_ENABLED=0 "$gobin" -C go/guard test -count=1 ./...
+  step "go/guard: go test -race with $v"
+  if probe=$(env "${guard_env[@]}" CGO_ENABLED=1 "$gobin" -C go/guard test -race -count=1 -run '^$' ./internal/leakcheck 2>&1); then
+    env "${guard_env[@]}" CGO_ENABLED=1 "$gobin" -C go/guard test -race -count=1 ./...
+  else
+    printf 'SKIP: go test -race with %s cannot build here (needs cgo and a C compiler):\n%s\n' "$v" "$probe" >&2
+  fi
+  newest_go=$gobin
+done
+if [ -n "$newest_go" ]; then
+  step "go/guard, its benchmarks and the guarded fixture: gofmt -l"
+  unformatted=$("$(env "${guard_env[@]}" "$newest_go" env GOROOT)/bin/gofmt" -l go/guard bench/guard fixtures/go)
+  if [ -n "$unformatted" ]; then
+    printf 'gofmt would change:\n%s\n' "$unformatted" >&2
+    exit 1
+  fi
+  step "bench/guard: go vet and the alternatives' own tests (not the benchmarks)"
+  env "${guard_env[@]}" CGO_ENABLED=0 "$newest_go" -C bench/guard vet ./...
+  env "${guard_env[@]}" CGO_ENABLED=0 "$newest_go" -C bench/guard test -count=1 ./...
+fi
+
 step "bench generator self-test (Go)"
 GOTOOLCHAIN=local GOFLAGS= GOPROXY=off \
   GOCACHE="$PWD/fixtures/build/.gocache" GOPATH="$PWD/fixtures/build/.gopath" \
