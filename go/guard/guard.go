@@ -239,8 +239,8 @@ func (c *labelCtx) String() string {
 // run is every guarded goroutine's first frame.
 func run(p *plan, ctx context.Context, fn func(context.Context)) {
 	defer func() {
-		p.ctr.running.Add(-1)
 		p.release()
+		p.ctr.running.Add(-1) // after the release: Running 0 means every slot is back
 	}()
 	pprof.SetGoroutineLabels(ctx)
 	fn(ctx)

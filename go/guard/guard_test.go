@@ -106,6 +106,70 @@ func TestLimitsHoldAtEveryLevelUnderConcurrentLoad(t *testing.T) {
 	}
 }
 
+// Limits changed, removed and re-added while calls run: every call still runs, every slot comes
+// back, and no waiter is stranded (run it with -race).
+func TestLimitChangesUnderLoad(t *testing.T) {
+	g := New()
+	l := g.Limit("dyn", 2)
+	const callers, calls = 8, 50
+	var ran atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	changed := make(chan struct{})
+	go func() {
+		defer close(changed)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			switch i % 4 {
+			case 3:
+				g.Limit("dyn/x", 0)
+			case 2:
+				g.Limit("dyn/x", 1)
+			default:
+				g.Limit("dyn", 1+i%3)
+			}
+			runtime.Gosched()
+		}
+	}()
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < calls; i++ {
+				var done sync.WaitGroup
+				done.Add(1)
+				if err := g.Go(context.Background(), "dyn/x", func(context.Context) {
+					defer done.Done()
+					ran.Add(1)
+					runtime.Gosched()
+				}); err != nil {
+					t.Errorf("Go: %v", err)
+					done.Done()
+				}
+				done.Wait()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-changed
+	if n := ran.Load(); n != callers*calls {
+		t.Fatalf("%d of %d calls ran", n, callers*calls)
+	}
+	g.Limit("dyn", 1)
+	waitFor(t, "every slot back", func() bool { return g.Stats().Running == 0 })
+	if l.InUse() != 0 || l.Stats().Waiting != 0 {
+		t.Errorf("after the load: %+v", l.Stats())
+	}
+	if x := g.Limiter("dyn/x"); x != nil && (x.InUse() != 0 || x.Stats().Waiting != 0) {
+		t.Errorf("after the load: %+v", x.Stats())
+	}
+}
+
 func limitStats(t *testing.T, g *Guard, name string) LimitStats {
 	t.Helper()
 	for _, l := range g.Stats().Limits {
@@ -431,14 +495,15 @@ func TestStatsArePublishedThroughExpvar(t *testing.T) {
 	g.Limit("pub", 3)
 	release := occupy(t, g, "pub/x", 2)
 	defer release()
-	if err := g.Publish("guard_test_stats"); err != nil {
+	name := expvarName("guard_test_stats")
+	if err := g.Publish(name); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Publish("guard_test_stats"); err == nil {
+	if err := g.Publish(name); err == nil {
 		t.Error("publishing a taken name did not fail")
 	}
 	var st Stats
-	if err := json.Unmarshal([]byte(expvar.Get("guard_test_stats").String()), &st); err != nil {
+	if err := json.Unmarshal([]byte(expvar.Get(name).String()), &st); err != nil {
 		t.Fatal(err)
 	}
 	if len(st.Limits) != 1 || st.Limits[0].Name != "pub" || st.Limits[0].InUse != 2 || st.Limits[0].Max != 3 {
@@ -450,6 +515,14 @@ func TestStatsArePublishedThroughExpvar(t *testing.T) {
 	if s := st.String(); s != "running=2 pub=2/3" {
 		t.Errorf("Stats.String() = %q", s)
 	}
+}
+
+var expvarSeq atomic.Int64
+
+// expvarName is a name not published yet: expvar names are process-wide and permanent, and a
+// test may run more than once in one process (-count).
+func expvarName(prefix string) string {
+	return fmt.Sprintf("%s_%d", prefix, expvarSeq.Add(1))
 }
 
 func TestTheSiteCacheIsBoundedAndSitesBeyondItStillWork(t *testing.T) {

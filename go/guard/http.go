@@ -59,8 +59,8 @@ func (g *Guard) Handler(h http.Handler, opts HandlerOptions) http.Handler {
 		p.ctr.running.Add(1)
 		p.ctr.started.Add(1)
 		defer func() {
-			p.ctr.running.Add(-1)
 			p.release()
+			p.ctr.running.Add(-1) // after the release: Running 0 means every slot is back
 		}()
 		pprof.Do(ctx, p.labels, func(ctx context.Context) {
 			h.ServeHTTP(w, r.WithContext(ctx))

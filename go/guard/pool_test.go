@@ -408,11 +408,12 @@ func TestPoolGoroutinesCarryThePoolsLabels(t *testing.T) {
 
 func TestPoolStatsArePublishedThroughExpvar(t *testing.T) {
 	p, _ := newTestPool(t, PoolOptions{Name: "published", Min: 3, Max: 5})
-	if err := p.Publish("guard_test_pool"); err != nil {
+	name := expvarName("guard_test_pool")
+	if err := p.Publish(name); err != nil {
 		t.Fatal(err)
 	}
 	var st PoolStats
-	if err := json.Unmarshal([]byte(expvar.Get("guard_test_pool").String()), &st); err != nil {
+	if err := json.Unmarshal([]byte(expvar.Get(name).String()), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.Name != "published" || st.Workers != 3 || st.Min != 3 || st.Max != 5 {

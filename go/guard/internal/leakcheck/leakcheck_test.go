@@ -9,14 +9,16 @@ import (
 func TestMain(m *testing.M) { Main(m) }
 
 // parkedHere blocks until release is closed; its name must show up in the leak report.
-func parkedHere(release chan struct{}, exited chan struct{}) {
+func parkedHere(entered, release, exited chan struct{}) {
 	defer close(exited)
+	close(entered)
 	<-release
 }
 
 func TestLeakedFindsAParkedGoroutineAndForgetsItOnceItExits(t *testing.T) {
-	release, exited := make(chan struct{}), make(chan struct{})
-	go parkedHere(release, exited)
+	entered, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go parkedHere(entered, release, exited)
+	<-entered // from here on its stack shows parkedHere, parked or about to be
 	left := Leaked(10 * time.Millisecond)
 	found := false
 	for _, g := range left {
