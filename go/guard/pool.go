@@ -18,8 +18,9 @@ var ErrClosed = errors.New("guard: pool closed")
 // PoolOptions configures NewPool. A zero field takes the default in its comment.
 //
 // Every Interval the pool measures the interval just ended: the p95 latency of the tasks that
-// finished in it (from Submit to the end of the task, queueing included), the arrival and
-// completion counts, and the idle share of its workers (idle worker-time over worker-time).
+// finished in it (from Submit to the end of the task, queueing included) and of the tasks still
+// running (their age so far, a lower bound), the arrival and completion counts, and the idle
+// share of its workers (idle worker-time over worker-time).
 // From these it computes a pressure,
 //
 //	pressure = (1-QPSWeight) * p95/LatencyTarget + QPSWeight * arrivals/completions
@@ -166,7 +167,9 @@ type Pool struct {
 	busyInt    float64 // busy workers × nanoseconds, this interval
 	liveInt    float64 // live workers × nanoseconds, this interval
 	start      time.Time
-	samples    []int64 // latencies (ns) this interval, every stride-th
+	samples    []int64              // latencies (ns) this interval, every stride-th
+	inflight   map[uint64]time.Time // submission times of the tasks running now, by run number
+	runs       uint64
 	stride     int
 	skip       int
 	done       uint64 // completions this interval
@@ -193,13 +196,14 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{
-		o:       o,
-		lctx:    pprof.WithLabels(context.Background(), pprof.Labels(LabelSite, o.Name, LabelLimit, o.Name)),
-		tasks:   make(chan task, o.Queue),
-		quit:    make(chan struct{}, o.Max),
-		closing: make(chan struct{}),
-		stride:  1,
-		samples: make([]int64, 0, 64),
+		o:        o,
+		lctx:     pprof.WithLabels(context.Background(), pprof.Labels(LabelSite, o.Name, LabelLimit, o.Name)),
+		tasks:    make(chan task, o.Queue),
+		quit:     make(chan struct{}, o.Max),
+		closing:  make(chan struct{}),
+		stride:   1,
+		samples:  make([]int64, 0, 64),
+		inflight: map[uint64]time.Time{},
 	}
 	now := o.Clock.Now()
 	p.lastChange, p.start = now, now
@@ -332,12 +336,16 @@ func (p *Pool) run(t task) {
 	p.mu.Lock()
 	p.integrate(now)
 	p.busy++
+	p.runs++
+	id := p.runs
+	p.inflight[id] = t.start
 	p.mu.Unlock()
 	t.fn()
 	end := p.o.Clock.Now()
 	p.mu.Lock()
 	p.integrate(end)
 	p.busy--
+	delete(p.inflight, id)
 	p.done++
 	p.completed++
 	p.record(end.Sub(t.start))
@@ -393,6 +401,11 @@ func (p *Pool) tick(now time.Time) {
 	p.integrate(now)
 	began := p.start
 	p.start = now
+	// Tasks still running count with their age so far, a lower bound of their latency: tasks
+	// slower than the interval must not leave it without samples (and the pool deaf to them).
+	for _, submitted := range p.inflight {
+		p.samples = append(p.samples, int64(now.Sub(submitted)))
+	}
 	n := len(p.samples)
 	p95 := p.p95()
 	p.samples, p.stride, p.skip = p.samples[:0], 1, 0

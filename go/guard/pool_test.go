@@ -444,3 +444,25 @@ func stacks() string {
 		buf = make([]byte, 2*len(buf))
 	}
 }
+
+// Tasks slower than the interval finish in no interval: their age so far counts, or the pool
+// would never hear of them.
+func TestPoolGrowsOnTasksThatOutlastTheInterval(t *testing.T) {
+	p, clk := newTestPool(t, PoolOptions{Min: 2, Max: 4})
+	gate := make(chan struct{})
+	for i := 0; i < 2; i++ {
+		if err := p.Submit(context.Background(), func() { <-gate }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "two busy workers", func() bool { return p.Stats().Busy == 2 })
+	for i := 1; i <= 30; i++ {
+		clk.Advance(time.Second)
+		waitTicks(t, p, uint64(i))
+	}
+	st := p.Stats()
+	if st.Completed != 0 || st.Grows != 1 || st.Target != 3 || st.LastP95 != 30*time.Second {
+		t.Fatalf("tasks running for 30 s, none finished: %+v", st)
+	}
+	close(gate)
+}
