@@ -34,10 +34,15 @@ func site(r *http.Request) string {
 //   - timeout budgets: BudgetHandler derives each request's context from X-Timeout-Budget-Ms,
 //     and the call to the inventory goes through a BudgetTransport with a 300 ms share.
 type service struct {
-	guard     *guard.Guard
-	pool      *guard.Pool
-	client    *http.Client
-	inventory string // URL of the inventory endpoint (this service's own, for the example)
+	guard  *guard.Guard
+	pool   *guard.Pool
+	client *http.Client
+	// inventory is the URL of the inventory endpoint: this service's own, to keep the example
+	// self-contained. In real life it is another service. Calling yourself through your own
+	// "http" limit can starve: N orders holding all N slots while their inventory calls wait
+	// for one; MaxWait turns that into 503s instead of a hang, but give such calls a limit (or
+	// a service) of their own.
+	inventory string
 
 	// stockDelay is how long the inventory lookup takes; tests make it block.
 	stockDelay func(ctx context.Context) error
