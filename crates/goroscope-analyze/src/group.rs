@@ -24,6 +24,8 @@ pub(crate) struct Acc {
     pub reason: Option<WaitReason>,
     pub state: Sym,
     pub created_by: Option<FrameId>,
+    /// The `guard.site` label value ([`GUARD_SITE_LABEL`]), or empty.
+    pub site: Sym,
     pub count: u64,
     pub minutes: Option<(u32, u32)>,
     pub goids: Vec<u64>,
@@ -39,7 +41,20 @@ pub(crate) struct Acc {
     pub stateless: bool,
 }
 
-type FineKey = (StackId, Status, Option<WaitReason>, Sym, Option<FrameId>);
+/// (stack, status, wait reason, state text, creator frame, `guard.site` label value).
+type FineKey = (
+    StackId,
+    Status,
+    Option<WaitReason>,
+    Sym,
+    Option<FrameId>,
+    Sym,
+);
+
+/// The pprof label the in-process guard (`go/guard`) puts on every goroutine it starts: its
+/// value names the guarded site, so goroutines of two sites are never one group even when they
+/// block in the same function.
+pub const GUARD_SITE_LABEL: &str = "guard.site";
 
 impl Acc {
     fn new(k: FineKey) -> Self {
@@ -49,6 +64,7 @@ impl Acc {
             reason: k.2,
             state: k.3,
             created_by: k.4,
+            site: k.5,
             count: 0,
             minutes: None,
             goids: Vec::new(),
@@ -128,6 +144,20 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
     let mut fine_index: FxHashMap<FineKey, u32> = FxHashMap::default();
     let mut fine: Vec<Acc> = Vec::new();
     let mut fine_of: Vec<u32> = Vec::with_capacity(snap.goroutines.len());
+    let site_key = snap.interner.find_str(GUARD_SITE_LABEL);
+    let mut sites: FxHashMap<LabelSetId, Sym> = FxHashMap::default();
+    let mut site_of = |l: LabelSetId| -> Sym {
+        let Some(key) = site_key else {
+            return Interner::EMPTY;
+        };
+        *sites.entry(l).or_insert_with(|| {
+            snap.interner
+                .labels(l)
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(Interner::EMPTY, |(_, v)| *v)
+        })
+    };
     let mut slot = |k: FineKey, fine: &mut Vec<Acc>| -> u32 {
         *fine_index.entry(k).or_insert_with(|| {
             fine.push(Acc::new(k));
@@ -135,7 +165,14 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
         })
     };
     for g in &snap.goroutines {
-        let k = (g.stack, g.status, g.wait_reason, g.state, g.created_by);
+        let k = (
+            g.stack,
+            g.status,
+            g.wait_reason,
+            g.state,
+            g.created_by,
+            site_of(g.labels),
+        );
         let i = slot(k, &mut fine);
         fine_of.push(i);
         let a = &mut fine[i as usize];
@@ -164,7 +201,14 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
     }
     let mut record_fine: Vec<u32> = Vec::with_capacity(snap.records.len());
     for r in &snap.records {
-        let k = (r.stack, Status::Unknown, None, Interner::EMPTY, None);
+        let k = (
+            r.stack,
+            Status::Unknown,
+            None,
+            Interner::EMPTY,
+            None,
+            site_of(r.labels),
+        );
         let i = slot(k, &mut fine);
         record_fine.push(i);
         let a = &mut fine[i as usize];
@@ -236,6 +280,9 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
                 }
             }
         };
+        if a.site != Interner::EMPTY {
+            h = h.str(GUARD_SITE_LABEL).str(snap.str(a.site));
+        }
         // When nothing tells the state, the key is the frames alone: a debug=1 profile then
         // keys a plain receive as the protobuf profile of the same process does, but for the
         // state, and diff/trend match the two on the frames (see `Keys`).
@@ -278,5 +325,43 @@ pub(crate) fn group(snap: &Snapshot, sim: Similarity, max_goids: usize) -> Group
         facts,
         member,
         record_member,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testkit::*;
+
+    #[test]
+    fn guarded_sites_are_groups_of_their_own() {
+        let st = [("main.worker", "main.go", 9)];
+        let r = report(&[
+            G::new("chan receive", &st)
+                .label("guard.site", "orders")
+                .times(3),
+            G::new("chan receive", &st)
+                .label("guard.site", "payments")
+                .times(2),
+            // Request labels do not split groups; the guard's site does.
+            G::new("chan receive", &st)
+                .label("guard.site", "orders")
+                .label("request", "r1"),
+        ]);
+        let mut counts: Vec<(u64, Vec<String>)> = r
+            .groups
+            .iter()
+            .map(|g| (g.count, g.labels["guard.site"].clone()))
+            .collect();
+        counts.sort();
+        assert_eq!(
+            counts,
+            vec![
+                (2, vec!["payments".to_string()]),
+                (4, vec!["orders".to_string()])
+            ]
+        );
+        // Without the label, one group as before.
+        let r = report(&[G::new("chan receive", &st).times(3)]);
+        assert_eq!(r.groups.len(), 1);
     }
 }
