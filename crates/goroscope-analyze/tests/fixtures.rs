@@ -332,6 +332,8 @@ const PATTERNS: &[&str] = &[
     "pool-backlog",
     "background-loop",
     "http-body-not-closed",
+    // Leaks inside sites started through go/guard: grouped by their `guard.site` label.
+    "guarded",
     // Not a pattern of its own: receivers locked to their thread, under a 160-deep recursion
     // (debug=2 elides the middle of their stacks, profiles keep the innermost 128 PCs, so the
     // proof must match on the innermost frames) and with a label value that needs quoting.
