@@ -39,6 +39,7 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// The Go releases the test suite expects (the default of `scripts/install-go.sh`).
 pub const GO_VERSIONS: &[&str] = &["1.21.13", "1.23.9", "1.25.5", "1.27.3"];
 
+pub mod http;
 pub mod relations;
 
 pub use relations::{ExpectMember, ExpectObject, ExpectRelation};
