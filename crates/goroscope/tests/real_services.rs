@@ -10,8 +10,9 @@
 //!   Pushgateway pushes, Alertmanager alerts posted), checked to be what each form is.
 //! * `attach_names_the_go_release_it_cannot_read`: `goroscope attach PID` on each says that
 //!   its Go release (go1.19.x) is older than goroscope reads, naming it.
-//! * `analysis_is_quiet_on_healthy_services` (ignored until the quiet-on-healthy analysis
-//!   lands): `goroscope analyze -o json` finds 0 leak and 0 suspect groups in every dump.
+//! * `analysis_is_quiet_on_healthy_services`: `goroscope analyze -o json` finds 0 leak and 0
+//!   suspect groups in every dump.
+//! * `loaded_prometheus_scrapes_every_job`: the load is what it says (a scrape loop per job).
 //!
 //! The three share one run of the services per test process. `GOROSCOPE_SAVE_DUMPS=DIR` saves
 //! every dump as `DIR/<phase>/<service>/<form>` with the attach output beside it. Without the
@@ -698,7 +699,6 @@ fn go_minor(v: &str) -> u32 {
 }
 
 #[test]
-#[ignore = "issue 14: quiet-on-healthy analysis in progress"]
 fn analysis_is_quiet_on_healthy_services() {
     let c = collected();
     if skipped(c, "analysis_is_quiet_on_healthy_services") {
