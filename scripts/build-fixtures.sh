@@ -20,10 +20,11 @@ fi
 # The same environment as the harness: local toolchain only, no module proxy, no cgo.
 export GOTOOLCHAIN=local GOFLAGS= GOPROXY=off GO111MODULE=on CGO_ENABLED=0
 export GOCACHE="${GOCACHE:-$root/fixtures/build/.gocache}" GOPATH="${GOPATH:-$root/fixtures/build/.gopath}"
-# Only the programs that speak the ADDR/EXPECT/READY protocol (they use internal/fx).
+# Only the programs that speak the ADDR/EXPECT/READY protocol (they use internal/fx), and the
+# relation fixtures under relations/ (built to fixtures/build/<version>/relations/<name>).
 names=()
-for d in "$src"/*/; do
-  n=$(basename "$d")
+for d in "$src"/*/ "$src"/relations/*/; do
+  n=${d#"$src"/}; n=${n%/}
   grep -q '"goroscope.test/fixtures/internal/fx"' "$d/main.go" 2>/dev/null && names+=("$n")
 done
 for v in "${versions[@]}"; do
@@ -38,7 +39,8 @@ for v in "${versions[@]}"; do
     for variant in plain trimpath; do
       flags=() target="$out/$n"
       if [ "$variant" = trimpath ]; then flags=(-trimpath) target="$out/$n-trimpath"; fi
-      tmp="$out/.$n.$$.tmp"
+      mkdir -p "$(dirname "$target")"
+      tmp="$(dirname "$target")/.$(basename "$n").$$.tmp"
       (cd "$src" && "$go" build "${flags[@]}" -o "$tmp" "./$n")
       mv -f "$tmp" "$target"
     done

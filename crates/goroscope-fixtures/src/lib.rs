@@ -39,8 +39,13 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// The Go releases the test suite expects (the default of `scripts/install-go.sh`).
 pub const GO_VERSIONS: &[&str] = &["1.21.13", "1.23.9", "1.25.5", "1.27.3"];
 
+pub mod http;
+pub mod relations;
+
+pub use relations::{ExpectMember, ExpectObject, ExpectRelation};
+
 /// What a fixture program says about itself on its `EXPECT` line.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Expect {
     /// The fixture's name (its directory under `fixtures/go`).
     pub fixture: String,
@@ -49,6 +54,13 @@ pub struct Expect {
     /// `runtime.NumGoroutine()` when EXPECT was printed (the main goroutine included).
     pub total: u64,
     pub sites: Vec<ExpectSite>,
+    /// Relations between goroutines (the relation fixtures under `fixtures/go/relations`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<ExpectRelation>,
+    /// The thread the program's announcing goroutine takes with it when it exits: the picture
+    /// is final once `/proc/PID/task/EXIT_TID` is gone ([`Fixture::start`] waits for that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_tid: Option<u32>,
 }
 
 /// One group of goroutines blocked at one place.
@@ -84,6 +96,9 @@ pub struct ExpectSite {
     /// A lower bound of the stack depth, given when tracebacks elide frames (over 100).
     #[serde(default)]
     pub min_depth: Option<u32>,
+    /// The goroutines compute (running or runnable, `wait_reason` is then `runnable`).
+    #[serde(default)]
+    pub busy: bool,
 }
 
 impl fmt::Display for ExpectSite {
@@ -310,12 +325,20 @@ fn go_build(name: &str, tc: &Toolchain, opts: BuildOptions) -> Result<PathBuf, S
     } else {
         name.to_owned()
     };
+    // Fixtures in subdirectories (`relations/lock-chain`) build to the same subdirectory.
     let out = dir.join(&file);
+    let out_dir = out.parent().unwrap_or(&dir).to_path_buf();
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
+    let base = out
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.clone());
     // Build to a name of our own, then rename: several test binaries may build the same
     // fixture at once, and none may ever run a half-written file.
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{file}.{}.{}.tmp",
+    let tmp = out_dir.join(format!(
+        ".{base}.{}.{}.tmp",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
@@ -519,9 +542,7 @@ impl Fixture {
             addr: String::new(),
             expect: Expect {
                 fixture: name.to_owned(),
-                go_version: String::new(),
-                total: 0,
-                sites: Vec::new(),
+                ..Default::default()
             },
             child,
             stderr,
@@ -539,6 +560,15 @@ impl Fixture {
             }) => {
                 fx.addr = addr;
                 fx.expect = expect;
+                if let Some(tid) = fx.expect.exit_tid {
+                    if let Err(e) = relations::wait_thread_gone(fx.pid(), tid, READY_TIMEOUT) {
+                        panic!(
+                            "fixture {name} (go {}): {e}\nstderr:\n{}",
+                            tc.version,
+                            fx.stderr_text()
+                        );
+                    }
+                }
                 fx
             }
             other => {
