@@ -475,6 +475,25 @@ pub(crate) fn decide(
     }
 
     // 7. Live and crash: evidence beyond "blocked".
+    // Size needs no state: a site holding most goroutines is a finding even where the form
+    // cannot tell how they wait (debug=1 hides the runtime frames).
+    if best.is_none() && parked_or_unknown(cx) {
+        if let Some((m, n, which)) = ev.magnitude {
+            d.set(
+                Verdict::Suspect,
+                "magnitude",
+                format!(
+                    "{n} goroutines at one {which} site ({:.0} % of all): too many to be a pool or an idle wait",
+                    100.0 * n as f64 / cx.snap.total_goroutines().max(1) as f64
+                ),
+                "find what stops these goroutines from finishing (the blocking line above) and bound how many can wait there: a context deadline, a worker pool, a semaphore",
+            );
+            d.evidence.push(m.why.to_string());
+            d.evidence.push(cx_basic(cx));
+            d.next_step = Some(format!("confirm it grows: {}", ev.next_step));
+            return levels(d, cx, opts, baseline, None);
+        }
+    }
     let Some((rule, f)) = best else {
         if cx.reason.is_none() && cx.status == Status::Unknown && user {
             d.verdict = Verdict::NeedMoreSamples;
@@ -575,6 +594,11 @@ pub(crate) fn decide(
         d.next_step = Some(ev.next_step.to_string());
     }
     levels(d, cx, opts, baseline, Some(&(rule, f)))
+}
+
+/// Parked, or in a form that does not tell (an aggregated record).
+fn parked_or_unknown(cx: &Ctx<'_>) -> bool {
+    parked(cx) || (cx.status == Status::Unknown && cx.facts.has_user_frame)
 }
 
 fn cx_basic(cx: &Ctx<'_>) -> String {

@@ -20,6 +20,7 @@ mod mutex_never_unlocked;
 mod nil_chan;
 mod pool_backlog;
 mod range_never_closed;
+mod relations;
 mod select_no_cases;
 mod waitgroup_missing_done;
 
@@ -80,6 +81,14 @@ pub const ALL: &[&Rule] = &[
     &io_no_deadline::RULE,
     &ctx_ignored::RULE,
     &background_loop::RULE,
+    // Decided by relations, size and context (their check never fires alone).
+    &relations::DEADLOCK,
+    &relations::LOCK_HELD_TOO_LONG,
+    &relations::LOCK_HELD_WHILE_BLOCKED,
+    &relations::TRANSPORT_PER_CALL,
+    &relations::MAGNITUDE,
+    &relations::BLOCKED_AT_EXIT,
+    &relations::RUNNING_AT_EXIT,
 ];
 
 /// Whether `id` names a rule.
@@ -230,13 +239,16 @@ mod catalog_tests {
             for (what, text) in [("summary", r.summary), ("why", r.why), ("fix", r.fix)] {
                 assert!(text.len() > 20, "{}: {what} too short", r.id);
             }
-            let program = format!("fixtures/go/{}/main.go", r.id);
+            // The example names the fixture program that shows it: its own folder for a rule
+            // decided by frames, a relation fixture (or a go test fixture) for the others.
+            let program = r.example.split(':').next().unwrap_or("");
             assert!(
-                r.example.starts_with(&program),
-                "{}: example must point to {program}",
-                r.id
+                program.starts_with("fixtures/") && program.ends_with(".go"),
+                "{}: example must name a fixture program: {}",
+                r.id,
+                r.example
             );
-            assert!(root.join(&program).is_file(), "{}: {program} missing", r.id);
+            assert!(root.join(program).is_file(), "{}: {program} missing", r.id);
             assert_eq!(get(r.id).map(|x| x.id), Some(r.id));
         }
         assert!(is_known("nil-chan") && !is_known("nil_chan"));
