@@ -219,10 +219,11 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
         for &g in &rel.deadlocked {
             let (o, _) = rel.waits[&g];
             let obj = &rel.objects[o];
-            let sure = !matches!(
-                obj.kind,
-                relate::ObjectKind::Mutex | relate::ObjectKind::RwMutex
-            ) || obj.sole_holder;
+            let sure = !obj.self_held
+                && (!matches!(
+                    obj.kind,
+                    relate::ObjectKind::Mutex | relate::ObjectKind::RwMutex
+                ) || obj.sole_holder);
             let in_cycle = rel.cycle_of(g).map(|c| rel.cycles[c].sure);
             let pg = &mut per_group[gi(g)];
             pg.deadlock_sure = if pg.deadlocked == 0 {

@@ -220,7 +220,7 @@ pub(crate) fn analyze_keyed(
                 .count();
             Some((gone, a.creators.len()))
         });
-        let source = (!context.is_final() && facts.has_user_frame && opts.source.enabled)
+        let source = (facts.has_user_frame && opts.source.enabled)
             .then(|| facts.blocking.map(|i| snap.frame_site(frames[i])))
             .flatten()
             .filter(|s| !s.file.is_empty() && s.line > 0)

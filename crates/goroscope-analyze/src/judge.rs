@@ -428,6 +428,20 @@ pub(crate) fn decide(
         return d;
     }
     if ev.context.is_final() {
+        // A signal handler's receive lives as long as the process by design, like os/signal's
+        // own loop (the source line shows the channel went to signal.Notify).
+        if let Some(s) = ev
+            .source
+            .filter(|s| s.waits.contains(&Waits::Signal) && cx.count <= ACTOR.max_count)
+        {
+            d.pattern = Some("benign:signal-waiter".into());
+            d.explanation = Some(format!(
+                "waits on an OS signal channel (source line `{}`): one per process, it lives as long as the process by design",
+                s.line
+            ));
+            d.evidence.push(format!("source {}", s.path.display()));
+            return d;
+        }
         let (v, why) = if parked(cx) {
             (
                 Verdict::Leak,

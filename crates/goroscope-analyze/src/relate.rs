@@ -236,6 +236,10 @@ pub(crate) struct Object {
     pub freers: Vec<u32>,
     /// For locks: the holder is the only candidate.
     pub sole_holder: bool,
+    /// No goroutine but its own waiters mentions it (a WaitGroup whose workers all wait on
+    /// it): its waiters are taken as its only freers — probable, since a global or the heap
+    /// may hold it unseen.
+    pub self_held: bool,
     /// For locks: the receiver type of the object the lock is a field of, when known.
     pub owner_type: Option<String>,
     /// For locks: the frame (goroutine, frame index) of each probable holder whose receiver is
@@ -338,6 +342,7 @@ pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
                 waiters: Vec::new(),
                 freers: Vec::new(),
                 sole_holder: false,
+                self_held: false,
                 owner_type: None,
                 holder_frames: Vec::new(),
             });
@@ -502,6 +507,12 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                 }
             }
         }
+        if freers.is_empty() && !obj.kind.is_lock() {
+            // Only its own waiters hold it: each waits for a Done, send or signal that only
+            // the waiters themselves could make.
+            freers.extend(mentions[o].iter().filter(|m| waiters.contains(m)));
+            obj.self_held = !freers.is_empty();
+        }
         freers.sort_unstable();
         freers.dedup();
         obj.sole_holder = obj.kind.is_lock() && freers.len() == 1;
@@ -586,9 +597,10 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
         let mut objects: Vec<usize> = goroutines.iter().map(|g| rel.waits[g].0).collect();
         objects.sort_unstable();
         objects.dedup();
-        let sure = objects
-            .iter()
-            .all(|&o| !rel.objects[o].kind.is_lock() || rel.objects[o].sole_holder);
+        let sure = objects.iter().all(|&o| {
+            let obj = &rel.objects[o];
+            !obj.self_held && (!obj.kind.is_lock() || obj.sole_holder)
+        });
         rel.cycles.push(Cycle {
             goroutines,
             objects,
@@ -1161,5 +1173,64 @@ mod tests {
         let r = report_in(Context::Exit, &per_owner);
         let g = r.groups.iter().find(|g| g.count == 12).unwrap();
         assert_eq!(g.verdict, Verdict::Leak);
+    }
+
+    #[test]
+    fn waitgroup_held_only_by_its_waiters_is_a_probable_deadlock() {
+        // Workers `defer wg.Done()` then wait on the same WaitGroup; the coordinator waits too.
+        const WG: u64 = 0xc0003000a0;
+        let wait = ("sync.(*WaitGroup).Wait", "waitgroup.go", 118);
+        let mut gs = vec![
+            G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1),
+            G::new(
+                "sync.WaitGroup.Wait",
+                &[wait, ("main.coordinate", "main.go", 30)],
+            )
+            .args(0, &[WG])
+            .args(1, &[3])
+            .by(("main.main", "main.go", 40))
+            .creator(1)
+            .goid(18),
+        ];
+        for i in 0..3 {
+            gs.push(
+                G::new(
+                    "sync.WaitGroup.Wait",
+                    &[wait, ("main.worker", "main.go", 20)],
+                )
+                .args(0, &[WG])
+                .args(1, &[WG, i])
+                .by(("main.coordinate", "main.go", 26))
+                .creator(18)
+                .goid(19 + i),
+            );
+        }
+        let r = report_in(Context::Live, &gs);
+        let d = r
+            .relations
+            .iter()
+            .find(|x| x.kind == "deadlock")
+            .unwrap_or_else(|| panic!("{:#?}", r.relations));
+        assert!(!d.sure, "only the waiters hold it: probable");
+        for g in r
+            .groups
+            .iter()
+            .filter(|g| g.wait_reason.as_deref() == Some("sync.WaitGroup.Wait"))
+        {
+            assert_eq!(
+                (g.verdict, g.pattern.as_deref()),
+                (Verdict::Suspect, Some("deadlock")),
+                "{g:#?}"
+            );
+        }
+        // A worker that does not wait (it will call Done) frees them: nothing.
+        let mut freed = gs.clone();
+        freed.push(
+            G::new("running", &[("main.worker", "main.go", 22)])
+                .args(0, &[WG, 9])
+                .goid(40),
+        );
+        let r = report_in(Context::Live, &freed);
+        assert!(r.relations.is_empty(), "{:#?}", r.relations);
     }
 }
