@@ -266,6 +266,24 @@ pub const TABLE: &[Benign] = &[
         at_exit: true,
     },
     Benign {
+        id: "lifecycle-group",
+        function: "github.com/oklog/run.(*Group).Run",
+        states: &[W::ChanReceive],
+        std_only: false,
+        reason: "an oklog/run actor group waiting for its first actor to return (it then interrupts the others): the service's lifetime",
+        unless: &[],
+        at_exit: false,
+    },
+    Benign {
+        id: "lifecycle-group",
+        function: "golang.org/x/sync/errgroup.(*Group).Wait",
+        states: &[W::SyncWaitGroupWait, W::Semacquire],
+        std_only: false,
+        reason: "an errgroup waiting for its goroutines, which are listed on their own (a leak among them is judged there)",
+        unless: &[],
+        at_exit: false,
+    },
+    Benign {
         id: "profiler",
         function: "runtime/pprof.profileWriter",
         states: &[],
@@ -407,5 +425,61 @@ mod tests {
             (g.verdict, g.pattern.as_deref()),
             (Verdict::NeedMoreSamples, Some("mutex-never-unlocked"))
         );
+    }
+
+    #[test]
+    fn lifecycle_groups_and_signal_waiters_are_benign() {
+        let g = one(&[G::new(
+            "chan receive",
+            &[
+                ("github.com/oklog/run.(*Group).Run", "group.go", 43),
+                (
+                    "github.com/acme/app/inhibit.(*Inhibitor).Run",
+                    "inhibit.go",
+                    108,
+                ),
+            ],
+        )]);
+        assert_eq!(g.pattern.as_deref(), Some("benign:lifecycle-group"));
+        let g = one(&[G::new(
+            "semacquire",
+            &[
+                ("sync.runtime_Semacquire", "sema.go", 62),
+                ("sync.(*WaitGroup).Wait", "waitgroup.go", 139),
+                (
+                    "golang.org/x/sync/errgroup.(*Group).Wait",
+                    "errgroup.go",
+                    53,
+                ),
+                ("main.run", "main.go", 546),
+            ],
+        )]);
+        assert_eq!(g.pattern.as_deref(), Some("benign:lifecycle-group"));
+        // A receive in a function named like a signal handler's, with os/signal's loop running.
+        let waiter = G::new(
+            "chan receive",
+            &[(
+                "go.etcd.io/etcd/pkg/osutil.HandleInterrupts.func1",
+                "interrupt_unix.go",
+                62,
+            )],
+        );
+        let loop_ = G::new(
+            "syscall",
+            &[
+                ("os/signal.signal_recv", "sigqueue.go", 152),
+                ("os/signal.loop", "signal_unix.go", 23),
+            ],
+        );
+        let r = report(&[waiter.clone(), loop_]);
+        let g = r
+            .groups
+            .iter()
+            .find(|g| g.stack[0].function.contains("HandleInterrupts"))
+            .unwrap();
+        assert_eq!(g.pattern.as_deref(), Some("benign:signal-waiter"), "{g:#?}");
+        // Without the signal loop, the name alone proves nothing.
+        let g = one(&[waiter]);
+        assert_eq!(g.verdict, Verdict::NeedMoreSamples);
     }
 }

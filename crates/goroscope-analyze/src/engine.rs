@@ -39,6 +39,12 @@ fn snap_facts(snap: &Snapshot, grouped: &Grouped) -> SnapFacts {
         {
             wide.stuck_read_loops += a.count;
         }
+        if frames
+            .iter()
+            .any(|&fr| snap.function(fr).starts_with("os/signal."))
+        {
+            wide.signal_loop = true;
+        }
         if a.reason == Some(WaitReason::IoWait)
             && !f.has_user_frame
             && frames

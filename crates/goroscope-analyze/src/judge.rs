@@ -427,6 +427,16 @@ pub(crate) fn decide(
         ));
         return d;
     }
+    if ev.context.is_final() || matches!(ev.context, Context::Live | Context::Crash) {
+        if let Some(why) = signal_waiter_by_name(cx, ev) {
+            d.pattern = Some("benign:signal-waiter".into());
+            d.explanation = Some(
+                "waits for an OS signal: one per process, it lives as long as the process".into(),
+            );
+            d.evidence.push(why);
+            return d;
+        }
+    }
     if ev.context.is_final() {
         // A signal handler's receive lives as long as the process by design, like os/signal's
         // own loop (the source line shows the channel went to signal.Notify).
@@ -608,6 +618,23 @@ pub(crate) fn decide(
         d.next_step = Some(ev.next_step.to_string());
     }
     levels(d, cx, opts, baseline, Some(&(rule, f)))
+}
+
+/// A receive in a function named like a signal handler's while os/signal's loop runs (see
+/// [`knowledge::SIGNAL_WAITER_FUNCTIONS`]), when the source is not at hand to say more.
+fn signal_waiter_by_name(cx: &Ctx<'_>, ev: &Evidence<'_>) -> Option<String> {
+    if ev.source.is_some()
+        || !cx.wide.signal_loop
+        || base_reason(cx.reason) != Some(WaitReason::ChanReceive)
+        || cx.count > 4
+    {
+        return None;
+    }
+    let f = cx.blocking_function()?;
+    knowledge::SIGNAL_WAITER_FUNCTIONS
+        .iter()
+        .any(|g| glob_match(g, f))
+        .then(|| format!("receives in {f}, named like a signal handler's wait, while os/signal's delivery loop runs (the program called signal.Notify); the source line would confirm it"))
 }
 
 /// Parked, or in a form that does not tell (an aggregated record).

@@ -100,6 +100,12 @@ pub const LIFECYCLE_CREATORS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Functions named like a signal handler's wait (`osutil.HandleInterrupts.func1`,
+/// `main.waitForSignal`): a goroutine receiving in one, while os/signal's loop runs (the program
+/// called `signal.Notify`), waits for an OS signal — one per process, not a leak. Used only
+/// when the source line is not at hand to say so.
+pub const SIGNAL_WAITER_FUNCTIONS: &[&str] = &["*Interrupt*", "*Signal*", "*signal*"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,6 +118,8 @@ pub struct SnapFacts {
     /// Goroutines in `net/http.(*persistConn).readLoop` idle in I/O wait: pooled client
     /// connections waiting for their next response.
     pub idle_client_conns: u64,
+    /// os/signal's delivery loop runs: the program called `signal.Notify`.
+    pub signal_loop: bool,
 }
 
 /// One group, as the rules see it.
