@@ -33,6 +33,11 @@ pub struct GoBinary {
     pub pie: bool,
     /// Lowest PT_LOAD address (the link-time base the load bias is measured from).
     pub base_vaddr: u64,
+    /// ELF entry point (link-time), matched against a core's `AT_ENTRY`.
+    pub entry: u64,
+    /// Build-id notes (`.note.go.buildid`, `.note.gnu.build-id`): link-time address and bytes,
+    /// matched against the copy a core holds of the executable's first pages.
+    pub build_ids: Vec<(u64, Vec<u8>)>,
 }
 
 /// Decodes `.go.buildinfo` (Go 1.18+ inline-string form): returns `(go version, modinfo)`.
@@ -106,9 +111,9 @@ impl GoBinary {
 
     pub fn from_bytes(name: String, bytes: &[u8]) -> Result<GoBinary, AttachError> {
         let file = object::File::parse(bytes)
-            .map_err(|e| AttachError::BadBinary(format!("{name}: not an ELF executable: {e}")))?;
+            .map_err(|e| AttachError::bad_binary(format!("{name}: not an ELF executable: {e}")))?;
         if file.architecture() != object::Architecture::X86_64 {
-            return Err(AttachError::Unsupported(format!(
+            return Err(AttachError::unsupported(format!(
                 "{name} is built for {:?}; only x86-64 targets are supported so far",
                 file.architecture()
             )));
@@ -116,18 +121,22 @@ impl GoBinary {
         let section = |n: &str| file.section_by_name(n);
         let pcln_sec = section(".gopclntab")
             .or_else(|| section(".data.rel.ro.gopclntab"))
-            .ok_or_else(|| AttachError::NotGo(name.clone()))?;
+            .ok_or_else(|| AttachError::NotGo { what: name.clone() })?;
         let (go_version, _modinfo) = section(".go.buildinfo")
             .and_then(|s| s.data().ok())
             .and_then(parse_buildinfo)
-            .ok_or_else(|| AttachError::NotGo(format!("{name} (no readable .go.buildinfo)")))?;
-        let minor = go_minor(&go_version).ok_or_else(|| {
-            AttachError::UnsupportedGo(format!("cannot parse Go version {go_version:?}"))
+            .ok_or_else(|| AttachError::NotGo {
+                what: format!("{name} (no readable .go.buildinfo)"),
+            })?;
+        let minor = go_minor(&go_version).ok_or_else(|| AttachError::UnsupportedGo {
+            message: format!("cannot parse Go version {go_version:?}"),
         })?;
         if minor < 21 {
-            return Err(AttachError::UnsupportedGo(format!(
-                "{name} was built with {go_version}; goroscope reads Go 1.21 and later"
-            )));
+            return Err(AttachError::UnsupportedGo {
+                message: format!(
+                    "{name} was built with {go_version}; goroscope reads Go 1.21 and later"
+                ),
+            });
         }
         let segments: Vec<(u64, Vec<u8>)> = file
             .segments()
@@ -159,7 +168,7 @@ impl GoBinary {
             None => match table {
                 Some(t) => (t, format!("table go1.{minor}")),
                 None => {
-                    return Err(AttachError::UnsupportedGo(format!(
+                    return Err(AttachError::UnsupportedGo { message: format!(
                         "{name} was built with {go_version} and has no DWARF; this build has runtime layouts for {} \
                          (rebuild without -ldflags=-w, or update goroscope)",
                         layout::table_minors()
@@ -167,7 +176,7 @@ impl GoBinary {
                             .map(|m| format!("go1.{m}"))
                             .collect::<Vec<_>>()
                             .join(", ")
-                    )))
+                    ) })
                 }
             },
         };
@@ -188,11 +197,11 @@ impl GoBinary {
                 (0..d.len().saturating_sub(8))
                     .step_by(8)
                     .find(|&o| u64::from_le_bytes(d[o..o + 8].try_into().unwrap()) == pcln_addr)
-                    .map(|o| s.address() + o as u64)
+                    .and_then(|o| s.address().checked_add(o as u64))
             });
         let md_word = |off: u64| -> Option<u64> {
             let md = moduledata?;
-            read_static(md + off, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            read_static(md.checked_add(off)?, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
         };
         let text_start = md_word(176)
             .filter(|&t| t != 0)
@@ -202,20 +211,30 @@ impl GoBinary {
         let gofunc = sym("go:func.*")
             .or_else(|| md_word(layout.moduledata_gofunc))
             .ok_or_else(|| {
-                AttachError::BadBinary(format!(
+                AttachError::bad_binary(format!(
                     "{name}: cannot find moduledata.gofunc (inline trees)"
                 ))
             })?;
         let pcln_data = pcln_sec
             .uncompressed_data()
-            .map_err(|e| AttachError::BadBinary(format!("{name}: .gopclntab: {e}")))?
+            .map_err(|e| AttachError::bad_binary(format!("{name}: .gopclntab: {e}")))?
             .into_owned();
         let pclntab = Pclntab::parse(pcln_data, pcln_addr, text_start)?;
         let bss = [".bss", ".noptrbss"]
             .iter()
             .filter_map(|n| section(n).map(|s| (s.address(), s.address() + s.size())))
             .collect();
+        let build_ids = [".note.go.buildid", ".note.gnu.build-id"]
+            .iter()
+            .filter_map(|n| {
+                let s = section(n)?;
+                Some((s.address(), s.data().ok()?.to_vec()))
+            })
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
         Ok(GoBinary {
+            entry: file.entry(),
+            build_ids,
             path: name,
             go_version,
             minor,
@@ -241,12 +260,26 @@ impl GoBinary {
         })
     }
 
+    /// How many bytes of link-time static data the file has from `addr` on, in one segment.
+    pub fn static_len(&self, addr: u64) -> u64 {
+        self.segments
+            .iter()
+            .find_map(|(va, d)| {
+                let o = addr.checked_sub(*va)?;
+                (o < d.len() as u64).then(|| d.len() as u64 - o)
+            })
+            .unwrap_or(0)
+    }
+
     /// An `inlinedCall` record of the inline tree at `gofunc + off`, index `ix`.
     pub fn inl_record(&self, off: u32, ix: i32) -> Option<[u8; 16]> {
         if ix < 0 {
             return None;
         }
-        let a = self.gofunc + off as u64 + ix as u64 * 16;
+        let a = self
+            .gofunc
+            .checked_add(off as u64)?
+            .checked_add(ix as u64 * 16)?;
         self.read_static(a, 16).map(|b| b.try_into().unwrap())
     }
 }

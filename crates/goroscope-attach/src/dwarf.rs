@@ -123,7 +123,7 @@ pub fn read(file: &object::File<'_>) -> Result<Option<DwarfFacts>, AttachError> 
 }
 
 fn dwarf_err(e: gimli::Error) -> AttachError {
-    AttachError::BadBinary(format!("DWARF: {e}"))
+    AttachError::bad_binary(format!("DWARF: {e}"))
 }
 
 /// Builds a layout from DWARF facts. Wait reasons and `FuncIDWrapper` are not in DWARF: they
@@ -134,16 +134,16 @@ pub fn layout_from(
     base: Option<&crate::layout::Layout>,
 ) -> Result<crate::layout::Layout, AttachError> {
     let m = |s: &str, f: &str| {
-        facts
-            .member(s, f)
-            .ok_or_else(|| AttachError::BadBinary(format!("DWARF has no member {f} in struct {s}")))
+        facts.member(s, f).ok_or_else(|| {
+            AttachError::bad_binary(format!("DWARF has no member {f} in struct {s}"))
+        })
     };
     let g = "runtime.g";
     Ok(crate::layout::Layout {
         minor,
         g_size: facts
             .size(g)
-            .ok_or_else(|| AttachError::BadBinary("DWARF has no struct runtime.g".into()))?,
+            .ok_or_else(|| AttachError::bad_binary("DWARF has no struct runtime.g"))?,
         g_stack: m(g, "stack")? + m("runtime.stack", "lo")?,
         g_m: m(g, "m")?,
         g_sched: m(g, "sched")?,

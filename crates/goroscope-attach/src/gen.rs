@@ -112,7 +112,7 @@ pub fn wait_reasons(goroot: &Path) -> Result<(Vec<String>, Vec<String>), AttachE
     let names = iota_block(&src, "waitReasonZero");
     let start = src
         .find("var waitReasonStrings")
-        .ok_or_else(|| AttachError::BadBinary(format!("{}: no waitReasonStrings", p.display())))?;
+        .ok_or_else(|| AttachError::bad_binary(format!("{}: no waitReasonStrings", p.display())))?;
     let body = &src[start..];
     let body = &body[..body.find("\n}").unwrap_or(body.len())];
     let mut strings = std::collections::HashMap::new();
@@ -142,7 +142,7 @@ pub fn funcid_wrapper(goroot: &Path) -> Result<u8, AttachError> {
         .iter()
         .position(|n| n == "FuncIDWrapper")
         .map(|i| i as u8)
-        .ok_or_else(|| AttachError::BadBinary(format!("{}: no FuncIDWrapper", p.display())))
+        .ok_or_else(|| AttachError::bad_binary(format!("{}: no FuncIDWrapper", p.display())))
 }
 
 const PROBE: &str = "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"probe\") }\n";
@@ -164,15 +164,15 @@ pub fn layout_for(tc: &Toolchain, work: &Path) -> Result<crate::layout::Layout, 
         .status()
         .map_err(|e| AttachError::io("go build", e))?;
     if !st.success() {
-        return Err(AttachError::Run(format!(
+        return Err(AttachError::run(format!(
             "go {} build of the probe failed",
             tc.version
         )));
     }
     let bytes = std::fs::read(&exe).map_err(|e| AttachError::io("reading probe", e))?;
-    let file = object::File::parse(&*bytes).map_err(|e| AttachError::BadBinary(e.to_string()))?;
-    let facts = crate::dwarf::read(&file)?
-        .ok_or_else(|| AttachError::BadBinary("probe has no DWARF".into()))?;
+    let file = object::File::parse(&*bytes).map_err(|e| AttachError::bad_binary(e.to_string()))?;
+    let facts =
+        crate::dwarf::read(&file)?.ok_or_else(|| AttachError::bad_binary("probe has no DWARF"))?;
     let minor = go_minor(&format!("go{}", tc.version)).unwrap_or(0);
     let mut l = crate::dwarf::layout_from(&facts, minor, None)?;
     l.funcid_wrapper = funcid_wrapper(&root)?;

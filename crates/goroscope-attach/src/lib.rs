@@ -113,7 +113,7 @@ pub fn attach_pid_with_stats(
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (pid, opts);
-        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS.into()))
     }
 }
 
@@ -126,7 +126,7 @@ pub fn attach_pid(pid: u32, opts: &AttachOptions) -> Result<Snapshot, AttachErro
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (pid, opts);
-        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS.into()))
     }
 }
 
@@ -144,7 +144,7 @@ pub fn read_core(
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (core, exe, opts);
-        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS.into()))
     }
 }
 
@@ -158,7 +158,7 @@ pub fn run_and_snapshot(cmd: &[OsString], opts: &AttachOptions) -> Result<RunOut
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (cmd, opts);
-        Err(AttachError::Unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS.into()))
     }
 }
 

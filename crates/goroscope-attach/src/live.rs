@@ -20,6 +20,7 @@ pub(crate) fn permission(pid: u32, detail: impl Into<String>) -> AttachError {
         pid,
         scope: ptrace_scope(),
         detail: detail.into(),
+        privilege: crate::error::Privilege::current(),
     }
 }
 
@@ -36,13 +37,36 @@ pub(crate) fn alive(pid: u32) -> bool {
 
 /// CLOCK_MONOTONIC now, which is what Go's `nanotime` reads.
 pub(crate) fn monotonic_nanos() -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_MONOTONIC)
+        .map(|ts| ts.tv_sec() * 1_000_000_000 + ts.tv_nsec())
+        .unwrap_or(0)
+}
+
+/// What `/proc/PID/stat` says about a process that has no readable executable: a kernel
+/// thread (no memory map at all) or a zombie.
+fn why_no_exe(pid: u32) -> Option<AttachError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(") ")?;
+    let name = head.split_once(" (").map(|(_, n)| n).unwrap_or("?");
+    let mut f = rest.split_whitespace();
+    let state = f.next()?;
+    let ppid: u32 = f.next()?.parse().ok()?;
+    if state.starts_with('Z') || state.starts_with('X') {
+        return Some(AttachError::Zombie {
+            pid,
+            parent: (ppid != 0).then_some(ppid),
+        });
+    }
+    // PF_KTHREAD (0x00200000) in the flags field (the 9th, 7 after state and ppid).
+    let flags: u64 = f.nth(5)?.parse().ok()?;
+    if flags & 0x0020_0000 != 0 || ppid == 2 || pid == 2 {
+        return Some(AttachError::KernelThread {
+            pid,
+            name: name.to_string(),
+        });
+    }
+    None
 }
 
 /// The load bias of a PIE executable from `/proc/PID/maps` (0 for fixed-address executables).
@@ -73,7 +97,10 @@ fn load_bias(pid: u32, bin: &GoBinary) -> u64 {
 /// Opens the target: its binary and a permission probe.
 pub(crate) fn open(pid: u32) -> Result<(GoBinary, String, u64), AttachError> {
     if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        return Err(AttachError::NoProcess(pid));
+        return Err(AttachError::NoProcess { pid });
+    }
+    if let Some(e) = why_no_exe(pid) {
+        return Err(e);
     }
     let exe_link = format!("/proc/{pid}/exe");
     let shown = std::fs::read_link(&exe_link)
@@ -85,10 +112,12 @@ pub(crate) fn open(pid: u32) -> Result<(GoBinary, String, u64), AttachError> {
             return Err(permission(pid, format!("cannot open {exe_link}: {source}")))
         }
         Err(AttachError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            return Err(AttachError::NoProcess(pid))
+            return Err(why_no_exe(pid).unwrap_or(AttachError::NoProcess { pid }))
         }
-        Err(AttachError::NotGo(_)) => {
-            return Err(AttachError::NotGo(format!("process {pid} ({shown})")))
+        Err(AttachError::NotGo { .. }) => {
+            return Err(AttachError::NotGo {
+                what: format!("process {pid} ({shown})"),
+            })
         }
         Err(e) => return Err(e),
     };
@@ -96,27 +125,18 @@ pub(crate) fn open(pid: u32) -> Result<(GoBinary, String, u64), AttachError> {
     // Probe one read to turn EPERM/ESRCH into clear errors.
     let (lo, _) = bin.pclntab.text_range();
     let mut b = [0u8; 8];
-    let local = libc::iovec {
-        iov_base: b.as_mut_ptr().cast(),
-        iov_len: 8,
-    };
-    let remote = libc::iovec {
-        iov_base: (lo + bias) as *mut libc::c_void,
-        iov_len: 8,
-    };
-    // SAFETY: one 8-byte local buffer we own.
-    let r = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        return Err(match e.raw_os_error() {
-            Some(libc::EPERM) | Some(libc::EACCES) => {
-                permission(pid, format!("process_vm_readv: {e}"))
+    let probe = LiveMemory { pid }.try_read(lo.wrapping_add(bias), &mut b);
+    if let Err(e) = probe {
+        use nix::errno::Errno;
+        return Err(match e {
+            Errno::EPERM | Errno::EACCES => {
+                permission(pid, format!("process_vm_readv: {}", e.desc()))
             }
-            Some(libc::ESRCH) => AttachError::NoProcess(pid),
-            Some(libc::ENOSYS) => AttachError::Unsupported(
-                "process_vm_readv is blocked (seccomp?) or missing in this kernel".into(),
+            Errno::ESRCH => why_no_exe(pid).unwrap_or(AttachError::NoProcess { pid }),
+            Errno::ENOSYS => AttachError::unsupported(
+                "process_vm_readv (blocked by a seccomp profile, or missing in this kernel)",
             ),
-            _ => AttachError::io(format!("reading process {pid}"), e),
+            e => AttachError::io(format!("reading process {pid}"), io::Error::from(e)),
         });
     }
     Ok((bin, shown, bias))
@@ -158,7 +178,7 @@ pub(crate) fn snapshot_pid(
     };
     let res = crate::snapshot_from_memory(bin, &mem, bias, wopts, source);
     if !alive(pid) {
-        return Err(AttachError::Exited(pid));
+        return Err(AttachError::Exited { pid });
     }
     let mut snap = res?;
     snap.process = Some(ProcessInfo {

@@ -11,23 +11,38 @@ pub struct Unmapped {
     pub len: usize,
 }
 
+/// Splits `out` into one slice per range, consecutively (`ranges[i].1` bytes each). A range that
+/// does not fit in what is left of `out`, or whose end overflows the address space, gets
+/// `None`: it cannot be read, and nothing is ever written outside `out`.
+pub fn split_out<'a>(ranges: &[(u64, usize)], out: &'a mut [u8]) -> Vec<Option<&'a mut [u8]>> {
+    let mut rest = out;
+    ranges
+        .iter()
+        .map(|&(a, n)| {
+            if n > rest.len() || a.checked_add(n as u64).is_none() {
+                // Nothing is taken: the ranges after it keep their places only if they fit.
+                return None;
+            }
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            rest = tail;
+            Some(head)
+        })
+        .collect()
+}
+
 /// Read access to a target's address space.
 pub trait ProcessMemory {
     /// Fills `buf` from `addr`, all or nothing.
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Unmapped>;
 
-    /// Reads many ranges into consecutive slices of `out` (`out.len()` = sum of lengths);
-    /// returns, per range, whether it was read whole. Live processes batch these into few
-    /// system calls.
+    /// Reads many ranges into consecutive slices of `out` (`out.len()` should be the sum of
+    /// the lengths); returns, per range, whether it was read whole. A range that does not fit
+    /// in `out` is not read (`false`). Live processes batch these into few system calls.
     fn read_batch(&self, ranges: &[(u64, usize)], out: &mut [u8]) -> Vec<bool> {
-        let mut pos = 0;
-        ranges
-            .iter()
-            .map(|&(a, n)| {
-                let ok = self.read(a, &mut out[pos..pos + n]).is_ok();
-                pos += n;
-                ok
-            })
+        split_out(ranges, out)
+            .into_iter()
+            .zip(ranges)
+            .map(|(b, &(a, _))| b.is_some_and(|b| self.read(a, b).is_ok()))
             .collect()
     }
 
@@ -43,6 +58,14 @@ pub trait ProcessMemory {
         let mut b = [0u8; 8];
         self.read(addr, &mut b)?;
         Ok(u64::from_le_bytes(b))
+    }
+
+    /// How many bytes (at most `max`) can be read from `addr` on, when the memory knows its
+    /// own extent (cores, fakes); `max` when it cannot tell without reading (live processes).
+    /// Used to size buffers by what is there rather than by a length read from the target.
+    fn readable_len(&self, addr: u64, max: usize) -> usize {
+        let _ = addr;
+        max
     }
 }
 
@@ -70,7 +93,7 @@ impl FakeMemory {
             .next_back()
             .expect("poke outside any region");
         let o = (addr - base) as usize;
-        data[o..o + bytes.len()].copy_from_slice(bytes);
+        data[o..o + bytes.len()].copy_from_slice(bytes); // test setup: a bad poke panics
     }
 }
 
@@ -84,14 +107,30 @@ impl ProcessMemory for FakeMemory {
             len: buf.len(),
         };
         let (&base, data) = self.regions.range(..=addr).next_back().ok_or(err.clone())?;
-        let o = (addr - base) as usize;
-        let src = data.get(o..o + buf.len()).ok_or(err)?;
+        let o = usize::try_from(addr - base).map_err(|_| err.clone())?;
+        let src = o
+            .checked_add(buf.len())
+            .and_then(|end| data.get(o..end))
+            .ok_or(err)?;
         buf.copy_from_slice(src);
         Ok(())
     }
+
+    fn readable_len(&self, addr: u64, max: usize) -> usize {
+        let Some((&base, data)) = self.regions.range(..=addr).next_back() else {
+            return 0;
+        };
+        usize::try_from(addr - base)
+            .ok()
+            .and_then(|o| data.len().checked_sub(o))
+            .unwrap_or(0)
+            .min(max)
+    }
 }
 
-/// A live process, read with `process_vm_readv` (batched iovecs).
+/// A live process, read with `process_vm_readv` (batched iovecs). The local side of every
+/// transfer is built from `&mut [u8]` slices (`nix`'s `IoSliceMut`), so the kernel can only
+/// write into buffers this process owns, within their lengths.
 #[cfg(target_os = "linux")]
 pub struct LiveMemory {
     pub pid: u32,
@@ -102,19 +141,18 @@ impl LiveMemory {
     /// `IOV_MAX` on Linux.
     const IOV: usize = 1024;
 
-    fn readv(&self, local: &[libc::iovec], remote: &[libc::iovec]) -> isize {
-        // SAFETY: the local iovecs point into buffers we own for the duration of the call;
-        // remote iovecs are only read by the kernel on the target's side.
-        unsafe {
-            libc::process_vm_readv(
-                self.pid as libc::pid_t,
-                local.as_ptr(),
-                local.len() as libc::c_ulong,
-                remote.as_ptr(),
-                remote.len() as libc::c_ulong,
-                0,
-            )
-        }
+    /// One read, with the kernel's error (for telling EPERM, ESRCH and ENOSYS apart).
+    pub fn try_read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, nix::Error> {
+        use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+        let remote = [RemoteIoVec {
+            base: addr as usize,
+            len: buf.len(),
+        }];
+        process_vm_readv(self.pid(), &mut [std::io::IoSliceMut::new(buf)], &remote)
+    }
+
+    fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.pid as i32)
     }
 }
 
@@ -124,64 +162,65 @@ impl ProcessMemory for LiveMemory {
         if buf.is_empty() {
             return Ok(());
         }
-        let local = [libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        }];
-        let remote = [libc::iovec {
-            iov_base: addr as *mut libc::c_void,
-            iov_len: buf.len(),
-        }];
-        if self.readv(&local, &remote) == buf.len() as isize {
-            Ok(())
-        } else {
-            Err(Unmapped {
+        match self.try_read(addr, buf) {
+            Ok(n) if n == buf.len() => Ok(()),
+            _ => Err(Unmapped {
                 addr,
                 len: buf.len(),
-            })
+            }),
         }
     }
 
     fn read_batch(&self, ranges: &[(u64, usize)], out: &mut [u8]) -> Vec<bool> {
-        let mut ok = vec![false; ranges.len()];
-        let mut offsets = Vec::with_capacity(ranges.len());
-        let mut pos = 0;
-        for &(_, n) in ranges {
-            offsets.push(pos);
-            pos += n;
-        }
+        use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+        let mut slices = split_out(ranges, out);
+        let mut ok: Vec<bool> = slices
+            .iter()
+            .map(|s| s.as_ref().is_some_and(|s| s.is_empty()))
+            .collect();
+        // The ranges that need a transfer, in order.
+        let todo: Vec<usize> = (0..ranges.len())
+            .filter(|&k| slices[k].as_ref().is_some_and(|s| !s.is_empty()))
+            .collect();
         let mut i = 0;
-        while i < ranges.len() {
-            let end = (i + Self::IOV).min(ranges.len());
-            let base = out.as_mut_ptr();
-            let local: Vec<libc::iovec> = (i..end)
-                .map(|k| libc::iovec {
-                    // SAFETY: offsets[k] + len <= out.len() by construction.
-                    iov_base: unsafe { base.add(offsets[k]) }.cast(),
-                    iov_len: ranges[k].1,
+        while i < todo.len() {
+            let end = (i + Self::IOV).min(todo.len());
+            let chunk = &todo[i..end];
+            let remote: Vec<RemoteIoVec> = chunk
+                .iter()
+                .map(|&k| RemoteIoVec {
+                    base: ranges[k].0 as usize,
+                    len: ranges[k].1,
                 })
                 .collect();
-            let remote: Vec<libc::iovec> = (i..end)
-                .map(|k| libc::iovec {
-                    iov_base: ranges[k].0 as *mut libc::c_void,
-                    iov_len: ranges[k].1,
-                })
-                .collect();
-            let got = self.readv(&local, &remote);
-            if got < 0 {
+            // Indices in `chunk` are increasing, so each slice is borrowed once.
+            let mut local: Vec<std::io::IoSliceMut<'_>> = Vec::with_capacity(chunk.len());
+            let mut next = chunk.iter().copied().peekable();
+            for (k, s) in slices.iter_mut().enumerate() {
+                if next.peek() == Some(&k) {
+                    next.next();
+                    local.push(std::io::IoSliceMut::new(
+                        s.as_deref_mut()
+                            .expect("todo holds only ranges with a slice"),
+                    ));
+                }
+            }
+            let got = process_vm_readv(self.pid(), &mut local, &remote);
+            drop(local);
+            let Ok(got) = got else {
                 // The first range failed outright: skip it and go on.
                 i += 1;
                 continue;
-            }
+            };
             // A partial transfer stops at the first range that failed.
-            let mut left = got as usize;
-            let mut k = i;
-            while k < end && left >= ranges[k].1 {
-                left -= ranges[k].1;
-                ok[k] = true;
-                k += 1;
+            let mut left = got;
+            let mut j = i;
+            while j < end && left >= ranges[todo[j]].1 {
+                left -= ranges[todo[j]].1;
+                ok[todo[j]] = true;
+                j += 1;
             }
-            i = if k == end { end } else { k + 1 };
+            i = if j == end { end } else { j + 1 };
         }
         ok
     }
@@ -220,6 +259,43 @@ mod tests {
         assert_eq!(mem.read_batch(&ranges, &mut out), vec![true, false, true]);
         assert_eq!(&out[..10], &data[..10]);
         assert_eq!(&out[14..], &data[50..55]);
+    }
+
+    /// Issue 7, item 4: lengths larger than the output buffer are refused, never written past
+    /// it (the kernel used to get raw iovecs built from the requested lengths).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn live_batch_never_writes_past_the_buffer() {
+        let data: Vec<u8> = (0..200u8).collect();
+        let mem = LiveMemory {
+            pid: std::process::id(),
+        };
+        let a = data.as_ptr() as u64;
+        let mut big = vec![0xeeu8; 300];
+        let (out, guard) = big.split_at_mut(10);
+        let ok = mem.read_batch(&[(a, 4), (a + 4, 100), (a, 6)], out);
+        // The second range does not fit in what is left (6 bytes): not read; the third does.
+        assert_eq!(ok, vec![true, false, true]);
+        assert_eq!(&out[..4], &data[..4]);
+        assert_eq!(&out[4..10], &data[..6]);
+        assert!(
+            guard.iter().all(|&b| b == 0xee),
+            "bytes written past the buffer"
+        );
+        // The same through the trait's default and the fake.
+        let mut f = FakeMemory::new();
+        f.map(0x1000, data.clone());
+        let mut small = [0u8; 3];
+        assert_eq!(
+            f.read_batch(&[(0x1000, 8), (0x1000, 3)], &mut small),
+            vec![false, true]
+        );
+        // A range whose end overflows the address space is unreadable, not a panic.
+        assert_eq!(
+            f.read_batch(&[(u64::MAX - 1, 3)], &mut [0u8; 3]),
+            vec![false]
+        );
+        assert!(f.read(u64::MAX, &mut [0u8; 2]).is_err());
     }
 }
 
@@ -325,8 +401,10 @@ impl<'a> RecordingMemory<'a> {
     fn lookup(&self, addr: u64, buf: &mut [u8]) -> bool {
         let seen = self.seen.borrow();
         if let Some((&base, (data, off, len))) = seen.range(..=addr).next_back() {
-            let o = (addr - base) as usize;
-            if o + buf.len() > *len {
+            let Ok(o) = usize::try_from(addr - base) else {
+                return false;
+            };
+            if o.checked_add(buf.len()).is_none_or(|end| end > *len) {
                 return false;
             }
             if let Some(src) = data.get(off + o..off + o + buf.len()) {
@@ -355,18 +433,24 @@ impl ProcessMemory for RecordingMemory<'_> {
 
     fn read_batch(&self, ranges: &[(u64, usize)], out: &mut [u8]) -> Vec<bool> {
         if self.replay.get() {
-            let mut pos = 0;
-            return ranges
-                .iter()
-                .map(|&(a, n)| {
-                    let b = &mut out[pos..pos + n];
-                    pos += n;
-                    self.lookup(a, b) || self.inner.read(a, b).is_ok()
+            return split_out(ranges, out)
+                .into_iter()
+                .zip(ranges)
+                .map(|(b, &(a, _))| {
+                    b.is_some_and(|b| self.lookup(a, b) || self.inner.read(a, b).is_ok())
                 })
                 .collect();
         }
-        let (buf, ok) = self.read_blocks(ranges);
-        out.copy_from_slice(&buf);
+        let (buf, mut ok) = self.read_blocks(ranges);
+        let mut pos = 0;
+        for (i, b) in split_out(ranges, out).into_iter().enumerate() {
+            let n = ranges[i].1;
+            match b {
+                Some(b) => b.copy_from_slice(&buf[pos..pos + n]),
+                None => ok[i] = false,
+            }
+            pos += n;
+        }
         ok
     }
 
@@ -395,16 +479,13 @@ pub fn read_coalesced(
     out: &mut [u8],
     gap: u64,
 ) -> Vec<bool> {
-    let mut offsets = Vec::with_capacity(ranges.len());
-    let mut pos = 0;
-    for &(_, n) in ranges {
-        offsets.push(pos);
-        pos += n;
-    }
+    let mut slices = split_out(ranges, out);
     let mut ok = vec![false; ranges.len()];
     visit_coalesced(mem, ranges, gap, |i, bytes| {
-        out[offsets[i]..offsets[i] + bytes.len()].copy_from_slice(bytes);
-        ok[i] = true;
+        if let Some(dst) = slices[i].as_deref_mut() {
+            dst.copy_from_slice(bytes);
+            ok[i] = true;
+        }
     });
     ok
 }
@@ -417,7 +498,10 @@ pub fn visit_coalesced(
     gap: u64,
     mut f: impl FnMut(usize, &[u8]),
 ) {
-    let mut order: Vec<usize> = (0..ranges.len()).filter(|&i| ranges[i].1 > 0).collect();
+    // Ranges whose end overflows the address space can never be read.
+    let mut order: Vec<usize> = (0..ranges.len())
+        .filter(|&i| ranges[i].1 > 0 && ranges[i].0.checked_add(ranges[i].1 as u64).is_some())
+        .collect();
     order.sort_unstable_by_key(|&i| ranges[i].0);
     // Blocks: (start, end, members).
     let mut blocks: Vec<(u64, u64, Vec<usize>)> = Vec::new();
@@ -446,7 +530,9 @@ pub fn visit_coalesced(
             for &i in &b.2 {
                 let (a, n) = ranges[i];
                 let o = bpos + (a - b.0) as usize;
-                f(i, &bbuf[o..o + n]);
+                if let Some(bytes) = bbuf.get(o..o + n) {
+                    f(i, bytes);
+                }
             }
         } else {
             retry.extend(b.2.iter().copied());
@@ -455,12 +541,18 @@ pub fn visit_coalesced(
     }
     if !retry.is_empty() {
         let rreqs: Vec<(u64, usize)> = retry.iter().map(|&i| ranges[i]).collect();
+        // Only what the memory says is there is allocated (cores and fakes know their
+        // extent): overlapping ranges of a hostile image cannot multiply an allocation.
+        let rreqs: Vec<(u64, usize)> = rreqs
+            .into_iter()
+            .map(|(a, n)| (a, mem.readable_len(a, n)))
+            .collect();
         let mut rbuf = vec![0u8; rreqs.iter().map(|r| r.1).sum()];
         let rok = mem.read_batch(&rreqs, &mut rbuf);
         let mut p = 0;
         for (j, &i) in retry.iter().enumerate() {
-            let n = ranges[i].1;
-            if rok[j] {
+            let n = rreqs[j].1;
+            if rok[j] && n == ranges[i].1 {
                 f(i, &rbuf[p..p + n]);
             }
             p += n;

@@ -56,7 +56,7 @@ pub struct SrcFrame {
 }
 
 fn bad(msg: impl Into<String>) -> AttachError {
-    AttachError::BadBinary(format!(".gopclntab: {}", msg.into()))
+    AttachError::bad_binary(format!(".gopclntab: {}", msg.into()))
 }
 
 impl Pclntab {
@@ -67,9 +67,11 @@ impl Pclntab {
         }
         let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
         if magic != MAGIC_GO120 {
-            return Err(AttachError::UnsupportedGo(format!(
-                "pclntab magic {magic:#x}: only Go 1.20+ tables (0xfffffff1) are supported"
-            )));
+            return Err(AttachError::UnsupportedGo {
+                message: format!(
+                    "pclntab magic {magic:#x}: only Go 1.20+ tables (0xfffffff1) are supported"
+                ),
+            });
         }
         if data[7] != 8 {
             return Err(bad(format!(

@@ -21,28 +21,28 @@ fn tids(pid: u32) -> io::Result<Vec<u32>> {
     Ok(v)
 }
 
-fn ptrace(req: libc::c_uint, tid: u32, data: usize) -> io::Result<()> {
-    // SAFETY: requests used here take no pointer (or data is a valid pointer, see getregs).
-    let r = unsafe { libc::ptrace(req, tid as libc::pid_t, 0usize, data) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+fn pid(tid: u32) -> nix::unistd::Pid {
+    nix::unistd::Pid::from_raw(tid as i32)
+}
+
+/// Detaches, re-delivering `sig` (0: none). Raw, because `sig` may be a real-time signal that
+/// `nix`'s `Signal` cannot name.
+fn detach(tid: u32, sig: i32) {
+    // SAFETY: PTRACE_DETACH reads no memory of ours: addr is ignored, data is a signal number.
+    unsafe {
+        libc::ptrace(
+            libc::PTRACE_DETACH,
+            tid as libc::pid_t,
+            0usize,
+            sig as usize,
+        )
+    };
 }
 
 fn getregs(tid: u32) -> Option<(u64, u64)> {
-    // SAFETY: user_regs_struct is plain data; the kernel fills it.
-    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGS,
-            tid as libc::pid_t,
-            0usize,
-            &mut regs as *mut _ as usize,
-        )
-    };
-    (r >= 0).then_some((regs.rip, regs.rsp))
+    nix::sys::ptrace::getregs(pid(tid))
+        .ok()
+        .map(|r| (r.rip, r.rsp))
 }
 
 impl ThreadLock {
@@ -53,7 +53,7 @@ impl ThreadLock {
             threads: BTreeMap::new(),
         };
         for _round in 0..100 {
-            let list = tids(pid).map_err(|_| AttachError::NoProcess(pid))?;
+            let list = tids(pid).map_err(|_| AttachError::NoProcess { pid })?;
             let new: Vec<u32> = list
                 .into_iter()
                 .filter(|t| !lock.threads.contains_key(t))
@@ -62,30 +62,37 @@ impl ThreadLock {
                 return Ok(lock);
             }
             for tid in new {
-                match ptrace(libc::PTRACE_SEIZE, tid, 0) {
+                use nix::errno::Errno;
+                match nix::sys::ptrace::seize(self::pid(tid), nix::sys::ptrace::Options::empty()) {
                     Ok(()) => {}
                     // The thread exited between listing and seizing.
-                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
-                    Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                    Err(Errno::ESRCH) => continue,
+                    Err(Errno::EPERM) => {
                         if lock.threads.is_empty() {
                             return Err(crate::live::permission(
                                 pid,
-                                format!("PTRACE_SEIZE: {e} (already traced by a debugger?)"),
+                                "PTRACE_SEIZE: operation not permitted (already traced by a debugger?)",
                             ));
                         }
                         continue;
                     }
-                    Err(e) => return Err(AttachError::io(format!("PTRACE_SEIZE thread {tid}"), e)),
+                    Err(e) => {
+                        return Err(AttachError::io(
+                            format!("PTRACE_SEIZE thread {tid}"),
+                            io::Error::from(e),
+                        ))
+                    }
                 }
                 lock.threads.insert(tid, (0, None));
-                if ptrace(libc::PTRACE_INTERRUPT, tid, 0).is_err() {
+                if nix::sys::ptrace::interrupt(self::pid(tid)).is_err() {
                     continue;
                 }
                 // Wait for the stop: a PTRACE_EVENT_STOP, or a signal-delivery stop (kept and
                 // re-delivered on detach).
                 let mut status = 0;
                 loop {
-                    // SAFETY: status is a valid out-pointer.
+                    // SAFETY: status is a valid out-pointer (a local). Raw, not nix's waitpid:
+                    // a stop by a real-time signal must be seen, not turned into an error.
                     let r = unsafe { libc::waitpid(tid as libc::pid_t, &mut status, libc::__WALL) };
                     if r < 0 {
                         let e = io::Error::last_os_error();
@@ -133,7 +140,7 @@ impl ThreadLock {
 impl Drop for ThreadLock {
     fn drop(&mut self) {
         for (&tid, &(sig, _)) in &self.threads {
-            let _ = ptrace(libc::PTRACE_DETACH, tid, sig as usize);
+            detach(tid, sig);
         }
     }
 }

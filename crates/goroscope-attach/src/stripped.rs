@@ -48,11 +48,11 @@ pub fn find_allgs(
     }
     match found.as_slice() {
         [one] => Ok((*one, *one + 8)),
-        [] => Err(AttachError::BadMemory(format!(
+        [] => Err(AttachError::bad_memory(format!(
             "{}: no symbols and no slice in .bss looks like runtime.allgs (layout {})",
             bin.path, bin.layout_source
         ))),
-        many => Err(AttachError::BadMemory(format!(
+        many => Err(AttachError::bad_memory(format!(
             "{}: no symbols and {} candidates for runtime.allgs in .bss",
             bin.path,
             many.len()

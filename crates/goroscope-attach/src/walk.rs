@@ -233,13 +233,13 @@ impl<'a> Walker<'a> {
             _ => crate::stripped::find_allgs(self.bin, self.mem, self.bias)?,
         };
         let len = self.mem.read_u64(allglen).map_err(|e| {
-            AttachError::BadMemory(format!("cannot read runtime.allglen at {:#x}", e.addr))
+            AttachError::bad_memory(format!("cannot read runtime.allglen at {:#x}", e.addr))
         })?;
         let ptr = self.mem.read_u64(allgs).map_err(|e| {
-            AttachError::BadMemory(format!("cannot read runtime.allgs at {:#x}", e.addr))
+            AttachError::bad_memory(format!("cannot read runtime.allgs at {:#x}", e.addr))
         })?;
         if len > self.opts.max_goroutines {
-            return Err(AttachError::BadMemory(format!(
+            return Err(AttachError::bad_memory(format!(
                 "runtime.allglen = {len} is implausible (limit {})",
                 self.opts.max_goroutines
             )));
@@ -258,7 +258,7 @@ impl<'a> Walker<'a> {
         let (ptr, len) = self.allgs()?;
         let mut pbuf = vec![0u8; len as usize * 8];
         self.mem.read(ptr, &mut pbuf).map_err(|_| {
-            AttachError::BadMemory(format!(
+            AttachError::bad_memory(format!(
                 "cannot read {len} pointers of runtime.allgs at {ptr:#x}"
             ))
         })?;
@@ -341,7 +341,7 @@ impl<'a> Walker<'a> {
         let out: Vec<GFields> = slots.into_iter().flatten().collect();
         let missing = addrs.len() - out.len();
         if missing > 0 && missing * 2 > addrs.len() {
-            return Err(AttachError::BadMemory(format!(
+            return Err(AttachError::bad_memory(format!(
                 "{missing} of {} runtime.g structs are unreadable (the process is exiting?)",
                 addrs.len()
             )));
@@ -708,7 +708,7 @@ impl<'a> Walker<'a> {
         let gs = self.read_gs()?;
         // Sanity: goroutine 1 must be among the first.
         if !gs.is_empty() && !gs.iter().take(4).any(|g| g.goid == 1) {
-            return Err(AttachError::BadMemory(format!(
+            return Err(AttachError::bad_memory(format!(
                 "runtime.allgs does not start with goroutine 1 (layout {} wrong for {}?)",
                 self.bin.layout_source, self.bin.go_version
             )));

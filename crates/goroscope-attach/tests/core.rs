@@ -10,7 +10,7 @@
 mod common;
 use common::*;
 use goroscope_attach::{read_core, AttachOptions};
-use goroscope_model::Format;
+use goroscope_model::{Context, Format};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -101,6 +101,8 @@ fn core_from_gotraceback_crash_matches_crash_dump() {
         let snap =
             read_core(&core, Some(&exe), &opts).unwrap_or_else(|e| panic!("go{}: {e}", tc.version));
         assert_eq!(snap.source.format, Format::Core);
+        // Dumped by the runtime's SIGABRT: a crash.
+        assert_eq!(snap.context, Some(Context::Crash), "go{}", tc.version);
         let ours = from_snapshot(&snap);
         let labels_printed = crash_dump.iter().any(|g| !g.labels.is_empty());
         let diffs = compare(&crash_dump, &ours, &[0], labels_printed);
@@ -174,6 +176,79 @@ fn gcore_core_matches_debug2() {
             );
             let _ = std::fs::remove_file(&core);
         }
+    }
+}
+
+/// A gcore of a running process is a live snapshot; a wrong `--exe` is refused before any
+/// goroutine is read, naming both files; a truncated copy says it is truncated.
+#[test]
+fn gcore_context_wrong_exe_and_truncation() {
+    if Command::new("gcore").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: gcore (gdb) is not installed");
+        return;
+    }
+    let tcs = installed();
+    assert!(
+        tcs.len() >= 2,
+        "needs two Go toolchains: run scripts/install-go.sh"
+    );
+    let tc = tcs.last().unwrap();
+    for (flags, tag) in [(&[][..], ""), (&["-buildmode=pie"][..], "-pie")] {
+        let exe = build_with("attach_basic", tc, flags, tag);
+        let other = build_with("attach_basic", &tcs[0], flags, tag);
+        let fx = Fixture::start(&exe, &[]);
+        let dir = std::env::temp_dir().join(format!("goroscope-gcore-x-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prefix = dir.join(format!("g{tag}"));
+        let st = Command::new("gcore")
+            .arg("-o")
+            .arg(&prefix)
+            .arg(fx.pid().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "gcore failed on pid {}", fx.pid());
+        let core = PathBuf::from(format!("{}.{}", prefix.display(), fx.pid()));
+        let snap = read_core(&core, Some(&exe), &AttachOptions::default()).unwrap();
+        assert_eq!(snap.context, Some(Context::Live));
+        assert!(snap.goroutines.len() >= 22);
+
+        // Another program (the same source built by another release) is not the one.
+        let e = read_core(&core, Some(&other), &AttachOptions::default()).unwrap_err();
+        assert!(
+            matches!(e, goroscope_attach::AttachError::Mismatch { .. }),
+            "{tag}: {e}"
+        );
+        let m = e.to_string();
+        assert!(
+            m.contains("is not the program that wrote core file") && m.contains("--exe"),
+            "{m}"
+        );
+
+        // A copy cut in the middle of its memory.
+        let bytes = std::fs::read(&core).unwrap();
+        let cut = dir.join(format!("cut{tag}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+        match read_core(&cut, Some(&exe), &AttachOptions::default()) {
+            Err(e) => {
+                assert!(
+                    matches!(e, goroscope_attach::AttachError::Truncated { .. }),
+                    "{e}"
+                );
+                let m = e.to_string();
+                assert!(
+                    m.contains("is truncated") && m.contains("dump it again"),
+                    "{m}"
+                );
+            }
+            Ok(s) => assert!(
+                s.warnings.iter().any(|w| w.message.contains("truncated")),
+                "{:?}",
+                s.warnings
+            ),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

@@ -18,12 +18,12 @@ fn non_go_and_missing_processes() {
         .spawn()
         .unwrap();
     let e = attach_pid(sleep.id(), &AttachOptions::default()).unwrap_err();
-    assert!(matches!(e, AttachError::NotGo(_)), "{e}");
+    assert!(matches!(e, AttachError::NotGo { .. }), "{e}");
     assert!(e.to_string().contains("is not a Go program"), "{e}");
     let _ = sleep.kill();
     let _ = sleep.wait();
     let e = attach_pid(u32::MAX - 7, &AttachOptions::default()).unwrap_err();
-    assert!(matches!(e, AttachError::NoProcess(_)), "{e}");
+    assert!(matches!(e, AttachError::NoProcess { .. }), "{e}");
     let e = goroscope_attach::run_and_snapshot(&[], &AttachOptions::default()).unwrap_err();
     assert!(e.to_string().contains("no command"), "{e}");
 }
@@ -34,6 +34,7 @@ fn permission_error_names_the_fixes() {
         pid: 42,
         scope: "1".into(),
         detail: "EPERM".into(),
+        privilege: goroscope_attach::error::Privilege::User,
     };
     let m = e.to_string();
     for needle in [
