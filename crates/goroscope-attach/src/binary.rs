@@ -181,6 +181,12 @@ impl GoBinary {
             },
         };
 
+        layout.check().map_err(|m| {
+            AttachError::bad_binary(format!(
+                "{name}: implausible runtime layout ({layout_source}): {m}"
+            ))
+        })?;
+
         // moduledata: symbol, `.go.module` (1.26+), or a `.noptrdata` word equal to the pclntab address.
         let pcln_addr = pcln_sec.address();
         let read_static = |addr: u64, n: usize| -> Option<&[u8]> {
@@ -222,7 +228,7 @@ impl GoBinary {
         let pclntab = Pclntab::parse(pcln_data, pcln_addr, text_start)?;
         let bss = [".bss", ".noptrbss"]
             .iter()
-            .filter_map(|n| section(n).map(|s| (s.address(), s.address() + s.size())))
+            .filter_map(|n| section(n).map(|s| (s.address(), s.address().saturating_add(s.size()))))
             .collect();
         let build_ids = [".note.go.buildid", ".note.gnu.build-id"]
             .iter()

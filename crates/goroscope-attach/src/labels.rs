@@ -62,7 +62,7 @@ pub fn read_map(mem: &dyn ProcessMemory, p: u64) -> Result<Vec<(String, String)>
     let mut out = Vec::new();
     let mut visited = 0;
     for i in 0..(1u64 << b) {
-        let mut addr = buckets + i * BUCKET as u64;
+        let mut addr = buckets.wrapping_add(i * BUCKET as u64);
         while addr != 0 {
             visited += 1;
             if visited > 4096 {

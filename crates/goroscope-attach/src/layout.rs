@@ -45,6 +45,47 @@ impl Layout {
         self.wait_reasons.get(n as usize).map(|s| s.as_str())
     }
 
+    /// Checks that every offset lies inside its struct and the structs have plausible sizes,
+    /// so that reading a `g` (whose layout may come from a hostile binary's DWARF) never
+    /// indexes past it or allocates by an absurd size.
+    pub fn check(&self) -> Result<(), String> {
+        if !(64..=16 << 10).contains(&self.g_size) {
+            return Err(format!("runtime.g of {} bytes", self.g_size));
+        }
+        let gobuf = self.gobuf_sp.max(self.gobuf_pc).max(self.gobuf_bp);
+        if gobuf >= 256 {
+            return Err(format!("runtime.gobuf field at offset {gobuf}"));
+        }
+        let fields = [
+            ("stack", self.g_stack, 16),
+            ("m", self.g_m, 8),
+            ("sched", self.g_sched, gobuf + 8),
+            ("syscallsp", self.g_syscallsp, 8),
+            ("syscallpc", self.g_syscallpc, 8),
+            ("atomicstatus", self.g_atomicstatus, 4),
+            ("goid", self.g_goid, 8),
+            ("waitsince", self.g_waitsince, 8),
+            ("waitreason", self.g_waitreason, 1),
+            ("lockedm", self.g_lockedm, 8),
+            ("parentGoid", self.g_parent_goid, 8),
+            ("gopc", self.g_gopc, 8),
+            ("startpc", self.g_startpc, 8),
+            ("labels", self.g_labels, 8),
+        ];
+        for (name, off, len) in fields {
+            if off.checked_add(len).is_none_or(|end| end > self.g_size) {
+                return Err(format!(
+                    "runtime.g.{name} at offset {off} outside its {} bytes",
+                    self.g_size
+                ));
+            }
+        }
+        if self.m_procid >= 64 << 10 || self.m_curg >= 64 << 10 || self.moduledata_gofunc >= 4096 {
+            return Err("runtime.m or moduledata offsets out of range".into());
+        }
+        Ok(())
+    }
+
     /// Labels are `*labelMap` = `map[string]string` before Go 1.24, a slice of pairs after.
     pub fn labels_are_map(&self) -> bool {
         self.minor < 24

@@ -181,6 +181,8 @@ pub(crate) fn snapshot_pid(
         return Err(AttachError::Exited { pid });
     }
     let mut snap = res?;
+    // A running process (`run` overrides this for a process at its exit stop).
+    snap.context = Some(goroscope_model::Context::Live);
     snap.process = Some(ProcessInfo {
         pid: Some(pid),
         executable: Some(shown.to_string()),
@@ -274,6 +276,7 @@ pub fn attach_pid_with_stats(
             kind: ProfileKind::Goroutine,
         };
         let mut snap = crate::snapshot_from_memory(&bin, &rec, bias, wopts, source)?;
+        snap.context = Some(goroscope_model::Context::Live);
         snap.process = Some(ProcessInfo {
             pid: Some(pid),
             executable: Some(shown.to_string()),

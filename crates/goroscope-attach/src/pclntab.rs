@@ -143,8 +143,9 @@ impl Pclntab {
     /// Text range covered by the table.
     pub fn text_range(&self) -> (u64, u64) {
         (
-            self.text_start + self.ftab(0).0 as u64,
-            self.text_start + self.ftab(self.nfunc).0 as u64,
+            self.text_start.saturating_add(self.ftab(0).0 as u64),
+            self.text_start
+                .saturating_add(self.ftab(self.nfunc).0 as u64),
         )
     }
 
@@ -159,8 +160,8 @@ impl Pclntab {
         let f = |k: usize| self.u32_at(off + 4 * k);
         let fixed = self.data.get(off + 40..off + 44)?;
         Some(Func {
-            entry: self.text_start + f(0)? as u64,
-            end: self.text_start + end_off as u64,
+            entry: self.text_start.checked_add(f(0)? as u64)?,
+            end: self.text_start.checked_add(end_off as u64)?,
             off,
             name_off: f(1)? as i32,
             pcsp: f(4)?,
@@ -172,7 +173,7 @@ impl Pclntab {
             flag: fixed[1],
             nfuncdata: fixed[3],
         })
-        .filter(|fu| fu.entry == self.text_start + entry_off as u64)
+        .filter(|fu| Some(fu.entry) == self.text_start.checked_add(entry_off as u64))
     }
 
     /// The function containing `pc`.
@@ -181,7 +182,9 @@ impl Pclntab {
         if pc < lo || pc >= hi {
             return None;
         }
-        let off = (pc - self.text_start) as u32;
+        let Ok(off) = u32::try_from(pc - self.text_start) else {
+            return None;
+        };
         // Largest i with ftab[i].entry <= off.
         let (mut a, mut b) = (0usize, self.nfunc);
         while b - a > 1 {
@@ -239,7 +242,7 @@ impl Pclntab {
             val = val.wrapping_add(vdelta);
             let (pcdelta, n) = self.varint(p)?;
             p += n;
-            pc += pcdelta as u64 * self.min_lc;
+            pc = pc.checked_add(pcdelta as u64 * self.min_lc)?;
             if target < pc {
                 return Some(val);
             }

@@ -15,8 +15,11 @@ pub fn find_allgs(
     let l = &bin.layout;
     let mut found = Vec::new();
     for &(lo, hi) in &bin.bss {
-        let (lo, hi) = (lo + bias, hi + bias);
-        let n = (hi - lo).min(64 << 20) as usize;
+        let n = mem.readable_len(
+            lo.wrapping_add(bias),
+            hi.saturating_sub(lo).min(64 << 20) as usize,
+        );
+        let lo = lo.wrapping_add(bias);
         let mut data = vec![0u8; n];
         if mem.read(lo, &mut data).is_err() {
             continue;
@@ -38,7 +41,7 @@ pub fn find_allgs(
                         let size = shi.wrapping_sub(slo);
                         if rd(l.g_goid) == 1 && shi > slo && size.is_power_of_two() && size >= 2048
                         {
-                            found.push(lo + o as u64);
+                            found.push(lo.wrapping_add(o as u64));
                         }
                     }
                 }
@@ -47,7 +50,7 @@ pub fn find_allgs(
         }
     }
     match found.as_slice() {
-        [one] => Ok((*one, *one + 8)),
+        [one] => Ok((*one, one.wrapping_add(8))),
         [] => Err(AttachError::bad_memory(format!(
             "{}: no symbols and no slice in .bss looks like runtime.allgs (layout {})",
             bin.path, bin.layout_source

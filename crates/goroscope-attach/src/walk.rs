@@ -114,8 +114,10 @@ impl PreRead {
 }
 
 fn rd64(b: &[u8], o: u64) -> u64 {
-    let o = o as usize;
-    b.get(o..o + 8)
+    let Ok(o) = usize::try_from(o) else {
+        return 0;
+    };
+    b.get(o..o.saturating_add(8))
         .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
         .unwrap_or(0)
 }
@@ -229,7 +231,7 @@ impl<'a> Walker<'a> {
     /// (`atomicAllG`: length first).
     pub fn allgs(&self) -> Result<(u64, u64), AttachError> {
         let (allgs, allglen) = match (self.bin.allgs, self.bin.allglen) {
-            (Some(a), Some(l)) => (a + self.bias, l + self.bias),
+            (Some(a), Some(l)) => (a.wrapping_add(self.bias), l.wrapping_add(self.bias)),
             _ => crate::stripped::find_allgs(self.bin, self.mem, self.bias)?,
         };
         let len = self.mem.read_u64(allglen).map_err(|e| {
@@ -253,24 +255,43 @@ impl<'a> Walker<'a> {
         (l.g_labels + 8).max(l.g_startpc + 8).min(l.g_size) as usize
     }
 
-    /// `runtime.allgs`'s pointers, in order.
+    /// `runtime.allgs`'s pointers, in order. Read in chunks, so that what is allocated is
+    /// what the target really holds, never what a length read from it claims.
     fn allg_addrs(&self) -> Result<Vec<u64>, AttachError> {
         let (ptr, len) = self.allgs()?;
-        let mut pbuf = vec![0u8; len as usize * 8];
-        self.mem.read(ptr, &mut pbuf).map_err(|_| {
-            AttachError::bad_memory(format!(
-                "cannot read {len} pointers of runtime.allgs at {ptr:#x}"
-            ))
-        })?;
-        Ok(pbuf
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-            .collect())
+        const CHUNK: u64 = 1 << 16;
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        let mut i = 0;
+        while i < len {
+            let n = (len - i).min(CHUNK);
+            buf.resize(n as usize * 8, 0);
+            let at = ptr
+                .checked_add(i * 8)
+                .filter(|a| a.checked_add(n * 8).is_some());
+            if !at.is_some_and(|a| self.mem.read(a, &mut buf).is_ok()) {
+                return Err(AttachError::bad_memory(format!(
+                    "cannot read {len} pointers of runtime.allgs at {ptr:#x}"
+                )));
+            }
+            out.extend(
+                buf.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            );
+            i += n;
+        }
+        Ok(out)
     }
 
     /// The part of a goroutine's stack to read: from where it stopped up to the top (at most
-    /// [`STACK_WINDOW`]); `(0, 0)` for running and dead goroutines and bad bounds.
-    fn stack_range(g: &GFields) -> (u64, usize) {
+    /// [`STACK_WINDOW`], and at most what the memory has there); `(0, 0)` for running and dead
+    /// goroutines and bad bounds.
+    fn stack_range(&self, g: &GFields) -> (u64, usize) {
+        let (sp, n) = Self::stack_window(g);
+        (sp, self.mem.readable_len(sp, n))
+    }
+
+    fn stack_window(g: &GFields) -> (u64, usize) {
         let (_, sp) = g.start();
         let st = g.status & !G_SCAN;
         if st == G_RUNNING
@@ -301,7 +322,7 @@ impl<'a> Walker<'a> {
                     return (0, 0);
                 }
                 let g = GFields::decode(self.bin, addrs[i], &raw[i * gsz..(i + 1) * gsz]);
-                Self::stack_range(&g)
+                self.stack_range(&g)
             })
             .collect();
         let mut bytes = vec![0u8; sranges.iter().map(|r| r.1).sum()];
@@ -368,9 +389,9 @@ impl<'a> Walker<'a> {
         let base = sp;
         let word = |a: u64| -> Option<u64> {
             let o = a.checked_sub(base)?;
-            if o + 8 <= stack.len() as u64 {
+            if o.checked_add(8)? <= stack.len() as u64 {
                 Some(rd64(stack, o))
-            } else if a + 8 <= hi {
+            } else if a.checked_add(8)? <= hi {
                 self.mem.read_u64(a).ok()
             } else {
                 None
@@ -466,7 +487,7 @@ impl<'a> Walker<'a> {
                     file,
                     line: sf.line,
                     offset: physical
-                        .then(|| (link_pc - f.entry) as u32)
+                        .then(|| link_pc.saturating_sub(f.entry) as u32)
                         .filter(|&o| o > 0),
                     inlined: !physical,
                 });
@@ -615,14 +636,14 @@ impl<'a> Walker<'a> {
             let fp = sp.wrapping_add(step.delta as i64 as u64).wrapping_add(8);
             if is_tramp {
                 let uc = fp;
-                let rsp = self.mem.read_u64(uc + 40 + 15 * 8).ok()?;
-                let rip = self.mem.read_u64(uc + 40 + 16 * 8).ok()?;
+                let rsp = self.mem.read_u64(uc.wrapping_add(40 + 15 * 8)).ok()?;
+                let rip = self.mem.read_u64(uc.wrapping_add(40 + 16 * 8)).ok()?;
                 return Some((rip, rsp));
             }
             if step.top || fp <= sp {
                 return None;
             }
-            pc = self.mem.read_u64(fp - 8).ok()?;
+            pc = self.mem.read_u64(fp.wrapping_sub(8)).ok()?;
             sp = fp;
         }
         None
@@ -637,7 +658,10 @@ impl<'a> Walker<'a> {
         if g.m == 0 || self.opts.threads.is_empty() {
             return None;
         }
-        let procid = self.mem.read_u64(g.m + self.bin.layout.m_procid).ok()?;
+        let procid = self
+            .mem
+            .read_u64(g.m.wrapping_add(self.bin.layout.m_procid))
+            .ok()?;
         self.opts.threads.get(&procid).copied()
     }
 
@@ -677,7 +701,7 @@ impl<'a> Walker<'a> {
             .iter()
             .zip(&same)
             .map(|(g, &same)| match g {
-                Some(g) if !same => Self::stack_range(g),
+                Some(g) if !same => self.stack_range(g),
                 _ => (0, 0),
             })
             .collect();
@@ -722,7 +746,7 @@ impl<'a> Walker<'a> {
             .filter(|g| self.opts.system || !self.is_system(g))
             .collect();
         // Batch-read the stacks of goroutines that are not running.
-        let ranges: Vec<(u64, usize)> = live.iter().map(Self::stack_range).collect();
+        let ranges: Vec<(u64, usize)> = live.iter().map(|g| self.stack_range(g)).collect();
         Ok((live, ranges))
     }
 
@@ -888,7 +912,7 @@ impl<'a> Walker<'a> {
             self.opts.now_nanos,
             (st == G_WAITING || st == G_SYSCALL) && g.waitsince != 0,
         ) {
-            let m = (now - g.waitsince) / 60_000_000_000;
+            let m = now.saturating_sub(g.waitsince) / 60_000_000_000;
             if m >= 1 {
                 gr.wait_minutes = Some(m.min(u32::MAX as i64) as u32);
             }

@@ -28,6 +28,38 @@ fn non_go_and_missing_processes() {
     assert!(e.to_string().contains("no command"), "{e}");
 }
 
+/// Issue 7, item 16: a kernel thread and a zombie are named as what they are (both used to be
+/// "no process … it may have exited").
+#[test]
+fn kernel_threads_and_zombies_say_what_they_are() {
+    let e = attach_pid(2, &AttachOptions::default()).unwrap_err();
+    assert!(matches!(e, AttachError::KernelThread { .. }), "{e}");
+    assert!(e.to_string().contains("is a kernel thread"), "{e}");
+
+    let mut z = Command::new("true").spawn().unwrap();
+    let stat = format!("/proc/{}/stat", z.id());
+    let t = std::time::Instant::now();
+    while !std::fs::read_to_string(&stat)
+        .unwrap_or_default()
+        .rsplit_once(") ")
+        .is_some_and(|(_, r)| r.starts_with('Z'))
+    {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "`true` did not exit"
+        );
+        std::thread::yield_now();
+    }
+    let e = attach_pid(z.id(), &AttachOptions::default()).unwrap_err();
+    let _ = z.wait();
+    assert!(matches!(e, AttachError::Zombie { .. }), "{e}");
+    let m = e.to_string();
+    assert!(
+        m.contains("is a zombie") && m.contains(&format!("pid {}", std::process::id())),
+        "{m}"
+    );
+}
+
 #[test]
 fn permission_error_names_the_fixes() {
     let e = AttachError::Permission {

@@ -34,6 +34,7 @@ fn parity_one(exe: &std::path::Path, tc: &goroscope_attach::gen::Toolchain, stri
         let snap = attach_pid(fx.pid(), &AttachOptions::default())
             .unwrap_or_else(|e| panic!("go{} stripped={stripped}: {e}", tc.version));
         assert_eq!(snap.source.format, Format::Attach);
+        assert_eq!(snap.context, Some(goroscope_model::Context::Live));
         assert_eq!(
             snap.go_version.as_deref(),
             Some(format!("go{}", tc.version).as_str())

@@ -64,6 +64,7 @@ fn pause_mode_matches_debug2_and_reads_running_goroutines() {
         };
         let snap = attach_pid(fx.pid(), &opts).unwrap_or_else(|e| panic!("go{}: {e}", tc.version));
         assert_running_untraced(fx.pid());
+        assert_eq!(snap.context, Some(goroscope_model::Context::Live));
         // The busy goroutine is new (not in the dump): tolerated; everything else is identical.
         let busy: Vec<u64> = snap
             .goroutines
