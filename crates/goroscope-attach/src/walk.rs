@@ -269,7 +269,7 @@ impl<'a> Walker<'a> {
             let at = ptr
                 .checked_add(i * 8)
                 .filter(|a| a.checked_add(n * 8).is_some());
-            if !at.is_some_and(|a| self.mem.read(a, &mut buf).is_ok()) {
+            if at.is_none_or(|a| self.mem.read(a, &mut buf).is_err()) {
                 return Err(AttachError::bad_memory(format!(
                     "cannot read {len} pointers of runtime.allgs at {ptr:#x}"
                 )));
