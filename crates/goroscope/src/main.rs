@@ -196,8 +196,8 @@ impl App {
                 }
             }
             let snap =
-                goroscope_attach::read_core(core, args.exe.as_deref(), &args.memory.options())
-                    .with_context(|| format!("reading core file {}", core.display()))?;
+                // The error names the core (and the executable) itself.
+                goroscope_attach::read_core(core, args.exe.as_deref(), &args.memory.options())?;
             protected.push(core.display().to_string());
             if let Some(exe) = &args.exe {
                 protected.push(exe.display().to_string());
@@ -286,8 +286,8 @@ impl App {
 
     fn cmd_attach(&mut self, args: cli::AttachArgs) -> Result<u8> {
         self.check_output(&args.output)?;
-        let snap = goroscope_attach::attach_pid(args.pid, &args.memory.options())
-            .with_context(|| format!("attaching to pid {}", args.pid))?;
+        // The error names the pid itself.
+        let snap = goroscope_attach::attach_pid(args.pid, &args.memory.options())?;
         self.report(vec![snap], &[], &args.analysis, &args.output)
     }
 
