@@ -323,19 +323,10 @@ mod tests {
     /// The nil-channel park lines match the installed Go sources (`scripts/install-go.sh`).
     #[test]
     fn nil_chan_lines_match_installed_go_sources() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.toolchains");
-        let Ok(dirs) = std::fs::read_dir(&root) else {
-            eprintln!(
-                "SKIPPED: no Go toolchains under {} (run scripts/install-go.sh)",
-                root.display()
-            );
-            return;
-        };
+        // goroscope-fixtures finds the toolchains (and panics, naming the fix, without any).
         let mut checked = 0;
-        for d in dirs.flatten() {
-            let chan = d
-                .path()
-                .join("lib/python3.11/site-packages/go/src/runtime/chan.go");
+        for tc in goroscope_fixtures::toolchains() {
+            let chan = tc.goroot().join("src/runtime/chan.go");
             let Ok(src) = std::fs::read_to_string(&chan) else {
                 continue;
             };

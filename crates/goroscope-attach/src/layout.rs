@@ -2,7 +2,7 @@
 //! the wait-reason numbering and `abi.FuncIDWrapper` of one Go release.
 //!
 //! Read from DWARF when the binary has it ([`crate::dwarf`]), else from the per-release tables in
-//! `layouts_gen.rs`, generated from the installed toolchains by `examples/gen_layouts.rs` and
+//! `layouts_gen.rs`, generated from the installed toolchains by `examples/gen_layouts/` and
 //! checked for drift by `tests/layout_drift.rs`.
 
 /// Offsets (bytes) and constants for one Go release on linux/amd64.

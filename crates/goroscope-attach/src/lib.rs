@@ -13,17 +13,23 @@
 //! frames are hidden the way the runtime's traceback hides them. The target is only ever read.
 //!
 //! Linux on x86-64 only; elsewhere every entry point returns [`AttachError::Unsupported`].
+//!
+//! Everything read from a target, a core or an executable is untrusted input. One overflow
+//! policy holds across the crate: arithmetic on such a value is checked (`checked_add`; an
+//! overflow is an unreadable address or a malformed table, never a panic, also in debug
+//! builds) or explicitly wrapping where addresses are modular (the load bias of a PIE); counts
+//! are bounded by the bytes present before anything is allocated for them; a runtime layout is
+//! checked once ([`layout::Layout::check`]) so that no field is read outside its struct. The
+//! property tests (`tests/fuzz.rs`, `core_file.rs`) hold the code to it.
 
 pub mod binary;
-pub mod dwarf;
+mod dwarf;
 pub mod error;
-#[doc(hidden)]
-pub mod gen;
-pub mod labels;
+mod labels;
 pub mod layout;
 pub mod memory;
 pub mod pclntab;
-pub mod stripped;
+mod stripped;
 pub mod walk;
 
 #[cfg(target_os = "linux")]

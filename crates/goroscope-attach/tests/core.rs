@@ -138,14 +138,14 @@ fn gcore_core_matches_debug2() {
         "no Go toolchains installed: run scripts/install-go.sh"
     );
     for tc in &tcs {
-        let variants: [(&[&str], &str, bool); 4] = [
-            (&[], "", false),
-            (&["-ldflags=-s -w"], "-stripped", true),
-            (&["-buildmode=pie"], "-pie", false),
-            (&["-buildmode=pie", "-ldflags=-s -w"], "-pie-stripped", true),
-        ];
-        for (flags, tag, stripped) in variants {
-            let exe = build_with("attach_basic", tc, flags, tag);
+        for (pie, stripped) in [(false, false), (false, true), (true, false), (true, true)] {
+            let opts = BuildOptions {
+                pie,
+                stripped,
+                ..Default::default()
+            };
+            let tag = opts.suffix();
+            let exe = build_with("attach_basic", tc, opts);
             let mut fx = Fixture::start(&exe, &[("GODEBUG", "tracebacklabels=1")]);
             let dump = parse_debug2(&fx.dump());
             let dir = std::env::temp_dir().join(format!("goroscope-gcore-{}", std::process::id()));
@@ -193,9 +193,14 @@ fn gcore_context_wrong_exe_and_truncation() {
         "needs two Go toolchains: run scripts/install-go.sh"
     );
     let tc = tcs.last().unwrap();
-    for (flags, tag) in [(&[][..], ""), (&["-buildmode=pie"][..], "-pie")] {
-        let exe = build_with("attach_basic", tc, flags, tag);
-        let other = build_with("attach_basic", &tcs[0], flags, tag);
+    for pie in [false, true] {
+        let opts = BuildOptions {
+            pie,
+            ..Default::default()
+        };
+        let tag = opts.suffix();
+        let exe = build_with("attach_basic", tc, opts);
+        let other = build_with("attach_basic", &tcs[0], opts);
         let fx = Fixture::start(&exe, &[]);
         let dir = std::env::temp_dir().join(format!("goroscope-gcore-x-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -2,26 +2,24 @@
 //! must equal what the generator derives from the installed toolchains today. On a failure,
 //! regenerate with `cargo run -p goroscope-attach --example gen_layouts` and review the diff.
 
-mod common;
+#[path = "../examples/gen_layouts/gen.rs"]
+mod gen;
 
 #[test]
 fn layout_tables_match_installed_toolchains() {
-    let tcs = common::installed();
-    assert!(
-        !tcs.is_empty(),
-        "no Go toolchains installed: run scripts/install-go.sh"
-    );
     let work = std::env::temp_dir().join(format!("goroscope-layout-drift-{}", std::process::id()));
     let checked_in = include_str!("../src/layouts_gen.rs");
-    let rows = goroscope_attach::gen::split_rows(checked_in);
+    let rows = gen::split_rows(checked_in);
     assert_eq!(
-        goroscope_attach::gen::render(rows.clone()),
+        gen::render(rows.clone()),
         checked_in,
         "src/layouts_gen.rs is not in generated form"
     );
-    let tcs = goroscope_attach::gen::table_toolchains(&common::repo());
+    // Panics (loudly) when no toolchain is installed.
+    let _ = goroscope_fixtures::toolchains();
+    let tcs = gen::table_toolchains();
     for tc in &tcs {
-        let fresh = goroscope_attach::gen::row(tc, &work).expect("generate a row");
+        let fresh = gen::row(tc, &work).expect("generate a row");
         let minor = tc.version.split('.').nth(1).unwrap();
         let Some((v, old)) = rows
             .iter()

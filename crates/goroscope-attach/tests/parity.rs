@@ -16,17 +16,14 @@ const DUMP_WRITER: &[u64] = &[1];
 
 fn parity(stripped: bool) {
     // The installed releases, plus GOROSCOPE_EXTRA_TOOLCHAINS (e.g. 1.22, 1.24, 1.26) if set.
-    let tcs = goroscope_attach::gen::table_toolchains(&repo());
-    assert!(
-        !tcs.is_empty(),
-        "no Go toolchains installed: run scripts/install-go.sh"
-    );
+    let _ = installed(); // panics, naming the fix, when none is installed
+    let tcs = goroscope_fixtures::extra_toolchains();
     for tc in &tcs {
         parity_one(&build("attach_basic", tc, stripped), tc, stripped);
     }
 }
 
-fn parity_one(exe: &std::path::Path, tc: &goroscope_attach::gen::Toolchain, stripped: bool) {
+fn parity_one(exe: &std::path::Path, tc: &Toolchain, stripped: bool) {
     {
         let mut fx = Fixture::start(exe, &[("GODEBUG", "tracebacklabels=1")]);
         let dump_text = fx.dump();
@@ -124,7 +121,14 @@ fn parity_with_debug2_pie() {
     );
     for tc in &tcs {
         parity_one(
-            &build_with("attach_basic", tc, &["-buildmode=pie"], "-pie"),
+            &build_with(
+                "attach_basic",
+                tc,
+                BuildOptions {
+                    pie: true,
+                    ..Default::default()
+                },
+            ),
             tc,
             false,
         );
@@ -132,8 +136,11 @@ fn parity_with_debug2_pie() {
             &build_with(
                 "attach_basic",
                 tc,
-                &["-buildmode=pie", "-ldflags=-s -w"],
-                "-pie-stripped",
+                BuildOptions {
+                    pie: true,
+                    stripped: true,
+                    ..Default::default()
+                },
             ),
             tc,
             true,
@@ -158,12 +165,13 @@ fn parity_with_debug2_cgo() {
         "no Go toolchains installed: run scripts/install-go.sh"
     );
     for tc in &tcs {
-        parity_one(&build_with("attach_basic", tc, &[], "-cgo"), tc, false);
-        parity_one(
-            &build_with("attach_basic", tc, &["-ldflags=-s -w"], "-cgo-stripped"),
-            tc,
-            true,
-        );
+        let cgo = |stripped| BuildOptions {
+            cgo: true,
+            stripped,
+            ..Default::default()
+        };
+        parity_one(&build_with("attach_basic", tc, cgo(false)), tc, false);
+        parity_one(&build_with("attach_basic", tc, cgo(true)), tc, true);
     }
 }
 

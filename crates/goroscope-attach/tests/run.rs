@@ -1,6 +1,6 @@
 //! `run_and_snapshot`: every Go process the command starts is snapshotted at its exit stop.
-//! One test function on purpose: the tracer waits with `waitpid(-1)`, so nothing else in this
-//! test process may have children at the same time.
+//! One test function on purpose: it sets this process's working directory and environment
+//! for the commands it runs.
 #![cfg(target_os = "linux")]
 
 mod common;

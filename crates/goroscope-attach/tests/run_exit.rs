@@ -28,7 +28,7 @@ fn env_cmd(vars: &[(&str, &str)], exe: &Path) -> Vec<OsString> {
     c
 }
 
-fn newest() -> goroscope_attach::gen::Toolchain {
+fn newest() -> Toolchain {
     let tcs = installed();
     tcs.last()
         .cloned()

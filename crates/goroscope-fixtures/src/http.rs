@@ -3,8 +3,8 @@
 //! repeated `/debug/pprof` requests add one stable connection to the server's goroutines
 //! instead of a lingering close per request.
 
-use crate::{read_response, FETCH_TIMEOUT};
-use std::io::{self, BufReader, Write};
+use crate::FETCH_TIMEOUT;
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 /// A keep-alive connection to `host:port`.
@@ -186,5 +186,113 @@ mod tests {
                 "GET /c HTTP/1.1 "
             ]
         );
+    }
+}
+
+/// Reads one HTTP/1.1 response: `(status, body, keep-alive)`. Handles `Content-Length`,
+/// `Transfer-Encoding: chunked` and close-delimited bodies.
+pub(crate) fn read_response(r: &mut impl BufRead) -> io::Result<(u16, Vec<u8>, bool)> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed before a status line",
+        ));
+    }
+    let mut parts = line.split_whitespace();
+    let version = parts.next().unwrap_or("");
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("bad HTTP status line {line:?}")))?;
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut keep = version == "HTTP/1.1";
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed inside the headers",
+            ));
+        }
+        let h = line.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let Some((k, v)) = h.split_once(':') else {
+            return Err(io::Error::other(format!("bad HTTP header {h:?}")));
+        };
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+        match k.as_str() {
+            "content-length" => {
+                length = Some(
+                    v.parse()
+                        .map_err(|_| io::Error::other(format!("bad Content-Length {v:?}")))?,
+                )
+            }
+            "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
+            "connection" if v.eq_ignore_ascii_case("close") => keep = false,
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            r.read_line(&mut line)?;
+            let size = line.trim().split(';').next().unwrap_or("");
+            let n = usize::from_str_radix(size, 16)
+                .map_err(|_| io::Error::other(format!("bad chunk size line {line:?}")))?;
+            if n == 0 {
+                // Trailers, then the blank line.
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let start = body.len();
+            body.resize(start + n, 0);
+            r.read_exact(&mut body[start..])?;
+            line.clear();
+            r.read_line(&mut line)?;
+        }
+    } else if let Some(n) = length {
+        body.resize(n, 0);
+        r.read_exact(&mut body)?;
+    } else {
+        r.read_to_end(&mut body)?;
+        keep = false;
+    }
+    Ok((status, body, keep))
+}
+
+#[cfg(test)]
+mod response_tests {
+    use super::*;
+    #[test]
+    fn reads_chunked_and_sized_responses() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nConnection: close\r\n\r\nnopeEXTRA";
+        let mut r = BufReader::new(&raw[..]);
+        let (s, b, k) = read_response(&mut r).unwrap();
+        assert_eq!((s, b.as_slice(), k), (200, &b"hello world"[..], true));
+        let (s, b, k) = read_response(&mut r).unwrap();
+        assert_eq!((s, b.as_slice(), k), (404, &b"nop"[..], false));
+    }
+
+    #[test]
+    fn bad_responses_are_errors() {
+        for raw in [
+            &b""[..],
+            b"garbage\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        ] {
+            assert!(read_response(&mut BufReader::new(raw)).is_err(), "{raw:?}");
+        }
     }
 }

@@ -17,9 +17,10 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn go_binary(version: &str) -> Option<PathBuf> {
-    let go = repo().join(format!(".toolchains/go-{version}/bin/go"));
-    go.exists().then_some(go)
+fn go_binary(version: &str) -> Option<goroscope_fixtures::Toolchain> {
+    goroscope_fixtures::installed_toolchains()
+        .into_iter()
+        .find(|t| t.version == version)
 }
 
 /// Builds the server with one Go release, once per test run (tests run in parallel, and a
@@ -44,20 +45,11 @@ fn build_uncached(version: &str) -> Option<PathBuf> {
     };
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let out = tmp.join(format!("pprofserver-go{version}"));
-    let mut cmd = Command::new(&go);
+    let mut cmd = goroscope_fixtures::go_command(&go);
     cmd.args(["build", "-o"])
         .arg(&out)
         .arg("main.go")
-        .current_dir(repo().join("fixtures/go/pprofserver"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "")
-        .env("CGO_ENABLED", "0");
-    if std::env::var_os("GOCACHE").is_none() {
-        cmd.env("GOCACHE", tmp.join("gocache"));
-    }
-    if std::env::var_os("GOPATH").is_none() {
-        cmd.env("GOPATH", tmp.join("gopath"));
-    }
+        .current_dir(repo().join("fixtures/go/pprofserver"));
     let res = cmd.output().expect("running go build");
     assert!(
         res.status.success(),

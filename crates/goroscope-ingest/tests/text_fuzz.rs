@@ -93,15 +93,7 @@ fn corpus() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut dirs = vec![here.join("fuzz/corpus/text")];
-    let real = here.join("../../../shared/testdata/real-dumps");
-    if real.is_dir() {
-        dirs.push(real);
-    } else {
-        eprintln!(
-            "note: {} absent; fuzzing the committed corpus only",
-            real.display()
-        );
-    }
+    dirs.push(goroscope_fixtures::shared_testdata("testdata/real-dumps"));
     for d in dirs {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
             .unwrap_or_else(|e| panic!("{}: {e}", d.display()))

@@ -76,21 +76,12 @@ func main() {
 }
 "#;
 
+/// goroscope-fixtures finds them (and panics, naming the fix, when there is none).
 fn toolchains() -> Vec<(String, PathBuf)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.toolchains");
-    let mut out = Vec::new();
-    for v in ["1.21.13", "1.23.9", "1.25.5", "1.27.3"] {
-        let go = root.join(format!("go-{v}/bin/go"));
-        if go.exists() {
-            out.push((v.to_string(), go));
-        } else {
-            eprintln!(
-                "SKIPPED Go {v}: {} is missing (run scripts/install-go.sh)",
-                go.display()
-            );
-        }
-    }
-    out
+    goroscope_fixtures::toolchains()
+        .into_iter()
+        .map(|t| (t.version, t.go))
+        .collect()
 }
 
 /// Builds the program with one toolchain (its go.mod names that release, so Go 1.27's
@@ -107,18 +98,15 @@ fn build(version: &str, go: &Path) -> Option<PathBuf> {
     )
     .unwrap();
     let bin = dir.join("dumps");
-    let out = Command::new(go)
+    let tc = goroscope_fixtures::Toolchain {
+        version: version.to_string(),
+        go: go.to_path_buf(),
+    };
+    let out = goroscope_fixtures::go_command(&tc)
         .args(["build", "-trimpath", "-o"])
         .arg(&bin)
         .arg(".")
         .current_dir(&dir)
-        .env("GOTOOLCHAIN", "local")
-        .env(
-            "GOCACHE",
-            std::env::temp_dir().join("goroscope-text-gocache"),
-        )
-        .env("GOPATH", std::env::temp_dir().join("goroscope-text-gopath"))
-        .env("GOFLAGS", "")
         .output()
         .expect("go runs");
     if !out.status.success() {

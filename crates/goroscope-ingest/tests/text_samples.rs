@@ -4,18 +4,12 @@ use goroscope_ingest::{text, Options};
 use goroscope_model::{Elision, Format, Goroutine, Snapshot, Status, WaitReason};
 use std::path::PathBuf;
 
+/// Always `Some`: goroscope-fixtures panics, naming where it looked, when the samples are
+/// missing.
 fn samples_dir() -> Option<PathBuf> {
-    let d =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/research/go127-samples");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent; these tests need the Go 1.27 samples",
-            d.display()
-        );
-        None
-    }
+    Some(goroscope_fixtures::shared_testdata(
+        "research/go127-samples",
+    ))
 }
 
 fn read(name: &str) -> Option<Vec<Snapshot>> {

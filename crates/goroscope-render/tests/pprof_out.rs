@@ -7,17 +7,9 @@ use goroscope_render::{render, OutputFormat, RenderOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Go 1.27.3, found by goroscope-fixtures (which panics, naming the fix, when it is missing).
 fn go() -> Option<PathBuf> {
-    let go = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.toolchains/go-1.27.3/bin/go");
-    if go.exists() {
-        Some(go)
-    } else {
-        eprintln!(
-            "SKIP: {} is missing; run scripts/install-go.sh to test pprof output with go tool pprof",
-            go.display()
-        );
-        None
-    }
+    Some(goroscope_fixtures::toolchain("1.27.3").go)
 }
 
 /// Runs `go tool pprof <args> <file>` and returns stdout, failing the test on a non-zero exit.

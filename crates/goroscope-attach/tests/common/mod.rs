@@ -2,68 +2,37 @@
 //! small reader of the runtime's own `debug=2` text to compare against.
 #![allow(dead_code)]
 
-use goroscope_attach::gen::{go_cmd, toolchains, Toolchain};
+pub use goroscope_fixtures::{BuildOptions, Toolchain};
 use goroscope_model::{Elision, Snapshot};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    goroscope_fixtures::repo_root()
 }
 
-/// Installed toolchains; an empty list is reported loudly by the caller.
+/// Installed toolchains (goroscope-fixtures finds them, and panics, naming the fix, when there
+/// is none).
 pub fn installed() -> Vec<Toolchain> {
-    let t = toolchains(&repo());
-    if t.is_empty() {
-        eprintln!("SKIP: no Go toolchains in .toolchains/ — run scripts/install-go.sh");
-    }
-    t
+    goroscope_fixtures::toolchains()
 }
 
-/// Builds `fixtures/go/<name>` with `tc` (stripped with `-ldflags=-s -w` when asked) into a
-/// per-test-process temp dir.
+/// Builds `fixtures/go/<name>` with `tc` (stripped with `-ldflags=-s -w` when asked).
 pub fn build(name: &str, tc: &Toolchain, stripped: bool) -> PathBuf {
     build_with(
         name,
         tc,
-        if stripped { &["-ldflags=-s -w"] } else { &[] },
-        if stripped { "-stripped" } else { "" },
+        BuildOptions {
+            stripped,
+            ..Default::default()
+        },
     )
 }
 
-/// Builds with extra `go build` flags into a name ending in `tag` (a tag containing `cgo`
-/// builds with `CGO_ENABLED=1`: an externally linked, dynamically linked binary).
-pub fn build_with(name: &str, tc: &Toolchain, flags: &[&str], tag: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("goroscope-attach-fixtures-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("{name}-{}{tag}", tc.version));
-    // Tests run in parallel threads: two of them building the same binary would rename a second
-    // copy over the first while a fixture runs from it, and its core file would then name a
-    // deleted executable. Build one at a time; the Go build cache keeps repeats cheap.
-    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = BUILD.lock().unwrap_or_else(|p| p.into_inner());
-    if out.exists() {
-        return out;
-    }
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let tmp = out.with_extension(format!(
-        "tmp{}",
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let mut c = go_cmd(&tc.go);
-    c.current_dir(repo().join("fixtures/go"))
-        .args(["build", "-o"])
-        .arg(&tmp);
-    c.args(flags);
-    if tag.contains("cgo") {
-        c.env("CGO_ENABLED", "1");
-    }
-    let st = c.arg(format!("./{name}")).status().expect("run go build");
-    assert!(st.success(), "go {} build ./{name} failed", tc.version);
-    std::fs::rename(&tmp, &out).unwrap();
-    out
+/// Builds with options (PIE, stripped, cgo), through goroscope-fixtures.
+pub fn build_with(name: &str, tc: &Toolchain, opts: BuildOptions) -> PathBuf {
+    goroscope_fixtures::build_with(name, tc, opts)
 }
 
 /// A running fixture that talks over stdin/stdout.

@@ -1,23 +1,13 @@
 //! Helpers shared by the `pprof_*` integration tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// `shared/<rel>` found beside the repository (or one of its ancestors), as laid out for
-/// developers and CI; `GOROSCOPE_SHARED` overrides.
+/// `shared/<rel>`, found by goroscope-fixtures (`GOROSCOPE_SHARED` overrides). Always `Some`:
+/// it panics, naming where it looked, when the data is missing (a test that needs it must not
+/// pass on nothing).
 pub fn shared_dir(rel: &str) -> Option<PathBuf> {
-    if let Some(root) = std::env::var_os("GOROSCOPE_SHARED") {
-        let p = Path::new(&root).join(rel);
-        return p.is_dir().then_some(p);
-    }
-    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let p = dir.join("shared").join(rel);
-        if p.is_dir() {
-            return Some(p);
-        }
-        dir = dir.parent()?;
-    }
+    Some(goroscope_fixtures::shared_testdata(rel))
 }
 
 /// The real Go 1.27 samples.

@@ -1,82 +1,22 @@
 //! The layout-table generator: builds a probe program with each installed Go toolchain, reads
 //! the runtime's layout from its DWARF, and reads the wait-reason names and `FuncIDWrapper`
-//! from that toolchain's own runtime source. Used by `examples/gen_layouts.rs` (writes
-//! `src/layouts_gen.rs`) and by the drift test (regenerates and compares).
+//! from that toolchain's own runtime source. Used by `main.rs` beside it (writes
+//! `src/layouts_gen.rs`) and by `tests/layout_drift.rs` (regenerates and compares); not part of
+//! the library.
+#![allow(dead_code)]
 
-use crate::binary::{go_minor, GoBinary};
-use crate::error::AttachError;
+use goroscope_attach::binary::GoBinary;
+use goroscope_attach::layout::Layout;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-/// A toolchain found under `.toolchains/go-<version>/bin/go`.
-#[derive(Debug, Clone)]
-pub struct Toolchain {
-    pub version: String,
-    pub go: PathBuf,
-}
-
-/// Installed toolchains in `<repo>/.toolchains`, oldest first.
-pub fn toolchains(repo: &Path) -> Vec<Toolchain> {
-    toolchains_in(&[repo.join(".toolchains")])
-}
+pub use goroscope_fixtures::Toolchain;
 
 /// Toolchains for the layout tables: `.toolchains` plus the directories in
 /// `GOROSCOPE_EXTRA_TOOLCHAINS` (colon-separated, same `go-<version>/bin/go` shape), so
 /// releases the tests do not run (1.22, 1.24, 1.26) can still get a table.
-pub fn table_toolchains(repo: &Path) -> Vec<Toolchain> {
-    let mut dirs = vec![repo.join(".toolchains")];
-    if let Ok(extra) = std::env::var("GOROSCOPE_EXTRA_TOOLCHAINS") {
-        dirs.extend(
-            extra
-                .split(':')
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
-        );
-    }
-    toolchains_in(&dirs)
-}
-
-fn toolchains_in(dirs: &[PathBuf]) -> Vec<Toolchain> {
-    let mut v: Vec<Toolchain> = dirs
-        .iter()
-        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten())
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let name = e.file_name().to_str()?.to_string();
-            let version = name.strip_prefix("go-")?.to_string();
-            let go = e.path().join("bin/go");
-            go.exists().then_some(Toolchain { version, go })
-        })
-        .collect();
-    v.sort_by_key(|t| {
-        t.version
-            .split('.')
-            .map(|p| p.parse::<u32>().unwrap_or(0))
-            .collect::<Vec<_>>()
-    });
-    v
-}
-
-/// Runs `go` with a private cache and no network.
-pub fn go_cmd(go: &Path) -> Command {
-    let mut c = Command::new(go);
-    let tmp = std::env::temp_dir().join("goroscope-attach-gocache");
-    c.env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .env("GOCACHE", tmp.join("cache"))
-        .env("GOPATH", tmp.join("gopath"))
-        .env("CGO_ENABLED", "0");
-    c
-}
-
-fn goroot(go: &Path) -> Result<PathBuf, AttachError> {
-    let out = go_cmd(go)
-        .args(["env", "GOROOT"])
-        .output()
-        .map_err(|e| AttachError::io(format!("running {}", go.display()), e))?;
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+pub fn table_toolchains() -> Vec<Toolchain> {
+    goroscope_fixtures::extra_toolchains()
 }
 
 /// Names of a Go `const ( X T = iota ...)` block starting at the line containing `first`.
@@ -105,14 +45,13 @@ fn iota_block(src: &str, first: &str) -> Vec<String> {
 }
 
 /// `waitReasonStrings` of a runtime source tree, indexed by wait reason number.
-pub fn wait_reasons(goroot: &Path) -> Result<(Vec<String>, Vec<String>), AttachError> {
+pub fn wait_reasons(goroot: &Path) -> Result<(Vec<String>, Vec<String>), String> {
     let p = goroot.join("src/runtime/runtime2.go");
-    let src =
-        std::fs::read_to_string(&p).map_err(|e| AttachError::io(p.display().to_string(), e))?;
+    let src = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
     let names = iota_block(&src, "waitReasonZero");
     let start = src
         .find("var waitReasonStrings")
-        .ok_or_else(|| AttachError::bad_binary(format!("{}: no waitReasonStrings", p.display())))?;
+        .ok_or_else(|| format!("{}: no waitReasonStrings", p.display()))?;
     let body = &src[start..];
     let body = &body[..body.find("\n}").unwrap_or(body.len())];
     let mut strings = std::collections::HashMap::new();
@@ -134,51 +73,47 @@ pub fn wait_reasons(goroot: &Path) -> Result<(Vec<String>, Vec<String>), AttachE
 }
 
 /// `abi.FuncIDWrapper` of a source tree.
-pub fn funcid_wrapper(goroot: &Path) -> Result<u8, AttachError> {
+pub fn funcid_wrapper(goroot: &Path) -> Result<u8, String> {
     let p = goroot.join("src/internal/abi/symtab.go");
-    let src =
-        std::fs::read_to_string(&p).map_err(|e| AttachError::io(p.display().to_string(), e))?;
+    let src = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
     iota_block(&src, "FuncIDNormal")
         .iter()
         .position(|n| n == "FuncIDWrapper")
         .map(|i| i as u8)
-        .ok_or_else(|| AttachError::bad_binary(format!("{}: no FuncIDWrapper", p.display())))
+        .ok_or_else(|| format!("{}: no FuncIDWrapper", p.display()))
 }
 
 const PROBE: &str = "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"probe\") }\n";
 
-/// One table row for a toolchain.
-pub fn layout_for(tc: &Toolchain, work: &Path) -> Result<crate::layout::Layout, AttachError> {
-    let root = goroot(&tc.go)?;
+/// One table row for a toolchain: offsets from a probe program's DWARF (read by the library's
+/// own loader), wait reasons and `FuncIDWrapper` from the toolchain's runtime source.
+pub fn layout_for(tc: &Toolchain, work: &Path) -> Result<Layout, String> {
+    let root = tc.goroot();
     let dir = work.join(format!("probe-{}", tc.version));
-    std::fs::create_dir_all(&dir).map_err(|e| AttachError::io("creating probe dir", e))?;
-    std::fs::write(dir.join("main.go"), PROBE).map_err(|e| AttachError::io("writing probe", e))?;
+    let io = |what: &str, e: std::io::Error| format!("{what} {}: {e}", dir.display());
+    std::fs::create_dir_all(&dir).map_err(|e| io("creating", e))?;
+    std::fs::write(dir.join("main.go"), PROBE).map_err(|e| io("writing a probe in", e))?;
     std::fs::write(dir.join("go.mod"), "module probe\n\ngo 1.21\n")
-        .map_err(|e| AttachError::io("writing probe", e))?;
+        .map_err(|e| io("writing a probe in", e))?;
     let exe = dir.join("probe");
-    let st = go_cmd(&tc.go)
+    let st = goroscope_fixtures::go_command(tc)
         .current_dir(&dir)
         .args(["build", "-o"])
         .arg(&exe)
         .arg(".")
         .status()
-        .map_err(|e| AttachError::io("go build", e))?;
+        .map_err(|e| format!("running go {} build: {e}", tc.version))?;
     if !st.success() {
-        return Err(AttachError::run(format!(
-            "go {} build of the probe failed",
-            tc.version
-        )));
+        return Err(format!("go {} build of the probe failed", tc.version));
     }
-    let bytes = std::fs::read(&exe).map_err(|e| AttachError::io("reading probe", e))?;
-    let file = object::File::parse(&*bytes).map_err(|e| AttachError::bad_binary(e.to_string()))?;
-    let facts =
-        crate::dwarf::read(&file)?.ok_or_else(|| AttachError::bad_binary("probe has no DWARF"))?;
-    let minor = go_minor(&format!("go{}", tc.version)).unwrap_or(0);
-    let mut l = crate::dwarf::layout_from(&facts, minor, None)?;
+    let bytes = std::fs::read(&exe).map_err(|e| io("reading the probe in", e))?;
+    let bin = GoBinary::from_bytes(exe.display().to_string(), &bytes).map_err(|e| e.to_string())?;
+    if bin.layout_source != "DWARF" {
+        return Err(format!("the probe of go{} has no DWARF", tc.version));
+    }
+    let mut l = bin.layout;
     l.funcid_wrapper = funcid_wrapper(&root)?;
     (l.wait_reasons, l.wait_reason_names) = wait_reasons(&root)?;
-    // Cross-check: the binary's own loader must accept it.
-    let _ = GoBinary::from_bytes(exe.display().to_string(), &bytes)?;
     Ok(l)
 }
 
@@ -191,7 +126,7 @@ pub static TABLES: &[StaticLayout] = &[
 ";
 
 /// One table row (as Rust source) for a toolchain.
-pub fn row(tc: &Toolchain, work: &Path) -> Result<String, AttachError> {
+pub fn row(tc: &Toolchain, work: &Path) -> Result<String, String> {
     let l = layout_for(tc, work)?;
     let mut s = String::new();
     let _ = writeln!(s, "    // go{}", tc.version);
@@ -252,7 +187,7 @@ pub fn render(mut rows: Vec<(String, String)>) -> String {
 }
 
 /// Regenerates the rows of the installed toolchains and keeps the other rows of `existing`.
-pub fn generate(tcs: &[Toolchain], work: &Path, existing: &str) -> Result<String, AttachError> {
+pub fn generate(tcs: &[Toolchain], work: &Path, existing: &str) -> Result<String, String> {
     let mut rows = split_rows(existing);
     for tc in tcs {
         let r = row(tc, work)?;
