@@ -346,6 +346,22 @@ fn core_from_panic_matches_crash_dump() {
             o.frames
         );
         o.frames.drain(..start);
+        // The goroutine started just before the panic never ran: the runtime prints it
+        // [runnable] at its function's entry (no offset), and so must we.
+        let never = dump
+            .iter()
+            .find(|g| {
+                g.frames
+                    .first()
+                    .is_some_and(|f| f.starts_with("main.neverRan|"))
+            })
+            .unwrap_or_else(|| panic!("go{}: no never-run goroutine in the dump", tc.version));
+        assert_eq!(never.state, "runnable");
+        assert!(
+            never.frames[0].ends_with("|None|false"),
+            "{:?}",
+            never.frames
+        );
         let labels_printed = dump.iter().any(|g| !g.labels.is_empty());
         let diffs = compare(&dump, &ours, &[0], labels_printed);
         assert!(diffs.is_empty(), "go{}: {}", tc.version, diffs.join("\n"));

@@ -134,7 +134,10 @@ fn unquote(s: &str) -> String {
 }
 
 fn parse_location(line: &str) -> (String, u32, Option<u32>) {
+    // GOTRACEBACK=crash appends ` fp=… sp=… pc=…`, also after a frame at its function's entry
+    // (no `+0x` offset: a goroutine that never ran).
     let l = line.trim();
+    let l = l.split_once(" fp=").map_or(l, |(a, _)| a);
     let (loc, off) = match l.rsplit_once(" +0x") {
         Some((a, b)) => (
             a,
