@@ -196,7 +196,8 @@ impl ProcessMemory for LiveMemory {
             // Indices in `chunk` are increasing, so each slice is borrowed once.
             let mut local: Vec<std::io::IoSliceMut<'_>> = Vec::with_capacity(chunk.len());
             let mut next = chunk.iter().copied().peekable();
-            for (k, s) in slices.iter_mut().enumerate() {
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+            for (k, s) in (first..=last).zip(slices[first..=last].iter_mut()) {
                 if next.peek() == Some(&k) {
                     next.next();
                     local.push(std::io::IoSliceMut::new(
