@@ -119,7 +119,7 @@ pub fn attach_pid_with_stats(
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (pid, opts);
-        Err(AttachError::unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS))
     }
 }
 
@@ -132,7 +132,7 @@ pub fn attach_pid(pid: u32, opts: &AttachOptions) -> Result<Snapshot, AttachErro
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (pid, opts);
-        Err(AttachError::unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS))
     }
 }
 
@@ -150,7 +150,7 @@ pub fn read_core(
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (core, exe, opts);
-        Err(AttachError::unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS))
     }
 }
 
@@ -164,7 +164,7 @@ pub fn run_and_snapshot(cmd: &[OsString], opts: &AttachOptions) -> Result<RunOut
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (cmd, opts);
-        Err(AttachError::unsupported(std::env::consts::OS.into()))
+        Err(AttachError::unsupported(std::env::consts::OS))
     }
 }
 
