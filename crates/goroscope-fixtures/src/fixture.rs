@@ -58,7 +58,10 @@ pub(crate) fn command(name: &str, tc: &Toolchain, opts: &StartOptions) -> Comman
         },
     );
     let mut cmd = Command::new(bin);
+    // What a developer may have exported must not change how the fixture behaves: each of
+    // these is set per test through `StartOptions::env` when wanted.
     cmd.env_remove("FIXTURE_PANIC")
+        .env_remove("FIXTURE_EXIT")
         .env_remove("GOTRACEBACK")
         .env(
             "GODEBUG",
