@@ -124,34 +124,61 @@ const OBJ_FRAMES: &[ObjFrame] = &[
         Op::Lock,
         0,
     ),
-    of(
-        "sync.runtime_SemacquireMutex",
-        ObjectKind::Mutex,
-        Op::Lock,
-        4,
-    ),
-    of(
-        "internal/sync.runtime_SemacquireMutex",
-        ObjectKind::Mutex,
-        Op::Lock,
-        4,
-    ),
-    of(
+    of("sync.(*RWMutex).RLock", ObjectKind::RwMutex, Op::RLock, 0),
+    of("sync.(*RWMutex).Lock", ObjectKind::RwMutex, Op::Lock, 0),
+    of("sync.(*WaitGroup).Wait", ObjectKind::WaitGroup, Op::Wait, 0),
+    of("sync.(*Cond).Wait", ObjectKind::Cond, Op::Wait, 0),
+];
+
+/// Frames whose first word is a semaphore's address (`runtime.semacquire1(&rw.writerSem, …)`):
+/// the object is found from it with the offset of the wrapper further out ([`SEMA_WRAPPERS`]).
+const SEMA_FRAMES: &[&str] = &[
+    "runtime.semacquire1",
+    "runtime.semacquire",
+    "sync.runtime_SemacquireMutex",
+    "internal/sync.runtime_SemacquireMutex",
+    "sync.runtime_SemacquireRWMutexR",
+    "sync.runtime_SemacquireRWMutex",
+    "sync.runtime_SemacquireWaitGroup",
+    "sync.runtime_Semacquire",
+];
+
+/// The sync wrappers that say what a semaphore belongs to, with the semaphore's offset in its
+/// object: `Mutex{state int32; sema uint32}`, `RWMutex{w Mutex; writerSem; readerSem; …}`,
+/// `WaitGroup{noCopy; state atomic.Uint64; sema uint32}` (Go 1.21–1.27, amd64). The innermost
+/// one on the stack decides.
+const SEMA_WRAPPERS: &[(&str, ObjectKind, Op, u64)] = &[
+    (
         "sync.runtime_SemacquireRWMutexR",
         ObjectKind::RwMutex,
         Op::RLock,
         12,
     ),
-    of(
+    (
         "sync.runtime_SemacquireRWMutex",
         ObjectKind::RwMutex,
         Op::Lock,
         8,
     ),
-    of("sync.(*RWMutex).RLock", ObjectKind::RwMutex, Op::RLock, 0),
-    of("sync.(*RWMutex).Lock", ObjectKind::RwMutex, Op::Lock, 0),
-    of("sync.(*WaitGroup).Wait", ObjectKind::WaitGroup, Op::Wait, 0),
-    of("sync.(*Cond).Wait", ObjectKind::Cond, Op::Wait, 0),
+    (
+        "sync.runtime_SemacquireMutex",
+        ObjectKind::Mutex,
+        Op::Lock,
+        4,
+    ),
+    (
+        "internal/sync.runtime_SemacquireMutex",
+        ObjectKind::Mutex,
+        Op::Lock,
+        4,
+    ),
+    (
+        "sync.runtime_SemacquireWaitGroup",
+        ObjectKind::WaitGroup,
+        Op::Wait,
+        8,
+    ),
+    ("sync.(*WaitGroup).Wait", ObjectKind::WaitGroup, Op::Wait, 8),
 ];
 
 /// How far past a method receiver a lock may sit and still be taken as a field of that object.
@@ -182,32 +209,45 @@ pub(crate) fn is_sync_wait(r: Option<WaitReason>) -> bool {
     )
 }
 
-/// What goroutine `g` waits on: an object named by a runtime or sync frame's argument.
+/// What goroutine `g` waits on: an object named by a runtime or sync frame's argument, or
+/// found from the semaphore a `semacquire` frame names and the sync wrapper further out.
 fn wait_object(snap: &Snapshot, g: &Goroutine) -> Option<(u64, ObjectKind, Op)> {
     if g.args.is_empty() {
         return None;
     }
     let frames = snap.stack(g.stack);
+    let mut sema: Option<u64> = None;
     for fa in snap.frame_args(g) {
         let Some(&fid) = frames.get(fa.frame) else {
             continue;
         };
         let name = snap.function(fid);
-        let Some(of) = OBJ_FRAMES.iter().find(|o| o.function == name) else {
-            if !is_plumbing(name) {
-                break; // past the blocking operation
+        let word = fa
+            .words
+            .first()
+            .copied()
+            .filter(|&w| !fa.uncertain(0) && pointer_like(w));
+        if let Some(of) = OBJ_FRAMES.iter().find(|o| o.function == name) {
+            if let Some(w) = word.filter(|&w| w >= of.offset) {
+                return Some((w - of.offset, of.kind, of.op));
             }
             continue;
-        };
-        let Some(&w) = fa.words.first() else {
-            continue;
-        };
-        if fa.uncertain(0) || !pointer_like(w) || w < of.offset {
+        }
+        if SEMA_FRAMES.contains(&name) {
+            sema = sema.or(word);
             continue;
         }
-        return Some((w - of.offset, of.kind, of.op));
+        if !is_plumbing(name) {
+            break; // past the blocking operation
+        }
     }
-    None
+    let sema = sema?;
+    let (_, kind, op, off) = frames
+        .iter()
+        .map(|&f| snap.function(f))
+        .take_while(|n| is_plumbing(n))
+        .find_map(|n| SEMA_WRAPPERS.iter().find(|w| w.0 == n))?;
+    sema.checked_sub(*off).map(|a| (a, *kind, *op))
 }
 
 /// The receiver type of a pointer-receiver method (`pkg.(*T).M` → `T`), not of closures inside
@@ -240,6 +280,9 @@ pub(crate) struct Object {
     /// it): its waiters are taken as its only freers — probable, since a global or the heap
     /// may hold it unseen.
     pub self_held: bool,
+    /// For locks: the holders are goroutines inside a method of the owner's type whose receiver
+    /// the dump does not print (`0x0?`) — matched by type, not address: probable.
+    pub by_type: bool,
     /// For locks: the receiver type of the object the lock is a field of, when known.
     pub owner_type: Option<String>,
     /// For locks: the frame (goroutine, frame index) of each probable holder whose receiver is
@@ -343,6 +386,7 @@ pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
                 freers: Vec::new(),
                 sole_holder: false,
                 self_held: false,
+                by_type: false,
                 owner_type: None,
                 holder_frames: Vec::new(),
             });
@@ -396,6 +440,8 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
     let mut receivers: Vec<(u64, u32, u32, usize)> = Vec::new();
     let mut types: Vec<String> = Vec::new();
     let mut type_index: FxHashMap<String, u32> = FxHashMap::default();
+    // (type index, goroutine, frame index) of methods whose receiver word is stale or missing.
+    let mut unknown_receivers: Vec<(u32, u32, usize)> = Vec::new();
     for (i, g) in snap.goroutines.iter().enumerate() {
         if g.args.is_empty() {
             continue;
@@ -417,17 +463,17 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                 let Some(ty) = pointer_receiver(snap.function(fid)) else {
                     continue;
                 };
-                let Some(&r) = fa.words.first() else {
-                    continue;
-                };
-                if fa.uncertain(0) || !pointer_like(r) {
-                    continue;
-                }
                 let t = *type_index.entry(ty.to_string()).or_insert_with(|| {
                     types.push(ty.to_string());
                     (types.len() - 1) as u32
                 });
-                receivers.push((r, i as u32, t, fa.frame));
+                match fa.words.first() {
+                    Some(&r) if !fa.uncertain(0) && pointer_like(r) => {
+                        receivers.push((r, i as u32, t, fa.frame));
+                    }
+                    // `(*Store).Scan(0x0?)`: inside some Store, which one the dump cannot say.
+                    _ => unknown_receivers.push((t, i as u32, fa.frame)),
+                }
             }
         }
     }
@@ -483,9 +529,18 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                     }
                 }
                 if freers.is_empty() {
-                    // The owner type from the waiters' own receivers, for the report.
+                    // The owner type from the waiters' own receivers, for the report; then the
+                    // goroutines inside a method of that type whose receiver the dump does not
+                    // name (printed `0x0?`): they may hold it — by type only, so never sure.
                     if let Some(r) = receivers[start..end].last() {
                         obj.owner_type = Some(types[r.2 as usize].clone());
+                        for &(t, g, f) in &unknown_receivers {
+                            if t == r.2 && !waiters.contains(&g) && !freers.contains(&g) {
+                                freers.push(g);
+                                obj.holder_frames.push((g, f));
+                                obj.by_type = true;
+                            }
+                        }
                     }
                 }
                 for &m in &mentions[o] {
@@ -515,7 +570,7 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
         }
         freers.sort_unstable();
         freers.dedup();
-        obj.sole_holder = obj.kind.is_lock() && freers.len() == 1;
+        obj.sole_holder = obj.kind.is_lock() && freers.len() == 1 && !obj.by_type;
         obj.freers = freers;
     }
 }
@@ -691,7 +746,7 @@ fn chains(snap: &Snapshot, rel: &mut Relations) {
             let Some(&h) = c.freers.first() else {
                 break ChainEnd::NoHolder;
             };
-            sure &= c.freers.len() == 1;
+            sure &= c.freers.len() == 1 && !c.by_type;
             holders.push((h, cur));
             if rel.deadlocked.contains(&h) {
                 break ChainEnd::Deadlock;
@@ -1232,5 +1287,95 @@ mod tests {
         );
         let r = report_in(Context::Live, &freed);
         assert!(r.relations.is_empty(), "{:#?}", r.relations);
+    }
+
+    /// Go 1.27 SIGQUIT (GOTRACEBACK=system) of the rw-starved fixture: the writer and the later
+    /// readers name only the RWMutex's semaphores; the readers holding the read lock sleep in
+    /// (*Store).Scan, whose receiver prints `0x0?`.
+    #[test]
+    fn rwmutex_writer_starved_by_readers_from_semaphore_words() {
+        const STORE: u64 = 0x1aba02d03980;
+        const RW: u64 = STORE + 0x10;
+        let park = ("runtime.gopark", "proc.go", 474);
+        let sema = ("runtime.semacquire1", "sema.go", 192);
+        let mut gs = vec![G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1)];
+        for i in 0..3 {
+            gs.push(
+                G::new(
+                    "sleep",
+                    &[
+                        park,
+                        ("time.Sleep", "time.go", 368),
+                        ("main.(*Store).Scan", "main.go", 38),
+                    ],
+                )
+                .args_q(0, &[0x51b89240ed7, 0x7da3fe, 0x12, 0, 0x7fa61c], 0b11111)
+                .args(1, &[0x34630b8a000])
+                .args_q(2, &[0], 1)
+                .by(("main.main", "main.go", 60))
+                .creator(1)
+                .goid(5 + i),
+            );
+        }
+        gs.push(
+            G::new(
+                "sync.RWMutex.Lock",
+                &[
+                    park,
+                    sema,
+                    ("sync.runtime_SemacquireRWMutex", "sema.go", 105),
+                    ("sync.(*RWMutex).Lock", "rwmutex.go", 155),
+                    ("main.(*Store).Put", "main.go", 48),
+                ],
+            )
+            .args(1, &[RW + 8, 0, 3, 0, 0x18])
+            .args_q(2, &[0x2c, 0x20, 0xafd9e4], 0b111)
+            .args_q(3, &[0xafd958], 1)
+            .args(4, &[STORE, 0x76d158, 1])
+            .by(("main.main", "main.go", 66))
+            .creator(1)
+            .goid(8),
+        );
+        for i in 0..4 {
+            gs.push(
+                G::new(
+                    "sync.RWMutex.RLock",
+                    &[
+                        park,
+                        sema,
+                        ("sync.runtime_SemacquireRWMutexR", "sema.go", 100),
+                        ("sync.(*RWMutex).RLock", "rwmutex.go", 74),
+                        ("main.(*Store).Get", "main.go", 56),
+                    ],
+                )
+                .args(1, &[RW + 12, 0, 3, 0, 0x17])
+                .args(4, &[STORE, 0x76d158, 1])
+                .by(("main.main", "main.go", 70))
+                .creator(1)
+                .goid(9 + i),
+            );
+        }
+        let r = report_in(Context::Crash, &gs);
+        let chain = r
+            .relations
+            .iter()
+            .find(|x| x.kind == "lock-chain")
+            .unwrap_or_else(|| panic!("{:#?}", r.relations));
+        assert!(!chain.sure, "holders matched by type only: probable");
+        assert_eq!(chain.objects[0].kind, "rwmutex");
+        assert_eq!(chain.objects[0].addr, format!("{RW:#x}"));
+        assert!(chain.summary.contains("in a Store"), "{}", chain.summary);
+        for f in ["main.(*Store).Put", "main.(*Store).Get"] {
+            let g = r
+                .groups
+                .iter()
+                .find(|g| g.stack.iter().any(|s| s.function == f))
+                .unwrap();
+            assert_eq!(
+                (g.verdict, g.pattern.as_deref()),
+                (Verdict::Suspect, Some("lock-held-while-blocked")),
+                "{f}: {g:#?}"
+            );
+        }
     }
 }

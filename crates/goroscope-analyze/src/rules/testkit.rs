@@ -15,8 +15,9 @@ pub struct G {
     pub creator: Option<u64>,
     pub times: u64,
     pub labels: Vec<(&'static str, &'static str)>,
-    /// Argument words per frame index (innermost 0), as a traceback prints them.
-    pub args: Vec<(usize, Vec<u64>)>,
+    /// Argument words per frame index (innermost 0), as a traceback prints them, with the mask
+    /// of words printed with `?`.
+    pub args: Vec<(usize, Vec<u64>, u8)>,
     /// The goroutine id (default: the next free one from 100).
     pub goid: Option<u64>,
     pub minutes: Option<u32>,
@@ -38,7 +39,12 @@ impl G {
     }
     /// Argument words printed after frame `frame` (innermost 0).
     pub fn args(mut self, frame: usize, words: &[u64]) -> G {
-        self.args.push((frame, words.to_vec()));
+        self.args.push((frame, words.to_vec(), 0));
+        self
+    }
+    /// Argument words of which those in `uncertain` (bit i: word i) were printed with `?`.
+    pub fn args_q(mut self, frame: usize, words: &[u64], uncertain: u8) -> G {
+        self.args.push((frame, words.to_vec(), uncertain));
         self
     }
     pub fn goid(mut self, goid: u64) -> G {
@@ -124,10 +130,10 @@ pub fn snapshot(gs: &[G], kind: ProfileKind) -> Snapshot {
                 gr.wait_minutes = g.minutes;
             }
             if !g.args.is_empty() {
-                gr.args = s.args.push(g.args.iter().map(|(f, w)| NewFrameArgs {
+                gr.args = s.args.push(g.args.iter().map(|(f, w, q)| NewFrameArgs {
                     frame: *f,
                     words: w,
-                    uncertain: 0,
+                    uncertain: *q,
                     more: false,
                 }));
             }
