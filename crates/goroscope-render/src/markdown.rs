@@ -278,6 +278,9 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
         }
         out.push('\n');
     }
+    if let Some(l) = &r.lifecycle {
+        crate::lifecycle::markdown(out, l, limit);
+    }
     if !rest.is_empty() {
         let n: u64 = rest.iter().map(|g| g.count).sum();
         out.push_str(&format!(

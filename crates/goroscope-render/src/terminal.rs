@@ -155,6 +155,18 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
         need_more_samples(w, &undecided, opts, p, width)?;
     }
 
+    if let Some(l) = &r.lifecycle {
+        crate::lifecycle::terminal(
+            w,
+            l,
+            opts.table_rows(),
+            width,
+            &|v, s| p.verdict(v, s),
+            &|s| p.dim(s),
+            &|s| p.bold(s),
+        )?;
+    }
+
     if !rest.is_empty() {
         writeln!(w)?;
         let n: u64 = rest.iter().map(|g| g.count).sum();
