@@ -310,7 +310,7 @@ impl Analysis {
 }
 
 /// Reads a whole trace (gzipped or not) into an [`Analysis`].
-pub fn read<R: Read + 'static>(r: R, opts: &Options) -> Result<Analysis, Error> {
+pub fn read<R: Read>(r: R, opts: &Options) -> Result<Analysis, Error> {
     let reader = Reader::with_limit(r, opts.max_generation_bytes)?;
     let mut b = Builder::new(reader, opts);
     b.run()?;
@@ -323,8 +323,8 @@ pub fn read_path(path: &std::path::Path, opts: &Options) -> Result<Analysis, Err
     read(std::io::BufReader::with_capacity(1 << 16, f), opts)
 }
 
-struct Builder<'o> {
-    r: Reader,
+struct Builder<'o, 'a> {
+    r: Reader<'a>,
     opts: &'o Options,
     interner: Interner,
     alive: FxHashMap<u64, usize>,
@@ -345,8 +345,8 @@ struct Builder<'o> {
     empty_stack: StackId,
 }
 
-impl<'o> Builder<'o> {
-    fn new(r: Reader, opts: &'o Options) -> Self {
+impl<'o, 'a> Builder<'o, 'a> {
+    fn new(r: Reader<'a>, opts: &'o Options) -> Self {
         let mut interner = Interner::new();
         let forever = interner.intern_str("forever");
         let empty_stack = interner.intern_stack(&[]);
@@ -838,7 +838,7 @@ impl<'o> Builder<'o> {
     }
 }
 
-impl Builder<'_> {
+impl Builder<'_, '_> {
     /// The window in the model's terms ([`goroscope_model::lifecycle`]): sites in the same
     /// order as [`Analysis::sites`], the goroutines the snapshot lists, times from `start`.
     fn model(
