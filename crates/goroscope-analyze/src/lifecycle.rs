@@ -287,11 +287,16 @@ pub(crate) fn judge_site(
     }
 }
 
-/// The most common block reason among `gs` (empty when none is blocked).
-fn common_reason(gs: &[&GoroutineLifecycle]) -> Sym {
+/// The most common state (as the snapshot words it: `chan send`, `sync.Mutex.Lock`) among the
+/// blocked goroutines of `gs` (empty when none is blocked). The snapshot's words, not the
+/// source's block reason: a goroutine blocked since before the window has no reason in a trace,
+/// but its stack tells the snapshot its state.
+fn common_state(gs: &[&GoroutineLifecycle], states: &FxHashMap<goroscope_model::Goid, Sym>) -> Sym {
     let mut n: FxHashMap<Sym, u64> = FxHashMap::default();
     for g in gs.iter().filter(|g| g.blocked_since_ns.is_some()) {
-        *n.entry(g.block_reason).or_default() += 1;
+        if let Some(&st) = states.get(&g.goid) {
+            *n.entry(st).or_default() += 1;
+        }
     }
     n.into_iter()
         .max_by_key(|&(r, c)| (c, std::cmp::Reverse(r)))
@@ -335,6 +340,8 @@ impl<'a> Window<'a> {
             .map(|(s, alive)| judge_site(s, alive, lc.window_ns))
             .collect();
         let names: Vec<String> = lc.sites.iter().map(|s| site_name(snap, s)).collect();
+        let states: FxHashMap<goroscope_model::Goid, Sym> =
+            snap.goroutines.iter().map(|g| (g.goid, g.state)).collect();
         // Kinship: goroutines that existed before the window, of the entry function that only
         // one `go` statement seen starts, blocked like its leaking goroutines.
         for (i, s) in lc.sites.iter().enumerate() {
@@ -355,8 +362,10 @@ impl<'a> Window<'a> {
             if !judged[j].shape.leaking() {
                 continue;
             }
-            let reason = common_reason(&by_site[i]);
-            if reason == goroscope_model::Interner::EMPTY || reason != common_reason(&by_site[j]) {
+            let state = common_state(&by_site[i], &states);
+            if state == goroscope_model::Interner::EMPTY
+                || state != common_state(&by_site[j], &states)
+            {
                 continue;
             }
             judged[i] = SiteJudgement {
@@ -365,7 +374,7 @@ impl<'a> Window<'a> {
                 why: format!(
                     "{} existed before the window and are blocked in {} like the leaking goroutines of {}, the only go statement seen starting {}: they leaked before the window began",
                     s.alive_at_end,
-                    snap.str(reason),
+                    snap.str(state),
                     names[j],
                     snap.str(entry)
                 ),
@@ -680,7 +689,15 @@ pub fn human_ns(ns: u64) -> String {
 pub fn rate_text(per_minute: f64) -> String {
     let per_second = per_minute / 60.0;
     if per_second >= 10.0 {
-        format!("+{per_second:.0}/s")
+        let digits = (per_second.round() as u64).to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("+{grouped}/s")
     } else if per_second >= 1.0 {
         format!("+{per_second:.1}/s")
     } else {
@@ -915,6 +932,7 @@ mod tests {
         assert!(j.why.contains("0 → 10 → 20 → 30 → 40"), "{}", j.why);
         assert_eq!(rate_text(1200.0), "+20/s");
         assert_eq!(rate_text(12.0), "+12.0/min");
+        assert_eq!(rate_text(60.0 * 1469.4), "+1,469/s");
     }
 
     #[test]
