@@ -21,7 +21,7 @@
 //! [`Snapshot`]: crate::Snapshot
 //! [`Snapshot::lifecycle`]: crate::Snapshot::lifecycle
 
-use crate::{FrameId, Goid, Sym};
+use crate::{Frame, FrameId, Goid, Interner, Sym};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -206,6 +206,63 @@ impl Lifecycles {
         self.goroutines.iter().filter(move |g| g.site == site)
     }
 
+    /// The same window with its frames and strings interned into `to` (they were `from`'s):
+    /// to attach it to another snapshot of the same process, e.g. one read from its memory as
+    /// it exited, keeping only the goroutines `keep` accepts.
+    pub fn reinterned(
+        &self,
+        from: &Interner,
+        to: &mut Interner,
+        keep: impl Fn(Goid) -> bool,
+    ) -> Lifecycles {
+        let sym = |s: Sym, to: &mut Interner| to.intern_str(from.str(s));
+        let frame = |f: FrameId, to: &mut Interner| {
+            let fr = *from.frame(f);
+            let function = to.intern_str(from.str(fr.function));
+            let file = to.intern_str(from.str(fr.file));
+            to.intern_frame(Frame {
+                function,
+                file,
+                ..fr
+            })
+        };
+        let sites = self
+            .sites
+            .iter()
+            .map(|s| SiteLifecycle {
+                key: match s.key {
+                    SiteKey::GoStatement(f) => SiteKey::GoStatement(frame(f, to)),
+                    SiteKey::Entry(e) => SiteKey::Entry(sym(e, to)),
+                    SiteKey::Unknown => SiteKey::Unknown,
+                },
+                entry: s.entry.map(|e| sym(e, to)),
+                blocked: s
+                    .blocked
+                    .iter()
+                    .map(|b| BlockedTime {
+                        reason: sym(b.reason, to),
+                        ns: b.ns,
+                    })
+                    .collect(),
+                ..s.clone()
+            })
+            .collect();
+        let goroutines = self
+            .goroutines
+            .iter()
+            .filter(|g| keep(g.goid))
+            .map(|g| GoroutineLifecycle {
+                block_reason: sym(g.block_reason, to),
+                ..g.clone()
+            })
+            .collect();
+        Lifecycles {
+            sites,
+            goroutines,
+            ..self.clone()
+        }
+    }
+
     /// Checks what a reader must guarantee: goroutines sorted by goid and pointing at existing
     /// sites, series in time order and inside the window. A message names what is wrong.
     pub fn validate(&self) -> Result<(), String> {
@@ -255,7 +312,7 @@ mod tests {
                     created: None,
                     runs: 0,
                     blocked_since_ns: None,
-                    block_reason: crate::Interner::EMPTY,
+                    block_reason: Interner::EMPTY,
                     exec_ns: 0,
                     blocked_ns: 0,
                 })
@@ -287,6 +344,40 @@ mod tests {
             alive: 1,
         }];
         assert!(l.validate().unwrap_err().contains("beyond the window"));
+    }
+
+    #[test]
+    fn a_window_moves_to_another_interner() {
+        let mut from = Interner::new();
+        let f = from.intern_str("main.spawn");
+        let file = from.intern_str("/src/main.go");
+        let go = from.intern_frame(Frame {
+            function: f,
+            file,
+            line: 42,
+            offset: None,
+            inlined: false,
+        });
+        let reason = from.intern_str("chan send");
+        let mut l = lc(&[3, 7], 1);
+        l.sites[0].key = SiteKey::GoStatement(go);
+        l.sites[0].entry = Some(f);
+        l.sites[0].blocked = vec![BlockedTime { reason, ns: 9 }];
+        l.goroutines[1].block_reason = reason;
+        let mut to = Interner::new();
+        to.intern_str("something else first");
+        let m = l.reinterned(&from, &mut to, |g| g != Goid(3));
+        let SiteKey::GoStatement(g) = m.sites[0].key else {
+            panic!("{:?}", m.sites[0].key)
+        };
+        assert_eq!(to.str(to.frame(g).function), "main.spawn");
+        assert_eq!(to.str(to.frame(g).file), "/src/main.go");
+        assert_eq!(to.frame(g).line, 42);
+        assert_eq!(to.str(m.sites[0].entry.unwrap()), "main.spawn");
+        assert_eq!(to.str(m.sites[0].blocked[0].reason), "chan send");
+        assert_eq!(m.goroutines.len(), 1);
+        assert_eq!(to.str(m.goroutines[0].block_reason), "chan send");
+        assert!(m.validate().is_ok());
     }
 
     #[test]

@@ -480,7 +480,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
         .unwrap_or_default();
     let mut out = format!(
         "## goroscope trend: {}{over}\n\nGoroutines: {} · grouped by `{}`\n\n",
-        plural(t.sources.len() as u64, "snapshot", "snapshots"),
+        esc(&text::trend_subject(&t.sources)),
         totals.join(" → "),
         text::grouping(t.grouping)
     );

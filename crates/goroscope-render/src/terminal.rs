@@ -812,7 +812,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
         .unwrap_or_default();
     let mut head = format!(
         "goroscope trend: {}{over} · goroutines {}",
-        plural(t.sources.len() as u64, "snapshot", "snapshots"),
+        text::trend_subject(&t.sources),
         totals.join(" → ")
     );
     if t.grouping != goroscope_analyze::Similarity::default() {
