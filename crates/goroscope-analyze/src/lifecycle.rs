@@ -327,6 +327,11 @@ impl<'a> Window<'a> {
     /// The snapshot's window, when it has one.
     pub(crate) fn new(snap: &'a Snapshot) -> Option<Window<'a>> {
         let lc = snap.lifecycle.as_deref()?;
+        if let Err(why) = lc.validate() {
+            // A source's bug must not take the report down: the window is left out.
+            tracing::warn!(input = %snap.source.input, "execution window left out: {why}");
+            return None;
+        }
         let mut by_site: Vec<Vec<&GoroutineLifecycle>> = vec![Vec::new(); lc.sites.len()];
         for g in &lc.goroutines {
             if let Some(v) = by_site.get_mut(g.site) {
@@ -1001,6 +1006,19 @@ mod tests {
             "{}",
             j.why
         );
+    }
+
+    #[test]
+    fn a_malformed_window_is_left_out_not_a_panic() {
+        let mut snap = traced(
+            &[pool()],
+            vec![site(8, 0, 0, &[1, 2, 3, 4, 5, 6, 7, 8], 2 * S)],
+            &[Some(0); 8],
+        );
+        snap.lifecycle.as_mut().unwrap().goroutines[0].site = 99;
+        let r = analyze(&[snap], &Options::default()).pop().unwrap();
+        assert!(r.lifecycle.is_none());
+        assert_eq!(r.groups[0].verdict, Verdict::NeedMoreSamples);
     }
 
     #[test]
