@@ -62,6 +62,7 @@ fn decide(snap: &Snapshot, given: Option<Context>) -> (Context, String, bool) {
             Context::Live => match snap.source.format {
                 Format::Attach => "read from the memory of a running process",
                 Format::Core => "a core file of a running process",
+                Format::ExecTrace => "the end of an execution trace's window of a running program",
                 _ => "read from a running service",
             },
         };

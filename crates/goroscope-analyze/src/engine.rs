@@ -11,7 +11,7 @@ use crate::report::*;
 use crate::rules::{Ctx, SnapFacts};
 use crate::source::Sources;
 use crate::{describe, magnitude, relate, Options};
-use goroscope_model::{Context, FrameId, ProfileKind, Snapshot, WaitReason};
+use goroscope_model::{Context, Format, FrameId, ProfileKind, Snapshot, WaitReason};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 
@@ -137,6 +137,8 @@ fn next_step(snap: &Snapshot, context: Context, proof_ran: bool) -> String {
             "`goroscope trend THIS LATER`".to_string()
         };
         format!("the runtime's leak detector ran and did not prove it (what it waits on is still reachable): see whether it grows ({how})")
+    } else if snap.source.format == Format::ExecTrace {
+        "the execution window did not decide it: take a longer one (`goroscope analyze URL --trace 30s`, or trace longer), in which its goroutines are seen ending or piling up".to_string()
     } else if context == Context::Crash {
         "a crash shows one moment: reproduce it and compare two dumps taken a minute apart (`goroscope trend A B`), and dump with GOTRACEBACK=system so the wait objects (channel and lock addresses) show who waits on whom".to_string()
     } else if input.starts_with("http://") || input.starts_with("https://") {
@@ -178,6 +180,12 @@ pub(crate) fn analyze_keyed(
         .filter_map(|(_, a)| a.minutes.map(|m| m.1))
         .max();
     let sources = Sources::new(opts.source.clone());
+    // A window of births and deaths (an execution trace): evidence per group.
+    let window = crate::lifecycle::Window::new(snap);
+    let lifecycles = window
+        .as_ref()
+        .map(|w| w.groups(snap, &grouped))
+        .unwrap_or_default();
     let step = next_step(
         snap,
         context,
@@ -240,12 +248,16 @@ pub(crate) fn analyze_keyed(
             max_minutes,
             source: source.as_ref(),
             next_step: &step,
+            lifecycle: lifecycles.get(gi).and_then(Option::as_ref),
         };
         let mut d = if is_leak_profile && is_unrecorded(snap, a.stack) {
             unrecorded_decision()
         } else {
             judge::decide(&cx, &ev, opts, proven, baseline)
         };
+        if let Some(l) = ev.lifecycle {
+            d.evidence.extend(l.evidence.iter().cloned());
+        }
         let proof_ran = is_leak_profile || has_markers || !proofs.is_empty();
         if proof_ran && !d.proven && d.verdict != Verdict::Benign {
             d.evidence.push(
@@ -326,6 +338,19 @@ pub(crate) fn analyze_keyed(
             ));
         }
     }
+    let lifecycle = window.map(|w| {
+        let ids: Vec<String> = grouped
+            .groups
+            .iter()
+            .map(|(sig, _)| format!("{sig:016x}"))
+            .collect();
+        let site_groups: Vec<Vec<String>> = w
+            .site_groups(snap, &grouped)
+            .into_iter()
+            .map(|gs| gs.into_iter().map(|g| ids[g].clone()).collect())
+            .collect();
+        w.report(snap, &site_groups)
+    });
     let report = Report {
         schema_version: SCHEMA_VERSION,
         source: source_info(snap),
@@ -340,6 +365,7 @@ pub(crate) fn analyze_keyed(
         summary,
         relations: rels.into_report(),
         groups,
+        lifecycle,
     };
     (report, keys)
 }

@@ -20,11 +20,15 @@
 //!    `select {}`, an unread response body) → `leak`; magnitude, or a creator that is gone →
 //!    `suspect`; a long-lived actor or a wait the source line shows to be a timer, context,
 //!    signal or stop channel → `benign`; otherwise a matched pattern is `need-more-samples`,
-//!    with the one step that would decide it.
+//!    with the one step that would decide it. A window of births and deaths (an execution
+//!    trace, [`crate::lifecycle`]) is that evidence: a site it shows leaking makes the group
+//!    `leak` (before magnitude, actors and source lines; also the transport-per-call case of
+//!    4), a steady site makes a `need-more-samples` group `benign`.
 
 use crate::benign;
 use crate::config::{glob_match, Level};
 use crate::knowledge::{self, ACTOR, HTTP_IDLE_CLIENT_LIMIT, LIFECYCLE_CREATORS};
+use crate::lifecycle::{rate_text, GroupLifecycle, Shape};
 use crate::report::Verdict;
 use crate::rules::{self, Ctx, Finding};
 use crate::source::{SourceFacts, Waits};
@@ -113,6 +117,8 @@ pub(crate) struct Evidence<'a> {
     pub source: Option<&'a SourceFacts>,
     /// How to take a second sample or a proof of this input, for `need-more-samples` texts.
     pub next_step: &'a str,
+    /// What a window of births and deaths (an execution trace) says about the group's site.
+    pub lifecycle: Option<&'a GroupLifecycle>,
 }
 
 pub(crate) fn benign_match(cx: &Ctx<'_>) -> Option<&'static benign::Benign> {
@@ -351,10 +357,15 @@ pub(crate) fn decide(
                 cx.count, ev.idle_client_conns
             ));
             if v == Verdict::NeedMoreSamples {
-                d.next_step = Some(format!(
-                    "a per-call Transport leaks one connection per request, so the count grows with traffic: {}",
-                    ev.next_step
-                ));
+                if let Some(l) = ev.lifecycle.filter(|l| l.shape.leaking()) {
+                    d.verdict = Verdict::Leak;
+                    d.evidence.push(window_decides(l));
+                } else {
+                    d.next_step = Some(format!(
+                        "a per-call Transport leaks one connection per request, so the count grows with traffic: {}",
+                        ev.next_step
+                    ));
+                }
             }
             return levels(d, cx, opts, baseline, best.as_ref());
         }
@@ -499,6 +510,20 @@ pub(crate) fn decide(
     }
 
     // 7. Live and crash: evidence beyond "blocked".
+    // A window of births and deaths that shows the site leaking decides first.
+    if let Some(l) = ev.lifecycle.filter(|l| l.shape.leaking() && user) {
+        match &best {
+            Some((rule, f)) => d.take_rule(Verdict::Leak, rule, f),
+            None => d.set(
+                Verdict::Leak,
+                rules::relations::LIFECYCLE_LEAK.id,
+                lifecycle_explanation(l),
+                rules::relations::LIFECYCLE_LEAK.fix,
+            ),
+        }
+        d.evidence.push(window_decides(l));
+        return levels(d, cx, opts, baseline, best.as_ref());
+    }
     // Size needs no state: a site holding most goroutines is a finding even where the form
     // cannot tell how they wait (debug=1 hides the runtime frames).
     if best.is_none() && parked_or_unknown(cx) {
@@ -609,6 +634,17 @@ pub(crate) fn decide(
     } else {
         Verdict::NeedMoreSamples
     };
+    if let Some(l) = ev.lifecycle.filter(|l| l.shape == Shape::Steady) {
+        if v == Verdict::NeedMoreSamples {
+            d.pattern = Some("benign:steady-lifecycle".into());
+            d.explanation = Some(format!(
+                "the execution window shows the goroutines of {} ending as they are born: a pool's or a handler's churn, not a leak",
+                l.site
+            ));
+            d.evidence.push(format!("would otherwise be {}", rule.id));
+            return d;
+        }
+    }
     d.take_rule(v, rule, &f);
     if v == Verdict::NeedMoreSamples {
         d.evidence.push(format!(
@@ -640,6 +676,28 @@ fn signal_waiter_by_name(cx: &Ctx<'_>, ev: &Evidence<'_>) -> Option<String> {
 /// Parked, or in a form that does not tell (an aggregated record).
 fn parked_or_unknown(cx: &Ctx<'_>) -> bool {
     parked(cx) || (cx.status == Status::Unknown && cx.facts.has_user_frame)
+}
+
+/// The evidence line of a verdict the execution window decided.
+fn window_decides(l: &GroupLifecycle) -> String {
+    format!(
+        "the execution window decides: {} is leaking{}",
+        l.site,
+        l.rate_per_min
+            .map(|r| format!(" ({})", rate_text(r)))
+            .unwrap_or_default()
+    )
+}
+
+fn lifecycle_explanation(l: &GroupLifecycle) -> String {
+    match l.shape {
+        Shape::Outlived => "the execution window shows these goroutines outliving, by far, their siblings from the same go statement, which end: they are left behind".to_string(),
+        Shape::Kin(_) => format!(
+            "existed before the execution window and are blocked like the goroutines it shows leaking from {}",
+            l.kin_of.as_deref().unwrap_or(&l.site)
+        ),
+        _ => "the execution window shows their go statement starting goroutines that never end, the number alive rising all along".to_string(),
+    }
 }
 
 fn cx_basic(cx: &Ctx<'_>) -> String {

@@ -74,6 +74,45 @@ pub const ACTOR: Actor = Actor {
     min_minutes: 5,
 };
 
+/// What a window of births and deaths (an execution trace, eBPF) must show about a creation
+/// site before [`crate::lifecycle`] calls it leaking or steady. A window is short (seconds), so
+/// each test asks for what a healthy service does not do within one: goroutines of one `go`
+/// statement that outlive their siblings by far, or a count that only rises.
+#[derive(Debug, Clone, Copy)]
+pub struct LifecycleLimits {
+    /// Leaking by outliving: at least this many goroutines born in the window and still alive
+    /// at its end…
+    pub min_outlived: u64,
+    /// …each older than this many times the p99 lifetime of the site's goroutines that ended
+    /// (a pool's or a handler's lifetimes vary, but not by an order of magnitude past p99)…
+    pub outlive_factor: u64,
+    /// …and older than this share of the window (a goroutine born just before the end has not
+    /// had the time to end, whatever its siblings do).
+    pub min_age_share: f64,
+    /// Leaking by growth: the number alive rises by at least this many over the window…
+    pub min_growth: u64,
+    /// …rising in at least this many of the window's four quarters and falling in none (a
+    /// burst at startup rises once; a leak rises all along)…
+    pub min_rising_quarters: usize,
+    /// …while none of the site's goroutines ends, or some outlive their siblings (growth whose
+    /// goroutines end young is load rising, not a leak).
+    pub min_born: u64,
+    /// Steady: the site's goroutines end, none outlives its siblings, and the number alive at
+    /// the end exceeds the number at the start by at most `min_growth` or this share of those
+    /// born.
+    pub steady_share: f64,
+}
+
+pub const LIFECYCLE: LifecycleLimits = LifecycleLimits {
+    min_outlived: 2,
+    outlive_factor: 10,
+    min_age_share: 0.25,
+    min_growth: 3,
+    min_rising_quarters: 3,
+    min_born: 3,
+    steady_share: 0.1,
+};
+
 /// Functions that start a service's long-lived actors: `main`, init, and lifecycle frameworks.
 /// A goroutine created by one of these (as the `created by` frame) is started at startup.
 /// Globs as in the config file (`*` matches any run of characters).

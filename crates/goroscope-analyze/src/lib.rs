@@ -78,6 +78,7 @@ pub mod frames;
 mod group;
 mod judge;
 pub mod knowledge;
+pub mod lifecycle;
 mod magnitude;
 mod proof;
 mod relate;
@@ -88,6 +89,7 @@ mod trend;
 
 pub use config::{Config, ConfigError, Level};
 pub use context::ContextInfo;
+pub use lifecycle::{window_trend, LifecycleReport, SiteReport};
 pub use report::{
     diff_fails, fails, trend_fails, Change, DiffGroup, DiffReport, Group, Location, MinMax,
     ProofInfo, Relation, RelationGoroutine, Report, Similarity, SourceInfo, StackFrame, Summary,

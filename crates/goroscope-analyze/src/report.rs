@@ -318,6 +318,10 @@ pub struct Report {
     pub relations: Vec<Relation>,
     /// Worst first: leaks (proven first), suspects, need-more-samples, benign; then by count.
     pub groups: Vec<Group>,
+    /// Births, deaths and lifetimes per creation site over the window, when the snapshot is
+    /// the end of one (an execution trace).
+    #[serde(default)]
+    pub lifecycle: Option<crate::lifecycle::LifecycleReport>,
 }
 
 /// How a group changed between two snapshots.

@@ -206,7 +206,7 @@ impl GenReader {
     }
 
     /// Reads one batch header; `Ok(None)` at a clean end of input.
-    fn head(&self, src: &mut Src) -> Result<Option<BatchHead>, (ReadErr, u64)> {
+    fn head(&self, src: &mut Src<'_>) -> Result<Option<BatchHead>, (ReadErr, u64)> {
         let offset = src.offset();
         let kind = match src.byte() {
             Ok(b) => b,
@@ -269,7 +269,7 @@ impl GenReader {
     }
 
     /// Reads the next generation into `g`.
-    pub fn read(&mut self, src: &mut Src, g: &mut Generation) -> Result<GenRead, GenErr> {
+    pub fn read(&mut self, src: &mut Src<'_>, g: &mut Generation) -> Result<GenRead, GenErr> {
         g.reset();
         g.offset = src.offset();
         match self.pending.take() {

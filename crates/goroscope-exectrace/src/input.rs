@@ -6,8 +6,8 @@ use std::io::{self, Read};
 pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Reads bytes one at a time or in runs, counting the offset in the (decompressed) stream.
-pub(crate) struct Src {
-    inner: Box<dyn Read>,
+pub(crate) struct Src<'a> {
+    inner: Box<dyn Read + 'a>,
     buf: Box<[u8]>,
     pos: usize,
     end: usize,
@@ -30,11 +30,11 @@ impl From<io::Error> for ReadErr {
     }
 }
 
-impl Src {
+impl<'a> Src<'a> {
     const BUF: usize = 256 << 10;
 
     /// Wraps `r`, gunzipping it when it starts with the gzip magic.
-    pub(crate) fn open(r: Box<dyn Read>) -> io::Result<Src> {
+    pub(crate) fn open(r: Box<dyn Read + 'a>) -> io::Result<Src<'a>> {
         let mut s = Src {
             inner: r,
             buf: vec![0; Self::BUF].into_boxed_slice(),

@@ -26,7 +26,13 @@
 //! - [`read`] / [`read_path`]: an [`Analysis`] — per-goroutine [`Lifecycle`]s, per creation
 //!   site [`SiteStats`] (born, ended, alive at the end, lifetime percentiles, blocked time by
 //!   reason, an alive series over the window) and the [`Snapshot`](goroscope_model::Snapshot)
-//!   of the goroutines alive at the end.
+//!   of the goroutines alive at the end (format
+//!   [`ExecTrace`](goroscope_model::Format::ExecTrace)). The snapshot carries the window in the
+//!   model's terms ([`Snapshot::lifecycle`](goroscope_model::Snapshot::lifecycle), the same
+//!   sites in the same order, times from the window's start): what the analysis and the
+//!   reports read, so that they need no reader crate. Its context is `live` (a window of a
+//!   running program), except for a test binary's trace (`go test -trace`: frames of the
+//!   `testing` package), which is left for the analysis to infer (`test`).
 //! - [`is_exec_trace`]: a cheap check of the first bytes, for format detection.
 //!
 //! # Example

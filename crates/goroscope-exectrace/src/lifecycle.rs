@@ -12,6 +12,10 @@ use crate::reader::{Error, Reader};
 use crate::reason::dump_wait_reason;
 use crate::stats::{Grid, Histogram, Series};
 use crate::wire::Version;
+use goroscope_model::lifecycle::{
+    AlivePoint as ModelAlivePoint, BlockedTime, Created, GoroutineLifecycle, LifecycleSource,
+    Lifecycles, Lifetimes as ModelLifetimes, SiteKey as ModelSiteKey, SiteLifecycle,
+};
 use goroscope_model::{
     Context, FrameId, Goid, Goroutine, Interner, ProfileKind, Snapshot, Source, StackId, StateText,
     Sym,
@@ -306,7 +310,7 @@ impl Analysis {
 }
 
 /// Reads a whole trace (gzipped or not) into an [`Analysis`].
-pub fn read<R: Read + 'static>(r: R, opts: &Options) -> Result<Analysis, Error> {
+pub fn read<R: Read>(r: R, opts: &Options) -> Result<Analysis, Error> {
     let reader = Reader::with_limit(r, opts.max_generation_bytes)?;
     let mut b = Builder::new(reader, opts);
     b.run()?;
@@ -319,8 +323,8 @@ pub fn read_path(path: &std::path::Path, opts: &Options) -> Result<Analysis, Err
     read(std::io::BufReader::with_capacity(1 << 16, f), opts)
 }
 
-struct Builder<'o> {
-    r: Reader,
+struct Builder<'o, 'a> {
+    r: Reader<'a>,
     opts: &'o Options,
     interner: Interner,
     alive: FxHashMap<u64, usize>,
@@ -341,8 +345,8 @@ struct Builder<'o> {
     empty_stack: StackId,
 }
 
-impl<'o> Builder<'o> {
-    fn new(r: Reader, opts: &'o Options) -> Self {
+impl<'o, 'a> Builder<'o, 'a> {
+    fn new(r: Reader<'a>, opts: &'o Options) -> Self {
         let mut interner = Interner::new();
         let forever = interner.intern_str("forever");
         let empty_stack = interner.intern_stack(&[]);
@@ -660,8 +664,7 @@ impl<'o> Builder<'o> {
             return;
         };
         let f = self.interner.frame(root).function;
-        let name = self.interner.str(f);
-        let system = name != "runtime.main" && name.starts_with("runtime.");
+        let system = is_system(self.interner.str(f));
         let l = &mut self.slots[slot];
         l.entry_function = Some(f);
         l.system = system;
@@ -769,13 +772,10 @@ impl<'o> Builder<'o> {
             input: self.opts.input.clone(),
             index: 0,
             line: None,
-            // Closest existing form: per-goroutine detail without a crash header. The lead
-            // adds Format::ExecTrace in phase 2.
-            format: goroscope_model::Format::Debug2,
+            format: goroscope_model::Format::ExecTrace,
             kind: ProfileKind::Goroutine,
         });
         snap.go_version_min = Some(format!("go1.{}", version.minor()));
-        snap.context = Some(Context::Live);
         snap.warnings = self.r.take_warnings();
         snap.truncated = !snap.warnings.is_empty()
             && snap
@@ -806,6 +806,7 @@ impl<'o> Builder<'o> {
             ));
         }
         snap.goroutines = goroutines;
+        snap.lifecycle = Some(Box::new(self.model(&kept, start, end, wall_end)));
         // Lifecycles: ended ones and the alive ones, by first appearance.
         let mut lifecycles = std::mem::take(&mut self.ended);
         for slot in kept {
@@ -813,6 +814,12 @@ impl<'o> Builder<'o> {
         }
         lifecycles.sort_by_key(|l| (l.first_seen, l.goid));
         snap.interner = self.interner;
+        // A trace a test binary wrote (`go test -trace`) ends as the tests return: left for the
+        // analysis to infer from the test frames (goleak's rule). Any other trace is a window
+        // of a running program.
+        if !has_test_frames(&snap) {
+            snap.context = Some(Context::Live);
+        }
         Analysis {
             snapshot: snap,
             goroutines: lifecycles,
@@ -829,6 +836,114 @@ impl<'o> Builder<'o> {
             ended_not_kept: self.ended_not_kept,
         }
     }
+}
+
+impl Builder<'_, '_> {
+    /// The window in the model's terms ([`goroscope_model::lifecycle`]): sites in the same
+    /// order as [`Analysis::sites`], the goroutines the snapshot lists, times from `start`.
+    fn model(
+        &self,
+        kept: &[usize],
+        start: i64,
+        end: i64,
+        wall_end: Option<SystemTime>,
+    ) -> Lifecycles {
+        let rel = |t: i64| t.saturating_sub(start).max(0) as u64;
+        let sites = self
+            .sites
+            .iter()
+            .map(|s| {
+                let mut blocked: Vec<BlockedTime> = s
+                    .blocked_ns
+                    .iter()
+                    .filter(|(_, ns)| *ns > 0)
+                    .map(|&(reason, ns)| BlockedTime {
+                        reason,
+                        ns: ns as u64,
+                    })
+                    .collect();
+                blocked.sort_by(|a, b| b.ns.cmp(&a.ns).then(a.reason.cmp(&b.reason)));
+                SiteLifecycle {
+                    key: match s.key {
+                        SiteKey::GoStatement(f) => ModelSiteKey::GoStatement(f),
+                        SiteKey::Entry(e) => ModelSiteKey::Entry(e),
+                        SiteKey::Unknown => ModelSiteKey::Unknown,
+                    },
+                    entry: s.entry_function,
+                    system: s
+                        .entry_function
+                        .is_some_and(|f| is_system(self.interner.str(f))),
+                    born: s.born,
+                    ended: s.ended,
+                    existed_at_start: s.existed_at_start,
+                    alive_at_end: s.alive_at_end,
+                    lifetimes: s.lifetimes().map(|l| ModelLifetimes {
+                        count: l.count,
+                        min_ns: l.min_ns,
+                        p50_ns: l.p50_ns,
+                        p90_ns: l.p90_ns,
+                        p99_ns: l.p99_ns,
+                        max_ns: l.max_ns,
+                        mean_ns: l.mean_ns,
+                    }),
+                    blocked,
+                    alive_series: s
+                        .alive_series
+                        .iter()
+                        .map(|p| ModelAlivePoint {
+                            at_ns: rel(p.at),
+                            alive: p.alive.max(0) as u64,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let mut goroutines: Vec<GoroutineLifecycle> = kept
+            .iter()
+            .map(|&slot| &self.slots[slot])
+            .filter(|l| !l.system)
+            .map(|l| GoroutineLifecycle {
+                goid: l.goid,
+                site: l.site,
+                created: l.created.map(|c| Created {
+                    at_ns: rel(c.at),
+                    creator: c.creator,
+                }),
+                runs: l.runs,
+                blocked_since_ns: (l.end.state == GoState::Waiting).then(|| rel(l.end.since)),
+                block_reason: if l.end.state == GoState::Waiting {
+                    l.end.reason
+                } else {
+                    Interner::EMPTY
+                },
+                exec_ns: l.exec_ns.max(0) as u64,
+                blocked_ns: l.blocked.iter().map(|b| b.total_ns.max(0) as u64).sum(),
+            })
+            .collect();
+        goroutines.sort_by_key(|g| g.goid);
+        Lifecycles {
+            source: LifecycleSource::ExecTrace,
+            window_ns: rel(end),
+            wall_end,
+            sites,
+            goroutines,
+        }
+    }
+}
+
+/// A runtime goroutine's entry function (`runtime.main` is the program's).
+fn is_system(entry: &str) -> bool {
+    entry != "runtime.main" && entry.starts_with("runtime.")
+}
+
+/// Whether a goroutine of the snapshot runs under the testing package (a test binary's trace).
+fn has_test_frames(snap: &Snapshot) -> bool {
+    snap.goroutines.iter().any(|g| {
+        snap.stack(g.stack).iter().any(|&f| {
+            let name = snap.function(f);
+            name == "testing.tRunner" || name == "testing.(*M).Run"
+        })
+    })
 }
 
 /// A goroutine alive at the end, as a dump would show it.

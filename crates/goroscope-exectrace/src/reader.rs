@@ -65,8 +65,8 @@ struct Cursor {
 /// }
 /// # Ok(()) }
 /// ```
-pub struct Reader {
-    src: Src,
+pub struct Reader<'a> {
+    src: Src<'a>,
     gens: GenReader,
     version: Version,
     gen: Generation,
@@ -94,14 +94,14 @@ pub struct Reader {
 /// The largest generation the reader buffers by default (bytes).
 pub const DEFAULT_MAX_GENERATION_BYTES: u64 = 1 << 30;
 
-impl Reader {
+impl<'a> Reader<'a> {
     /// Opens a trace (gzipped or not) and reads its header.
-    pub fn new<R: Read + 'static>(r: R) -> Result<Reader, Error> {
+    pub fn new<R: Read + 'a>(r: R) -> Result<Reader<'a>, Error> {
         Self::with_limit(r, DEFAULT_MAX_GENERATION_BYTES)
     }
 
     /// [`Reader::new`], refusing generations larger than `max_generation_bytes`.
-    pub fn with_limit<R: Read + 'static>(r: R, max_generation_bytes: u64) -> Result<Reader, Error> {
+    pub fn with_limit<R: Read + 'a>(r: R, max_generation_bytes: u64) -> Result<Reader<'a>, Error> {
         let mut src = Src::open(Box::new(r))?;
         let head = src.peek(wire::HEADER_LEN)?.to_vec();
         let version = match wire::parse_header(&head) {

@@ -148,6 +148,7 @@ fn per_site_counts_equal_the_programs_counters() {
             }
         }
         assert_eq!(a.snapshot.context, Some(goroscope_model::Context::Live));
+        model_agrees(&a, &ctx);
         // Go 1.25+ traces carry the wall clock: the snapshot says when the window ended.
         if a.window.version >= Version::Go125 {
             let at = a.snapshot.taken_at.expect("a clock snapshot");
@@ -163,6 +164,76 @@ fn per_site_counts_equal_the_programs_counters() {
                 pts.iter().all(|p| p.at <= a.window.end && p.alive >= 0),
                 "{ctx}"
             );
+        }
+    }
+}
+
+/// The window in the model's terms (`Snapshot::lifecycle`, what the analysis reads) says what
+/// the reader's own types say: same sites in the same order, same counts, the snapshot's
+/// goroutines with their creation and block times from the window's start.
+fn model_agrees(a: &Analysis, ctx: &str) {
+    use goroscope_model::lifecycle::SiteKey as M;
+    let s = &a.snapshot;
+    assert_eq!(s.source.format, goroscope_model::Format::ExecTrace, "{ctx}");
+    let lc = s.lifecycle.as_deref().expect("a window");
+    lc.validate().unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    assert_eq!(
+        lc.window_ns,
+        (a.window.end - a.window.start) as u64,
+        "{ctx}"
+    );
+    assert_eq!(lc.sites.len(), a.sites.len(), "{ctx}");
+    for (m, r) in lc.sites.iter().zip(&a.sites) {
+        let key = match r.key {
+            SiteKey::GoStatement(f) => M::GoStatement(f),
+            SiteKey::Entry(e) => M::Entry(e),
+            SiteKey::Unknown => M::Unknown,
+        };
+        assert_eq!(m.key, key, "{ctx}");
+        assert_eq!(
+            (m.born, m.ended, m.existed_at_start, m.alive_at_end),
+            (r.born, r.ended, r.existed_at_start, r.alive_at_end),
+            "{ctx}: {}",
+            a.site_name(r)
+        );
+        assert_eq!(
+            m.lifetimes.map(|l| l.p99_ns),
+            r.lifetimes().map(|l| l.p99_ns)
+        );
+        assert_eq!(
+            m.alive_series.last().map(|p| p.alive),
+            r.alive_series.last().map(|p| p.alive.max(0) as u64),
+            "{ctx}"
+        );
+        let blocked: i64 = r.blocked_ns.iter().map(|(_, n)| n).sum();
+        assert_eq!(m.blocked.iter().map(|b| b.ns as i64).sum::<i64>(), blocked);
+        assert!(m.blocked.windows(2).all(|w| w[0].ns >= w[1].ns), "{ctx}");
+    }
+    let goids: Vec<_> = lc.goroutines.iter().map(|g| g.goid).collect();
+    let mut want: Vec<_> = s.goroutines.iter().map(|g| g.goid).collect();
+    want.sort();
+    assert_eq!(
+        goids, want,
+        "{ctx}: one lifecycle per goroutine of the snapshot"
+    );
+    for g in &lc.goroutines {
+        let l = a.goroutine(g.goid).unwrap();
+        assert_eq!(g.site, l.site, "{ctx}");
+        assert_eq!(
+            g.created.map(|c| c.at_ns as i64 + a.window.start),
+            l.created.map(|c| c.at),
+            "{ctx}: goroutine {}",
+            g.goid
+        );
+        if l.end.state == GoState::Waiting {
+            assert_eq!(
+                g.blocked_since_ns.map(|t| t as i64 + a.window.start),
+                Some(l.end.since.max(a.window.start)),
+                "{ctx}: goroutine {}",
+                g.goid
+            );
+        } else {
+            assert_eq!(g.blocked_since_ns, None, "{ctx}");
         }
     }
 }

@@ -17,6 +17,11 @@ pub fn detect(head: &[u8]) -> Detected {
     if head.iter().all(|b| b.is_ascii_whitespace()) {
         return Detected::Empty;
     }
+    // An execution trace (`go 1.NN trace`, gzipped or not) before the gzip check: both can be
+    // gzipped.
+    if goroscope_exectrace::is_exec_trace(head) {
+        return Detected::Format(FormatHint::ExecTrace);
+    }
     if head.starts_with(&[0x1f, 0x8b]) {
         return Detected::Format(FormatHint::Proto);
     }
@@ -110,6 +115,22 @@ mod tests {
             Detected::NotADump(_)
         ));
         assert!(matches!(detect(b"{\"a\": 1}"), Detected::NotADump(_)));
+        assert_eq!(
+            detect(b"go 1.23 trace\0\0\0"),
+            Detected::Format(FormatHint::ExecTrace)
+        );
+        // The old format too, so that its reader can say which release reads it.
+        assert_eq!(
+            detect(b"go 1.21 trace\0\0\0"),
+            Detected::Format(FormatHint::ExecTrace)
+        );
+        let mut gz = Vec::new();
+        {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+            e.write_all(b"go 1.26 trace\0\0\0rest").unwrap();
+        }
+        assert_eq!(detect(&gz), Detected::Format(FormatHint::ExecTrace));
         assert!(matches!(
             detect(&[0u8, 1, 2, 3, 4, 5, 0, 0, 0, 0]),
             Detected::NotADump(_)

@@ -1,4 +1,5 @@
-//! Fetching `/debug/pprof/goroutine` (and `goroutineleak`) URLs from `net/http/pprof`.
+//! Fetching `/debug/pprof/goroutine` (and `goroutineleak`, and `trace`) URLs from
+//! `net/http/pprof`.
 //!
 //! The URL is completed the way a user means it: a bare host or a `/debug/pprof/` index gets
 //! `/debug/pprof/goroutine`, and a URL without a `debug` parameter gets
@@ -86,6 +87,19 @@ pub fn goroutine_url(url: &str, opts: &Options) -> std::result::Result<Target, S
         None => None,
     };
     let debug = value("debug").map(|d| d.parse::<u64>().ok());
+    // An execution trace: `seconds` is its window (Go's handler traces 1 s without it).
+    if path.ends_with("/debug/pprof/trace") {
+        let mut out = format!("{scheme}://{authority}{path}");
+        if !params.is_empty() {
+            out.push('?');
+            out.push_str(&params.join("&"));
+        }
+        return Ok(Target {
+            url: out,
+            format: Some(FormatHint::ExecTrace),
+            seconds: Some(seconds.unwrap_or(1)),
+        });
+    }
     let format = match (seconds, debug) {
         (Some(_), _) => Some(FormatHint::Proto),
         (None, Some(Some(0))) => Some(FormatHint::Proto),
@@ -109,6 +123,47 @@ pub fn goroutine_url(url: &str, opts: &Options) -> std::result::Result<Target, S
         format,
         seconds,
     })
+}
+
+/// The execution trace of the next `seconds` of the service a user's URL names:
+/// `/debug/pprof/trace?seconds=N` beside the profile it names (a bare host, a `/debug/pprof/`
+/// index, `/debug/pprof/goroutine?debug=2`, …). Parameters other than `debug`, `seconds` and `gc`
+/// are kept (a token the service wants). The error says why the URL names no pprof endpoint.
+pub fn trace_url(url: &str, seconds: u64) -> std::result::Result<String, String> {
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(s, _)| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"))
+        .ok_or("not an http:// or https:// URL")?;
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path_query) = rest.split_at(split);
+    if authority.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+    let root = if path.is_empty() || path == "/" {
+        "/debug/pprof".to_string()
+    } else if let Some(at) = path.find("/debug/pprof") {
+        path[..at + "/debug/pprof".len()].to_string()
+    } else {
+        return Err(format!(
+            "`{path}` is not a /debug/pprof path: name the service (http://host:port) or its /debug/pprof/ endpoint"
+        ));
+    };
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let k = p.split_once('=').map_or(*p, |(k, _)| k);
+            !matches!(k, "debug" | "seconds" | "gc")
+        })
+        .map(str::to_string)
+        .collect();
+    params.push(format!("seconds={seconds}"));
+    Ok(format!(
+        "{scheme}://{authority}{root}/trace?{}",
+        params.join("&")
+    ))
 }
 
 fn format_of(debug: u64) -> Option<FormatHint> {
@@ -240,6 +295,10 @@ fn check_body(
                 Ok(())
             }
         }
+        (Some(FormatHint::ExecTrace), _) => Err(format!(
+            "asked for an execution trace but the answer is not one; it starts with `{}`",
+            clip(&first_line, 80)
+        )),
         (Some(FormatHint::Proto), _) => Err(format!(
             "asked for a pprof protobuf but got text starting with `{}`",
             clip(&first_line, 80)
@@ -343,6 +402,36 @@ mod tests {
     }
 
     #[test]
+    fn trace_urls() {
+        assert_eq!(
+            trace_url("http://h:6060", 5).unwrap(),
+            "http://h:6060/debug/pprof/trace?seconds=5"
+        );
+        assert_eq!(
+            trace_url("http://h:6060/debug/pprof/goroutine?debug=2#x", 3).unwrap(),
+            "http://h:6060/debug/pprof/trace?seconds=3"
+        );
+        assert_eq!(
+            trace_url("https://h/x/debug/pprof/?token=abc&seconds=9", 2).unwrap(),
+            "https://h/x/debug/pprof/trace?token=abc&seconds=2"
+        );
+        assert!(trace_url("http://h/metrics", 5)
+            .unwrap_err()
+            .contains("not a /debug/pprof path"));
+        assert!(trace_url("ftp://h/", 5).is_err());
+        // A trace URL as typed: its window, never a debug parameter.
+        let x = t("http://h/debug/pprof/trace?seconds=4");
+        assert_eq!(x.url, "http://h/debug/pprof/trace?seconds=4");
+        assert_eq!(
+            (x.format, x.seconds),
+            (Some(FormatHint::ExecTrace), Some(4))
+        );
+        let x = t("http://h/debug/pprof/trace");
+        assert_eq!(x.url, "http://h/debug/pprof/trace");
+        assert_eq!(x.seconds, Some(1), "Go's handler traces 1 s by default");
+    }
+
+    #[test]
     fn checks_bodies() {
         let text = Some(FormatHint::Text);
         assert!(check_body(b"goroutine 1 [running]:\nmain.main()\n", text, false).is_ok());
@@ -371,5 +460,9 @@ mod tests {
         assert!(e.contains("asked for a pprof protobuf"), "{e}");
         assert!(check_body(b"", text, false).unwrap_err().contains("empty"));
         assert!(check_body(&[0x1f, 0x8b, 8, 0], Some(FormatHint::Proto), false).is_ok());
+        let trace = Some(FormatHint::ExecTrace);
+        assert!(check_body(b"go 1.25 trace\0\0\0", trace, false).is_ok());
+        let e = check_body(b"goroutine profile: total 1\n", trace, false).unwrap_err();
+        assert!(e.contains("asked for an execution trace"), "{e}");
     }
 }

@@ -7,7 +7,10 @@
 //!   inside log files; streaming, one snapshot per dump found.
 //! * [`debug1`]: pprof legacy text (`goroutine profile: total N`).
 //! * [`proto`]: pprof protobuf (`debug=0`), gzipped or raw, goroutine and goroutineleak.
-//! * [`http`]: fetching a `/debug/pprof/goroutine` URL.
+//! * execution traces (`runtime/trace`, `go test -trace`, `/debug/pprof/trace`), gzipped or
+//!   not: read by `goroscope-exectrace` into the snapshot of the goroutines alive at the end of
+//!   the window, with the window's lifecycles ([`goroscope_model::Snapshot::lifecycle`]).
+//! * [`http`]: fetching a `/debug/pprof/goroutine` (or `/debug/pprof/trace`) URL.
 
 pub mod debug1;
 pub mod detect;
@@ -31,6 +34,8 @@ pub enum FormatHint {
     Debug1,
     /// pprof protobuf, gzipped or raw.
     Proto,
+    /// A Go execution trace (Go 1.22+), gzipped or raw.
+    ExecTrace,
 }
 
 /// How to read inputs.
@@ -162,6 +167,30 @@ pub fn read_reader<R: Read>(name: &str, mut reader: R, opts: &Options) -> Result
     };
     let stream = io::Cursor::new(head).chain(reader);
     match format {
+        FormatHint::ExecTrace => {
+            let opts = goroscope_exectrace::Options {
+                input: name.to_string(),
+                ..Default::default()
+            };
+            let a = goroscope_exectrace::read(BufReader::with_capacity(1 << 16, stream), &opts)
+                .map_err(|e| trace_error(name, e))?;
+            if a.window.generations == 0 {
+                // Nothing complete: an empty report would read as "no leaks".
+                let why = a.snapshot.warnings.first();
+                let mut e = IngestError::new(
+                    name,
+                    format!(
+                        "execution trace: no complete generation to read{}",
+                        why.map(|w| format!(" ({})", w.message)).unwrap_or_default()
+                    ),
+                );
+                if let Some(o) = why.and_then(|w| w.offset) {
+                    e = e.at_offset(o);
+                }
+                return Err(e);
+            }
+            Ok(vec![a.snapshot])
+        }
         FormatHint::Text => text::read(name, stream, opts),
         FormatHint::Debug1 => debug1::read(name, BufReader::with_capacity(1 << 16, stream), opts),
         FormatHint::Proto => {
@@ -181,6 +210,26 @@ pub fn read_reader<R: Read>(name: &str, mut reader: R, opts: &Options) -> Result
             }
             proto::read(name, &bytes, opts).map(|s| vec![s])
         }
+    }
+}
+
+/// An execution trace's error, naming the input and the byte where it went wrong.
+fn trace_error(name: &str, e: goroscope_exectrace::Error) -> IngestError {
+    use goroscope_exectrace::Error as E;
+    match e {
+        E::Malformed {
+            offset,
+            generation,
+            message,
+        } => {
+            let message = match generation {
+                Some(g) => format!("execution trace, generation {g}: {message}"),
+                None => format!("execution trace: {message}"),
+            };
+            IngestError::new(name, message).at_offset(offset)
+        }
+        E::Io(io) => IngestError::io(name, io),
+        other => IngestError::new(name, other.to_string()),
     }
 }
 

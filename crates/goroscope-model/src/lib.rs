@@ -1,7 +1,9 @@
 //! The goroutine snapshot model shared by every goroscope reader and command.
 //!
-//! One model, many doors: text tracebacks, pprof `debug=1`, pprof protobuf, live processes and
-//! core files all produce a [`Snapshot`]. Formats with per-goroutine detail fill
+//! One model, many doors: text tracebacks, pprof `debug=1`, pprof protobuf, live processes,
+//! core files and execution traces all produce a [`Snapshot`]; sources that watch a window of
+//! time (execution traces, eBPF) add births, deaths and lifetimes per creation site to it
+//! ([`lifecycle`]). Formats with per-goroutine detail fill
 //! [`Snapshot::goroutines`]; aggregated formats fill [`Snapshot::records`] (`count × stack ×
 //! labels`). [`Snapshot::entries`] answers the same questions over both.
 //!
@@ -11,6 +13,7 @@
 mod args;
 mod context;
 mod intern;
+pub mod lifecycle;
 mod redact;
 mod status;
 
@@ -19,6 +22,7 @@ pub use args::{
 };
 pub use context::Context;
 pub use intern::{Frame, FrameId, Interner, LabelSetId, StackId, Sym};
+pub use lifecycle::Lifecycles;
 pub use redact::{redact_url, redact_urls_in, REDACTED};
 pub use status::{StateText, Status, WaitReason};
 
@@ -50,6 +54,9 @@ pub enum Format {
     Attach,
     /// Read from a core file.
     Core,
+    /// A Go execution trace: the goroutines alive at the end of its window, with
+    /// [`Snapshot::lifecycle`] for the window.
+    ExecTrace,
 }
 
 impl Format {
@@ -61,6 +68,7 @@ impl Format {
             Format::Proto => "proto",
             Format::Attach => "attach",
             Format::Core => "core",
+            Format::ExecTrace => "exectrace",
         }
     }
 }
@@ -284,6 +292,9 @@ pub struct Snapshot {
     pub interner: Interner,
     /// Frame argument words of the goroutines ([`Goroutine::args`]).
     pub args: ArgStore,
+    /// Births, deaths and lifetimes over a window of time, from a source that watched one (an
+    /// execution trace, eBPF); the snapshot is then the window's end. See [`lifecycle`].
+    pub lifecycle: Option<Box<Lifecycles>>,
 }
 
 impl Snapshot {
@@ -306,6 +317,7 @@ impl Snapshot {
             truncated: false,
             interner: Interner::new(),
             args: ArgStore::default(),
+            lifecycle: None,
         }
     }
 

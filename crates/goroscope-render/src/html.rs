@@ -1,5 +1,6 @@
 //! One self-contained HTML page: per snapshot a summary, the flame graph (inline SVG), the
-//! findings and a table of every group, each with its stack in a collapsible `<details>`.
+//! findings, for an execution window the per-site lifecycle chart (inline SVG) and table, and a
+//! table of every group, each with its stack in a collapsible `<details>`.
 //!
 //! Nothing is loaded from anywhere: CSS and one small script are inline (collapsing is native
 //! `<details>`, flame graph tooltips are SVG `<title>`s, the script only adds click-to-zoom to
@@ -162,11 +163,16 @@ pub fn reports(
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n",
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
             "<meta name=\"generator\" content=\"goroscope\">\n",
-            "<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n",
+            "<title>{}</title>\n<style>{}{}</style>\n</head>\n<body>\n",
             "<header class=\"top\"><h1>{}</h1></header>\n<main>\n"
         ),
         xml(&title),
         CSS,
+        if reports.iter().any(|r| r.lifecycle.is_some()) {
+            crate::lifecycle::CSS
+        } else {
+            ""
+        },
         xml(&title)
     );
     if reports.is_empty() {
@@ -392,6 +398,10 @@ fn report(
             );
         }
         out.push_str("</ul>\n");
+    }
+
+    if let Some(l) = &r.lifecycle {
+        crate::lifecycle::html(out, i, l);
     }
 
     let _ = writeln!(out, "<h3>All groups ({})</h3>", groups.len());

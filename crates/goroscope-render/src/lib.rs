@@ -33,6 +33,7 @@ pub mod folded;
 mod html;
 mod json;
 mod junit;
+mod lifecycle;
 mod markdown;
 pub mod pprof_out;
 mod svg;

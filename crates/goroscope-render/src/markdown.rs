@@ -278,6 +278,9 @@ fn report(out: &mut String, r: &Report, opts: &RenderOptions) {
         }
         out.push('\n');
     }
+    if let Some(l) = &r.lifecycle {
+        crate::lifecycle::markdown(out, l, limit);
+    }
     if !rest.is_empty() {
         let n: u64 = rest.iter().map(|g| g.count).sum();
         out.push_str(&format!(
@@ -477,7 +480,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
         .unwrap_or_default();
     let mut out = format!(
         "## goroscope trend: {}{over}\n\nGoroutines: {} · grouped by `{}`\n\n",
-        plural(t.sources.len() as u64, "snapshot", "snapshots"),
+        esc(&text::trend_subject(&t.sources)),
         totals.join(" → "),
         text::grouping(t.grouping)
     );

@@ -155,6 +155,18 @@ fn report(w: &mut dyn Write, r: &Report, opts: &RenderOptions) -> io::Result<()>
         need_more_samples(w, &undecided, opts, p, width)?;
     }
 
+    if let Some(l) = &r.lifecycle {
+        crate::lifecycle::terminal(
+            w,
+            l,
+            opts.table_rows(),
+            width,
+            &|v, s| p.verdict(v, s),
+            &|s| p.dim(s),
+            &|s| p.bold(s),
+        )?;
+    }
+
     if !rest.is_empty() {
         writeln!(w)?;
         let n: u64 = rest.iter().map(|g| g.count).sum();
@@ -800,7 +812,7 @@ pub fn trend(w: &mut dyn Write, t: &TrendReport, opts: &RenderOptions) -> io::Re
         .unwrap_or_default();
     let mut head = format!(
         "goroscope trend: {}{over} · goroutines {}",
-        plural(t.sources.len() as u64, "snapshot", "snapshots"),
+        text::trend_subject(&t.sources),
         totals.join(" → ")
     );
     if t.grouping != goroscope_analyze::Similarity::default() {

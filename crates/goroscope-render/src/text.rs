@@ -250,6 +250,23 @@ pub fn rate(slope_per_unit: f64, per_minute: bool, window_minutes: Option<f64>) 
     }
 }
 
+/// What a trend follows: `4 snapshots`, or `13 points of the execution window of trace.out`
+/// for a trend over one window (its sources are the same trace, once per point).
+pub fn trend_subject(sources: &[SourceInfo]) -> String {
+    match sources {
+        [first, _, ..]
+            if first.format == "exectrace" && sources.iter().all(|s| s.input == first.input) =>
+        {
+            format!(
+                "{} points of the execution window of {}",
+                thousands(sources.len() as u64),
+                first.input
+            )
+        }
+        _ => plural(sources.len() as u64, "snapshot", "snapshots"),
+    }
+}
+
 /// `input` or `input #2` for the second dump of one input.
 pub fn source_name(s: &SourceInfo) -> String {
     if s.index == 0 {
@@ -277,6 +294,25 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(999), "999");
         assert_eq!(minutes(&MinMax { min: 5, max: 5 }), "≥ 5 min");
+    }
+
+    #[test]
+    fn a_trend_over_one_window_says_so() {
+        let src = |input: &str, format: &str, index| SourceInfo {
+            input: input.into(),
+            index,
+            format: format.into(),
+            kind: "goroutine".into(),
+        };
+        let window: Vec<SourceInfo> = (0..13).map(|i| src("t.out", "exectrace", i)).collect();
+        assert_eq!(
+            trend_subject(&window),
+            "13 points of the execution window of t.out"
+        );
+        // Traces of several windows are snapshots like any other.
+        let two = [src("a.out", "exectrace", 0), src("b.out", "exectrace", 0)];
+        assert_eq!(trend_subject(&two), "2 snapshots");
+        assert_eq!(trend_subject(&[src("d.txt", "debug2", 0)]), "1 snapshot");
     }
 
     #[test]

@@ -259,3 +259,47 @@ fn flame_graph_zooms_in_the_browser() {
     let errors = console_errors(&run.log);
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 }
+
+/// An execution window's report: the per-site lifetime chart (inline SVG) and table are in the
+/// rendered page, drawn, and the console stays clean.
+#[test]
+fn lifecycle_chart_renders_in_chromium() {
+    let Some(browser) = chromium() else { return };
+    let dir = tmpdir("lifecycle");
+    let mut html = Vec::new();
+    render(
+        &mut html,
+        OutputFormat::HTML,
+        &[common::sample_window_report()],
+        &[snapshot()],
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    let page = dir.join("window.html");
+    std::fs::write(&page, &html).unwrap();
+    let run = open(&browser, &page, "", &dir.join("profile"));
+    let chart = run
+        .dom
+        .find("class=\"lifecycle-chart\"")
+        .map(|at| &run.dom[at..at + run.dom[at..].find("</svg>").unwrap()])
+        .expect("the lifecycle chart in the DOM");
+    assert_eq!(chart.matches("<g class=\"site v-").count(), 3, "{chart}");
+    assert_eq!(
+        chart.matches("<polyline").count(),
+        3,
+        "an alive series per site"
+    );
+    assert!(
+        chart.contains("class=\"box\""),
+        "a lifetime box for the steady site"
+    );
+    assert!(chart.contains("main.handle (handler.go:57)"), "{chart}");
+    assert!(
+        !run.dom.contains("main.worker <script>"),
+        "entry function text is escaped"
+    );
+    assert!(run.dom.contains("Lifecycles over the 3.0 s window"));
+    let errors = console_errors(&run.log);
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    eprintln!("screenshot: {}", page.with_extension("png").display());
+}

@@ -77,7 +77,7 @@ fn check(title: &str, emitted: BTreeSet<String>, doc_section: &str) {
 
 #[test]
 fn analyze_document_fields_are_all_documented() {
-    let mut r = sample_report();
+    let mut r = sample_window_report();
     // Fill every optional value so nested objects show their keys.
     r.reason = Some("panic: boom".into());
     r.go_version_min = Some("go1.21".into());

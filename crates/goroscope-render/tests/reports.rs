@@ -102,6 +102,60 @@ fn html_without_snapshots() {
 }
 
 #[test]
+fn execution_window_sites_in_the_terminal_markdown_and_html() {
+    let r = sample_window_report();
+    let t = out(OutputFormat::TERMINAL, std::slice::from_ref(&r), &opts());
+    let table = &t[t.find("Lifecycles over").expect("the per-site table")..];
+    let table = &table[..table.find("\nOther groups").unwrap_or(table.len())];
+    insta::assert_snapshot!("window_terminal", table);
+    assert!(
+        table.contains("  leaking       64      0  0 → 64  main.handle (handler.go:57)\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("+21/s · blocked chan send 1.6 min"),
+        "{table}"
+    );
+    // Wrapped under the counts at 80 columns.
+    assert!(
+        table.contains("lifetime p50 12 µs, p99 3.4 ms · blocked chan receive 1.2 s, sync\n             400 ms"),
+        "{table}"
+    );
+    let two = RenderOptions {
+        top: Some(2),
+        ..opts()
+    };
+    let t = out(OutputFormat::TERMINAL, std::slice::from_ref(&r), &two);
+    assert!(t.contains("…and 1 more site; use --top N or -v"), "{t}");
+
+    let m = out(OutputFormat::MARKDOWN, std::slice::from_ref(&r), &opts());
+    let table = &m[m.find("### Lifecycles").expect("a markdown table")..];
+    let table = &table[..table.find("<details>").unwrap_or(table.len())];
+    insta::assert_snapshot!("window_markdown", table);
+
+    let h = out(OutputFormat::HTML, std::slice::from_ref(&r), &opts());
+    assert!(h.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lifecycle-chart\""));
+    assert_eq!(
+        h.matches("<g class=\"site v-").count(),
+        3,
+        "one chart row per site"
+    );
+    assert!(h.contains("main.worker &lt;script&gt;") || !h.contains("main.worker <script>"));
+    assert!(!h.contains("<script>alert"), "escaped");
+    assert_eq!(
+        h.matches("<script").count(),
+        1,
+        "only the page's own script"
+    );
+    // The leaking site's box-less row (nothing ended), the steady one's lifetime box.
+    assert!(h.contains(">none ended</text>"), "{h}");
+    assert!(h.contains("class=\"box\""));
+    // Without a window, none of it.
+    let plain = out(OutputFormat::HTML, &[sample_report()], &opts());
+    assert!(!plain.contains("lifecycle-chart\" viewBox") && !plain.contains("Lifecycles over"));
+}
+
+#[test]
 fn json_one_document_or_array() {
     let one = out(OutputFormat::JSON, &[clean_report()], &opts());
     let v: serde_json::Value = serde_json::from_str(&one).unwrap();
@@ -235,7 +289,10 @@ fn terminal_fits_every_width() {
                 verbose,
                 ..opts()
             };
-            let mut outputs = vec![out(OutputFormat::TERMINAL, &[sample_report()], &o)];
+            let mut outputs = vec![
+                out(OutputFormat::TERMINAL, &[sample_report()], &o),
+                out(OutputFormat::TERMINAL, &[sample_window_report()], &o),
+            ];
             let mut buf = Vec::new();
             render_diff(&mut buf, OutputFormat::TERMINAL, &sample_diff(), &[], &o).unwrap();
             outputs.push(String::from_utf8(buf).unwrap());

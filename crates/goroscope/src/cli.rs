@@ -21,9 +21,9 @@ use std::time::Duration;
     about = "Find, prove and prevent goroutine leaks in Go services",
     long_about = "Find, prove and prevent goroutine leaks in Go services.\n\n\
         goroscope reads goroutine dumps of every form Go writes (pprof debug=2, debug=1 and protobuf, \
-        SIGQUIT, panic and test-timeout tracebacks, dumps inside logs, the goroutineleak profile) from \
-        files, stdin or a live /debug/pprof URL, groups identical stacks, and says which groups leak, \
-        where they were created, where they are stuck, and how to fix them.",
+        SIGQUIT, panic and test-timeout tracebacks, dumps inside logs, the goroutineleak profile) and \
+        Go execution traces from files, stdin or a live /debug/pprof URL, groups identical stacks, and \
+        says which groups leak, where they were created, where they are stuck, and how to fix them.",
     after_help = "Exit codes: 0 when nothing reaches --fail-on, 1 when findings do (default: leak; \
         `run`: suspect, else the program's own status), 2 on an error (also when one of several \
         inputs could not be read: the others are still reported).\n\
@@ -50,7 +50,7 @@ pub struct Cli {
 pub enum Command {
     /// Read goroutine dumps and explain what leaks.
     #[command(
-        after_help = "Examples:\n  goroscope analyze dump.txt\n  curl -s host:6060/debug/pprof/goroutine?debug=2 | goroscope analyze\n  goroscope analyze http://127.0.0.1:6060/debug/pprof/goroutine --prove\n  goroscope analyze dump.txt --output html --out report.html"
+        after_help = "Examples:\n  goroscope analyze dump.txt\n  curl -s host:6060/debug/pprof/goroutine?debug=2 | goroscope analyze\n  goroscope analyze http://127.0.0.1:6060/debug/pprof/goroutine --prove\n  goroscope analyze http://127.0.0.1:6060 --trace 5s\n  goroscope analyze trace.out --output html --out report.html"
     )]
     Analyze(AnalyzeArgs),
     /// What is new or grown in AFTER, matched by stack signature (not goroutine id).
@@ -66,7 +66,7 @@ pub enum Command {
     /// Run a Go program (a test binary, `go test ./pkg`, following the processes it starts) and
     /// report the goroutines still alive when each Go process exits.
     #[command(
-        after_help = "Exit status: 1 when findings at or above --fail-on (default: suspect) are found in an exiting Go\nprocess, else the program's own exit status (2 if goroscope itself fails).\n\nExamples:\n  goroscope run -- go test ./pkg/...\n  goroscope run --fail-on leak -- ./server.test -test.run TestShutdown"
+        after_help = "Exit status: 1 when findings at or above --fail-on (default: suspect) are found in an exiting Go\nprocess, else the program's own exit status (2 if goroscope itself fails).\n\nExamples:\n  goroscope run -- go test ./pkg/...\n  goroscope run --fail-on leak -- ./server.test -test.run TestShutdown\n  goroscope run --trace -- go test -run TestShutdown ./server"
     )]
     Run(RunArgs),
     /// List the leak rules (ids for -A/-W/-D and the config's [rules]), or explain one.
@@ -99,6 +99,12 @@ pub struct RunArgs {
     /// Also print reports for Go processes that exit with no findings.
     #[arg(long)]
     pub all: bool,
+    /// Have the Go test binary write an execution trace and add its lifecycles to the report
+    /// (when each leaked goroutine was created and by whom, births and deaths per `go`
+    /// statement): adds -test.trace=FILE to a NAME.test binary, -trace=FILE to `go test` of one
+    /// package, or reads the file of a trace flag the command already has.
+    #[arg(long)]
+    pub trace: bool,
     #[command(flatten)]
     pub memory: MemoryArgs,
     #[command(flatten)]
@@ -132,8 +138,10 @@ impl MemoryArgs {
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
-    /// Dump files, '-' for stdin, or http(s)://…/debug/pprof/goroutine URLs. Several inputs give
-    /// one report each; a goroutineleak profile among them proves the groups it covers.
+    /// Dump files, execution traces (runtime/trace, go test -trace), '-' for stdin, or
+    /// http(s)://…/debug/pprof/goroutine URLs (with --trace, the service's execution trace).
+    /// Several inputs give one report each; a goroutineleak profile among them proves the groups
+    /// it covers.
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub input: InputArgs,
@@ -174,7 +182,8 @@ pub struct DiffArgs {
 
 #[derive(Args, Debug)]
 pub struct TrendArgs {
-    /// Snapshots in time order, or one URL with --every.
+    /// Snapshots in time order, one URL with --every, or one execution trace (a file, or a
+    /// URL with --trace): the alive count per `go` statement over its window.
     #[arg(required = true)]
     pub inputs: Vec<String>,
     /// Poll the one URL given this often (e.g. 10s, 1m). A failed poll is a gap in the series,
@@ -206,6 +215,12 @@ pub struct InputArgs {
     /// Reader threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// For URLs: take an execution trace this long (e.g. 5s; /debug/pprof/trace?seconds=N,
+    /// whole seconds) instead of a goroutine dump. The report adds, per `go` statement, the
+    /// goroutines born, ended and alive, their lifetimes and blocked time, and decides what one
+    /// dump cannot (a site whose goroutines never end while their siblings do is leaking).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub trace: Option<HumanDuration>,
 }
 
 impl InputArgs {
@@ -216,6 +231,7 @@ impl InputArgs {
                 InputFormat::Text => Some(FormatHint::Text),
                 InputFormat::Debug1 => Some(FormatHint::Debug1),
                 InputFormat::Proto => Some(FormatHint::Proto),
+                InputFormat::Trace => Some(FormatHint::ExecTrace),
             },
             threads: self.threads,
             http_timeout: self.timeout.into(),
@@ -235,6 +251,8 @@ pub enum InputFormat {
     Debug1,
     /// pprof protobuf (gzipped or raw).
     Proto,
+    /// A Go execution trace (Go 1.22+; gzipped or raw).
+    Trace,
 }
 
 /// `--fail-on`: which verdicts make the exit status 1.

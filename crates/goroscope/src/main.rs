@@ -4,6 +4,7 @@
 mod cli;
 mod output;
 mod rules;
+mod trace;
 
 use anyhow::{Context, Result};
 use clap::parser::ValueSource;
@@ -190,7 +191,7 @@ impl App {
         let ingest = args.input.ingest_options();
         let mut protected: Vec<String> = Vec::new();
         if let Some(core) = &args.core {
-            for flag in ["format", "timeout", "debug", "threads"] {
+            for flag in ["format", "timeout", "debug", "threads", "trace"] {
                 if self.given(flag) {
                     anyhow::bail!("--{flag} is for reading dumps; it does nothing with --core");
                 }
@@ -233,7 +234,8 @@ impl App {
                 }
             }
         }
-        let mut snapshots = self.read_each(&inputs, &ingest);
+        let read = self.traced(&inputs, &args.input)?;
+        let mut snapshots = self.read_each(&read, &ingest);
         if args.prove {
             for input in &inputs {
                 if let Some(url) = cli::leak_profile_url(input) {
@@ -260,6 +262,24 @@ impl App {
         }
         protected.extend(inputs.iter().cloned());
         self.report(snapshots, &protected, &args.analysis, &args.output)
+    }
+
+    /// What to read for `inputs`: with `--trace`, URL inputs become their service's execution
+    /// trace URL; other inputs are read as they are (said once).
+    fn traced(&self, inputs: &[String], args: &cli::InputArgs) -> Result<Vec<String>> {
+        let Some(window) = args.trace else {
+            return Ok(inputs.to_vec());
+        };
+        let (read, unchanged) = trace::trace_inputs(inputs, window.into())?;
+        if !unchanged.is_empty() {
+            warn(&format!(
+                "--trace takes the execution trace of a URL input; {} {} read as {} (a trace file needs no flag)",
+                unchanged.join(", "),
+                if unchanged.len() == 1 { "is" } else { "are" },
+                if unchanged.len() == 1 { "it is" } else { "they are" }
+            ));
+        }
+        Ok(read)
     }
 
     /// Analyses snapshots, writes the reports, and returns the exit code `--fail-on` asks for.
@@ -293,9 +313,32 @@ impl App {
 
     fn cmd_run(&mut self, args: cli::RunArgs) -> Result<u8> {
         self.check_output(&args.output)?;
-        let outcome = goroscope_attach::run_and_snapshot(&args.command, &args.memory.options())?;
+        let run_trace = if args.trace {
+            let cwd = std::env::current_dir().context("the current directory")?;
+            Some(trace::prepare(&args.command, &cwd)?)
+        } else {
+            None
+        };
+        let command = run_trace.as_ref().map_or(&args.command, |t| &t.command);
+        let mut outcome = goroscope_attach::run_and_snapshot(command, &args.memory.options())?;
         for (pid, why) in &outcome.skipped {
             tracing::info!("pid {pid} exited but was not read: {why}");
+        }
+        if let Some(t) = &run_trace {
+            // The trace's window goes with the exit snapshot of the process that wrote it.
+            let path = t.path.display().to_string();
+            match goroscope_ingest::read_input(&path, &Default::default()) {
+                Ok(mut snaps) if snaps.len() == 1 => {
+                    if let Some(alone) = trace::graft(&mut outcome.snapshots, snaps.remove(0)) {
+                        outcome.snapshots.push(alone);
+                    }
+                }
+                Ok(_) => warn(&format!("--trace: {path} is not one execution trace")),
+                Err(e) => warn(&format!(
+                    "--trace: no execution trace to add (the test binary writes it as it ends; did it?): {}",
+                    error_text(&anyhow::Error::new(e))
+                )),
+            }
         }
         let mut opts = args.analysis.options()?;
         // Read as each process exits: whatever user goroutine is still blocked is leaked.
@@ -341,8 +384,9 @@ impl App {
                 }
             }
         }
-        let before = read_one(&args.before, &ingest, "diff").context("reading BEFORE")?;
-        let after = read_one(&args.after, &ingest, "diff").context("reading AFTER")?;
+        let read = self.traced(&[args.before.clone(), args.after.clone()], &args.input)?;
+        let before = read_one(&read[0], &ingest, "diff").context("reading BEFORE")?;
+        let after = read_one(&read[1], &ingest, "diff").context("reading AFTER")?;
         let opts = args.analysis.options()?;
         let report = goroscope_analyze::diff(&before, &after, &opts);
         let fail = args
@@ -363,8 +407,9 @@ impl App {
         self.check_output(&args.output)?;
         let ingest = args.input.ingest_options();
         let mut gaps = Vec::new();
+        let inputs = self.traced(&args.inputs, &args.input)?;
         let snapshots = if let Some(every) = args.every {
-            let [url] = &args.inputs[..] else {
+            let [url] = &inputs[..] else {
                 anyhow::bail!("--every polls one URL; got {} inputs", args.inputs.len());
             };
             if !is_url(url) {
@@ -383,11 +428,24 @@ impl App {
                     }
                 }
             }
-            self.read_each(&args.inputs, &ingest)
+            self.read_each(&inputs, &ingest)
         };
+        let opts = args.analysis.options()?;
+        // One execution trace: the alive count per go statement over its window.
+        if let [snap] = &snapshots[..] {
+            if snap.lifecycle.is_some() {
+                let reports = goroscope_analyze::analyze(&snapshots, &opts);
+                if let Some(report) = reports
+                    .first()
+                    .and_then(|r| goroscope_analyze::window_trend(snap, r))
+                {
+                    return self.write_trend(&args, report, &snapshots);
+                }
+            }
+        }
         if snapshots.len() < 2 {
             anyhow::bail!(
-                "trend needs at least two snapshots in time order (got {}{})",
+                "trend needs at least two snapshots in time order, or one execution trace (got {}{})",
                 snapshots.len(),
                 if self.failed_inputs > 0 {
                     format!("; {} inputs could not be read", self.failed_inputs)
@@ -396,9 +454,17 @@ impl App {
                 }
             );
         }
-        let opts = args.analysis.options()?;
         let mut report = goroscope_analyze::trend(&snapshots, &opts);
         report.warnings.extend(gaps);
+        self.write_trend(&args, report, &snapshots)
+    }
+
+    fn write_trend(
+        &self,
+        args: &cli::TrendArgs,
+        report: goroscope_analyze::TrendReport,
+        snapshots: &[Snapshot],
+    ) -> Result<u8> {
         let fail = args
             .analysis
             .fail_on
@@ -407,7 +473,7 @@ impl App {
         let render = args.output.render_options(self.color, self.verbose);
         let protected = protected_paths(&args.inputs, &args.analysis);
         output::write(&args.output, &protected, |w| {
-            goroscope_render::render_trend(w, args.output.output, &report, &snapshots, &render)
+            goroscope_render::render_trend(w, args.output.output, &report, snapshots, &render)
         })?;
         Ok(if fail { EXIT_FINDINGS } else { 0 })
     }

@@ -20,7 +20,7 @@ mod mutex_never_unlocked;
 mod nil_chan;
 mod pool_backlog;
 mod range_never_closed;
-mod relations;
+pub(crate) mod relations;
 mod select_no_cases;
 mod waitgroup_missing_done;
 
@@ -81,7 +81,7 @@ pub const ALL: &[&Rule] = &[
     &io_no_deadline::RULE,
     &ctx_ignored::RULE,
     &background_loop::RULE,
-    // Decided by relations, size and context (their check never fires alone).
+    // Decided by relations, size, context and lifecycles (their check never fires alone).
     &relations::DEADLOCK,
     &relations::LOCK_HELD_TOO_LONG,
     &relations::LOCK_HELD_WHILE_BLOCKED,
@@ -89,6 +89,7 @@ pub const ALL: &[&Rule] = &[
     &relations::MAGNITUDE,
     &relations::BLOCKED_AT_EXIT,
     &relations::RUNNING_AT_EXIT,
+    &relations::LIFECYCLE_LEAK,
 ];
 
 /// Whether `id` names a rule.

@@ -1,5 +1,6 @@
-//! Patterns decided by relations, size and context rather than by one group's frames: the
-//! relation layer ([`crate::relate`]) and the judge ([`crate::judge`]) name them, and they are in
+//! Patterns decided by relations, size, context and lifecycles rather than by one group's
+//! frames: the relation layer ([`crate::relate`]), the lifecycle rule ([`crate::lifecycle`]) and
+//! the judge ([`crate::judge`]) name them, and they are in
 //! the catalog so `-A`/`-W`/`-D`, the config file and `goroscope rules` know them. Their `check`
 //! never fires on its own.
 
@@ -70,5 +71,14 @@ pub const RUNNING_AT_EXIT: Rule = Rule {
     example:
         "fixtures/gotest/leaky/leaky.go: the same shape, with the goroutine busy instead of blocked",
     fix: "wait for the goroutines you start before returning (sync.WaitGroup, errgroup)",
+    check: decided_elsewhere,
+};
+
+pub const LIFECYCLE_LEAK: Rule = Rule {
+    id: "lifecycle-leak",
+    summary: "goroutines an execution window shows leaking: born and never ending while their siblings from the same go statement end, or more of them alive all through the window",
+    why: "a window of seconds is several samples: goroutines of one go statement that outlive, by an order of magnitude, those that end, or whose number rises in every part of the window while none ends, are left behind by the code that started them, at the rate the window measures",
+    example: "fixtures/go/exectrace_churn/main.go: go statements whose goroutines all end beside ones that leak a receiver, a sender, a select {} and a mutex waiter every round",
+    fix: "find why the goroutines of this go statement do not return: give what they wait on an end on every path (close the channel, cancel the context, release the lock, set a deadline), and wait for them (sync.WaitGroup, errgroup)",
     check: decided_elsewhere,
 };

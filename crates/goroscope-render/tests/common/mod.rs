@@ -175,7 +175,112 @@ pub fn sample_report() -> Report {
         },
         relations: vec![sample_relation()],
         groups,
+        lifecycle: None,
     }
+}
+
+/// The per-site table of an execution window: a leaking site, a steady one, goroutines from
+/// before the window; every field filled somewhere.
+pub fn sample_lifecycle() -> goroscope_analyze::LifecycleReport {
+    use goroscope_analyze::lifecycle::{AliveAt, BlockedSeconds, LifetimeSeconds};
+    use goroscope_analyze::{LifecycleReport, SiteReport};
+    let series = |v: &[u64]| -> Vec<AliveAt> {
+        v.iter()
+            .enumerate()
+            .map(|(i, &alive)| AliveAt {
+                seconds: i as f64 * 0.5,
+                alive,
+            })
+            .collect()
+    };
+    LifecycleReport {
+        source: "exectrace".into(),
+        window_seconds: 3.0,
+        born: 4_064,
+        ended: 4_000,
+        sites: vec![
+            SiteReport {
+                id: "5f1e2d3c4b5a6978".into(),
+                go_statement: Some(loc(
+                    "main.handle",
+                    "/home/dev/src/example.com/app/handler.go",
+                    57,
+                )),
+                entry_function: Some("main.handle.func1".into()),
+                born: 64,
+                ended: 0,
+                alive_at_start: 0,
+                alive_at_end: 64,
+                lifetime: None,
+                blocked: vec![BlockedSeconds {
+                    reason: "chan send".into(),
+                    seconds: 96.5,
+                }],
+                alive_series: series(&[0, 10, 21, 32, 43, 54, 64]),
+                verdict: Verdict::Leak,
+                rate_per_minute: Some(1280.0),
+                explanation: "born 64 in the 3.0 s window and none ended, alive rising through it (quarters: 0 → 16 → 32 → 48 → 64): +21/s".into(),
+                groups: vec!["a1".into()],
+            },
+            SiteReport {
+                id: "0123456789abcdef".into(),
+                go_statement: Some(loc("main.serve", "/home/dev/src/example.com/app/main.go", 30)),
+                entry_function: Some("main.worker <script>".into()),
+                born: 4_000,
+                ended: 4_000,
+                alive_at_start: 8,
+                alive_at_end: 8,
+                lifetime: Some(LifetimeSeconds {
+                    count: 4_000,
+                    min: 0.000_002,
+                    p50: 0.000_012,
+                    p90: 0.000_8,
+                    p99: 0.003_4,
+                    max: 0.02,
+                    mean: 0.000_3,
+                }),
+                blocked: vec![
+                    BlockedSeconds {
+                        reason: "chan receive".into(),
+                        seconds: 1.2,
+                    },
+                    BlockedSeconds {
+                        reason: "sync".into(),
+                        seconds: 0.4,
+                    },
+                ],
+                alive_series: series(&[8, 9, 7, 8, 10, 8, 8]),
+                verdict: Verdict::Benign,
+                rate_per_minute: None,
+                explanation: "born 4000 and ended 4000 in the 3.0 s window: its goroutines end as they are born".into(),
+                groups: vec![],
+            },
+            SiteReport {
+                id: "fedcba9876543210".into(),
+                go_statement: None,
+                entry_function: Some("main.poller".into()),
+                born: 0,
+                ended: 0,
+                alive_at_start: 2,
+                alive_at_end: 2,
+                lifetime: None,
+                blocked: vec![],
+                alive_series: series(&[2, 2, 2, 2, 2, 2, 2]),
+                verdict: Verdict::NeedMoreSamples,
+                rate_per_minute: None,
+                explanation: "2 existed before the 3.0 s window and none was born or ended in it".into(),
+                groups: vec!["d4".into()],
+            },
+        ],
+    }
+}
+
+/// [`sample_report`] as read from an execution trace: with its per-site table.
+pub fn sample_window_report() -> Report {
+    let mut r = sample_report();
+    r.source.format = "exectrace".into();
+    r.lifecycle = Some(sample_lifecycle());
+    r
 }
 
 /// A lock chain whose root holder runs: every field of a relation filled.
@@ -250,6 +355,7 @@ pub fn clean_report() -> Report {
         },
         relations: vec![],
         groups: vec![g],
+        lifecycle: None,
     }
 }
 
