@@ -27,6 +27,8 @@ pub struct GoBinary {
     pub bss: Vec<(u64, u64)>,
     /// PT_LOAD segments: `(vaddr, file bytes)`, to serve read-only data without the target.
     segments: Vec<(u64, Vec<u8>)>,
+    /// PT_LOAD segments: `(vaddr, file offset, file size)`, for [`GoBinary::file_offset`].
+    file_ranges: Vec<(u64, u64, u64)>,
     /// Notes for the snapshot (e.g. a layout borrowed from a neighbouring release).
     pub notes: Vec<String>,
     /// ELF type is `ET_DYN` (PIE): addresses need the load bias.
@@ -138,6 +140,13 @@ impl GoBinary {
                 ),
             });
         }
+        let file_ranges: Vec<(u64, u64, u64)> = file
+            .segments()
+            .map(|s| {
+                let (off, size) = s.file_range();
+                (s.address(), off, size)
+            })
+            .collect();
         let segments: Vec<(u64, Vec<u8>)> = file
             .segments()
             .filter_map(|s| Some((s.address(), s.data().ok()?.to_vec())))
@@ -254,6 +263,7 @@ impl GoBinary {
             pie: file.kind() == object::ObjectKind::Dynamic,
             base_vaddr: segments.iter().map(|s| s.0).min().unwrap_or(0) & !0xfff,
             segments,
+            file_ranges,
             notes,
         })
     }
@@ -263,6 +273,15 @@ impl GoBinary {
         self.segments.iter().find_map(|(va, d)| {
             let o = addr.checked_sub(*va)? as usize;
             d.get(o..o.checked_add(n)?)
+        })
+    }
+
+    /// The offset in the executable's file of the byte at link-time address `addr` (what a
+    /// uprobe is placed by), when a segment holds it in the file.
+    pub fn file_offset(&self, addr: u64) -> Option<u64> {
+        self.file_ranges.iter().find_map(|&(va, off, size)| {
+            let o = addr.checked_sub(va)?;
+            (o < size).then(|| off.checked_add(o)).flatten()
         })
     }
 

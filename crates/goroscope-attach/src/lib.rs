@@ -123,6 +123,58 @@ pub fn attach_pid_with_stats(
     }
 }
 
+/// A live Go process opened for reading: its executable, analysed, and its load bias.
+pub struct OpenProcess {
+    pub pid: u32,
+    /// The executable as `/proc/PID/exe` names it (for messages).
+    pub exe: String,
+    pub binary: binary::GoBinary,
+    /// Runtime address = link-time address + `bias` (non-zero for a PIE).
+    pub bias: u64,
+}
+
+/// Opens process `pid` for reading: loads and analyses its executable, finds its load bias,
+/// and checks with one read that its memory can be read (clear errors for a missing process,
+/// a zombie, a kernel thread, no permission, not Go). What the eBPF tracer starts from.
+pub fn open_process(pid: u32) -> Result<OpenProcess, AttachError> {
+    #[cfg(target_os = "linux")]
+    {
+        let (binary, exe, bias) = live::open(pid)?;
+        Ok(OpenProcess {
+            pid,
+            exe,
+            binary,
+            bias,
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        Err(AttachError::unsupported(std::env::consts::OS))
+    }
+}
+
+/// Snapshots an opened process (non-blocking; [`AttachOptions::pause`] is ignored), without
+/// loading its executable again.
+pub fn snapshot_process(p: &OpenProcess, opts: &AttachOptions) -> Result<Snapshot, AttachError> {
+    #[cfg(target_os = "linux")]
+    {
+        live::snapshot_pid(
+            p.pid,
+            &p.binary,
+            &p.exe,
+            p.bias,
+            opts,
+            std::collections::HashMap::new(),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (p, opts);
+        Err(AttachError::unsupported(std::env::consts::OS))
+    }
+}
+
 /// Snapshots the goroutines of process `pid`.
 pub fn attach_pid(pid: u32, opts: &AttachOptions) -> Result<Snapshot, AttachError> {
     #[cfg(target_os = "linux")]

@@ -438,22 +438,17 @@ impl<'a> Walker<'a> {
     /// `printcreatedby`: the function containing `gopc` and the line of the `go` statement,
     /// unless the runtime would hide it.
     fn creator_frame(&mut self, gopc: u64) -> Option<FrameId> {
-        let f = self.find(gopc)?;
-        let name = self.bin.pclntab.name(&f).to_string();
-        let wrapper = f.func_id == self.bin.layout.funcid_wrapper;
-        if !(self.opts.system || (visible_name(&name) && !wrapper)) {
+        let c = creator_site(self.bin, self.bias, gopc)?;
+        if !(self.opts.system || c.visible) {
             return None;
         }
-        let link = gopc.wrapping_sub(self.bias);
-        let tracepc = if link > f.entry { link - 1 } else { link };
-        let (file, line) = self.bin.pclntab.file_line(&f, tracepc);
-        let function = self.interner.intern_str(&print_name(&name, self.bin.minor));
-        let file = self.interner.intern_str(&file);
+        let function = self.interner.intern_str(&c.function);
+        let file = self.interner.intern_str(&c.file);
         Some(self.interner.intern_frame(Frame {
             function,
             file,
-            line,
-            offset: (link > f.entry).then(|| (link - f.entry) as u32),
+            line: c.line,
+            offset: c.offset,
             inlined: false,
         }))
     }
@@ -491,4 +486,39 @@ fn same(a: &GFields, b: &GFields) -> bool {
         && a.sched_pc == b.sched_pc
         && a.syscallsp == b.syscallsp
         && a.stack_hi == b.stack_hi
+}
+
+/// Where a goroutine was created: the `go` statement at `gopc` (a runtime address), as the
+/// runtime's `printcreatedby` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CreatorSite {
+    /// The function holding the `go` statement, named the way the runtime prints it.
+    pub function: String,
+    pub file: String,
+    /// The line of the `go` statement.
+    pub line: u32,
+    /// `gopc`'s offset in its function (`+0x…` in a traceback).
+    pub offset: Option<u32>,
+    /// The runtime shows it in a `debug=2` dump (`false`: a runtime function or a wrapper, only
+    /// shown with `GOTRACEBACK=system`).
+    pub visible: bool,
+}
+
+/// Symbolizes a goroutine's `gopc` (a runtime address; `bias` is the load bias of a PIE) into
+/// its creation site: what attach prints as `created by`, and what the eBPF tracer keys its
+/// creation sites by. `None` when no function holds `gopc`.
+pub fn creator_site(bin: &GoBinary, bias: u64, gopc: u64) -> Option<CreatorSite> {
+    let link = gopc.wrapping_sub(bias);
+    let f = bin.pclntab.find(link)?;
+    let name = bin.pclntab.name(&f);
+    let wrapper = f.func_id == bin.layout.funcid_wrapper;
+    let tracepc = if link > f.entry { link - 1 } else { link };
+    let (file, line) = bin.pclntab.file_line(&f, tracepc);
+    Some(CreatorSite {
+        function: print_name(name, bin.minor).into_owned(),
+        file,
+        line,
+        offset: (link > f.entry).then(|| (link - f.entry) as u32),
+        visible: visible_name(name) && !wrapper,
+    })
 }
