@@ -93,6 +93,57 @@ impl Event {
     }
 }
 
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One event as a JSON line (`--events FILE`): `kind`, `ts_ns` (CLOCK_MONOTONIC), `goid`, and
+/// per kind `parent_goid`, `blocked_ns`, `wait_reason` (number), `stack_id`; `site` (the `go`
+/// statement) and `entry` when known.
+pub fn json_line(e: &Event, site: Option<&crate::state::Site>) -> String {
+    let kind = match e.kind {
+        Kind::Create => "create",
+        Kind::Exit => "exit",
+        Kind::Park => "park",
+        Kind::Resume => "resume",
+    };
+    let mut s = format!(
+        "{{\"kind\":\"{kind}\",\"ts_ns\":{},\"goid\":{}",
+        e.ts, e.goid
+    );
+    match e.kind {
+        Kind::Create => s.push_str(&format!(",\"parent_goid\":{}", e.parent_goid)),
+        Kind::Resume => s.push_str(&format!(
+            ",\"blocked_ns\":{},\"wait_reason\":{}",
+            e.blocked_ns, e.reason
+        )),
+        Kind::Park => s.push_str(&format!(",\"wait_reason\":{}", e.reason)),
+        Kind::Exit => {}
+    }
+    if let Some(id) = e.stack_id {
+        s.push_str(&format!(",\"stack_id\":{id}"));
+    }
+    if let Some(site) = site {
+        s.push_str(&format!(",\"site\":{}", json_str(&site.key.to_string())));
+        if let Some(entry) = &site.entry {
+            s.push_str(&format!(",\"entry\":{}", json_str(entry)));
+        }
+    }
+    s.push('}');
+    s
+}
+
 /// The BPF program's counters (`enum counter`), summed over CPUs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -170,6 +221,26 @@ mod tests {
         let mut bad = b;
         bad[0] = 9;
         assert_eq!(Event::decode(&bad), None);
+    }
+
+    #[test]
+    fn json_lines() {
+        let e = Event {
+            kind: Kind::Create,
+            ts: 5,
+            goid: 7,
+            parent_goid: 1,
+            blocked_ns: 0,
+            gopc: 0,
+            startpc: 0,
+            reason: 0,
+            stack_id: None,
+        };
+        assert_eq!(
+            json_line(&e, None),
+            r#"{"kind":"create","ts_ns":5,"goid":7,"parent_goid":1}"#
+        );
+        assert_eq!(json_str("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
     }
 
     #[test]

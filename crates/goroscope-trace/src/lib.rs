@@ -31,9 +31,12 @@ mod error;
 pub mod event;
 pub mod plan;
 pub mod preflight;
+pub mod report;
+pub mod signals;
 pub mod state;
 pub mod symbols;
 mod tracer;
+pub mod view;
 
 pub use error::TraceError;
 pub use tracer::{SiteCount, TraceOptions, TraceOutcome, Tracer, BUILT_IN};

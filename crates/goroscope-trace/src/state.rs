@@ -341,8 +341,8 @@ impl State {
         }
     }
 
-    /// Applies one event.
-    pub fn apply(&mut self, e: &Event, sym: &mut dyn Symbolize) {
+    /// Applies one event; returns the index of its goroutine's site, when known.
+    pub fn apply(&mut self, e: &Event, sym: &mut dyn Symbolize) -> Option<usize> {
         self.events += 1;
         self.now_ns = self.now_ns.max(e.ts);
         match e.kind {
@@ -370,6 +370,7 @@ impl State {
                         parent: (e.parent_goid != 0).then_some(e.parent_goid),
                     },
                 );
+                Some(site)
             }
             Kind::Exit => match self.live.remove(&e.goid) {
                 Some(g) => {
@@ -379,6 +380,7 @@ impl State {
                     if let Some(b) = g.born {
                         s.lifetimes.add(e.ts.saturating_sub(b));
                     }
+                    Some(g.site)
                 }
                 None => {
                     // Alive when tracing began, ended before the seed read it.
@@ -386,22 +388,23 @@ impl State {
                     let s = &mut self.sites[site];
                     s.existed_at_start += 1;
                     s.ended += 1;
+                    Some(site)
                 }
             },
             Kind::Park => {
-                if let Some(g) = self.live.get(&e.goid) {
-                    self.sites[g.site].parks += 1;
-                    if let Some(id) = e.stack_id {
-                        *self.park_stacks.entry((g.site, id)).or_default() += 1;
-                    }
+                let g = self.live.get(&e.goid)?;
+                self.sites[g.site].parks += 1;
+                if let Some(id) = e.stack_id {
+                    *self.park_stacks.entry((g.site, id)).or_default() += 1;
                 }
+                Some(g.site)
             }
             Kind::Resume => {
-                if let Some(g) = self.live.get(&e.goid) {
-                    let k = self.park_sample.max(1) as u64;
-                    *self.sites[g.site].blocked_ns.entry(e.reason).or_default() +=
-                        e.blocked_ns.saturating_mul(k);
-                }
+                let g = self.live.get(&e.goid)?;
+                let k = self.park_sample.max(1) as u64;
+                *self.sites[g.site].blocked_ns.entry(e.reason).or_default() +=
+                    e.blocked_ns.saturating_mul(k);
+                Some(g.site)
             }
         }
     }

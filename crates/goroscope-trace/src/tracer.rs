@@ -40,6 +40,11 @@ pub struct TraceOptions {
     pub seed: bool,
     /// How often the state is ticked (alive series, rates) and the counters read.
     pub tick: Duration,
+    /// Write every event as a JSON line to this file.
+    pub events: Option<std::path::PathBuf>,
+    /// Snapshot the goroutines alive at the end (attach, before the probes are detached):
+    /// the snapshot the report analyses, with the window's lifecycles.
+    pub end_snapshot: bool,
 }
 
 impl Default for TraceOptions {
@@ -51,6 +56,8 @@ impl Default for TraceOptions {
             ring_bytes: 16 << 20,
             seed: true,
             tick: Duration::from_secs(1),
+            events: None,
+            end_snapshot: false,
         }
     }
 }
@@ -82,6 +89,11 @@ pub struct TraceOutcome {
     pub stacks: HashMap<u32, Vec<u64>>,
     /// Symbolized stacks by stack id: `(function, file, line)` innermost first.
     pub stack_frames: HashMap<u32, Vec<(String, String, u32)>>,
+    /// The goroutines alive at the end, with the window's lifecycles attached
+    /// ([`crate::report::lifecycles`]), with [`TraceOptions::end_snapshot`].
+    pub end: Option<Snapshot>,
+    /// The release's wait reason texts, by number.
+    pub wait_reasons: Vec<String>,
     /// The target exited while traced.
     pub target_exited: bool,
     /// Wall time of the window.

@@ -69,6 +69,12 @@ pub enum Command {
         after_help = "Exit status: 1 when findings at or above --fail-on (default: suspect) are found in an exiting Go\nprocess, else the program's own exit status (2 if goroscope itself fails).\n\nExamples:\n  goroscope run -- go test ./pkg/...\n  goroscope run --fail-on leak -- ./server.test -test.run TestShutdown\n  goroscope run --trace -- go test -run TestShutdown ./server"
     )]
     Run(RunArgs),
+    /// Follow every goroutine's birth and death in a running Go process with eBPF (no code
+    /// change, no restart): a live view, then a report with each creation site's lifecycle.
+    #[command(
+        after_help = "Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE) and a goroscope built with the `ebpf` feature.\n\nExamples:\n  sudo goroscope trace $(pidof myservice) --for 60s\n  goroscope trace 1234 --for 30s -o json --events events.jsonl"
+    )]
+    Trace(crate::ebpf::TraceArgs),
     /// List the leak rules (ids for -A/-W/-D and the config's [rules]), or explain one.
     Rules(RulesArgs),
 }
@@ -492,7 +498,7 @@ impl TypedValueParser for FormatParser {
 /// The subject a command's `--output` writes.
 fn subject_of(command: &str) -> Option<Subject> {
     match command {
-        "analyze" | "attach" | "run" => Some(Subject::Report),
+        "analyze" | "attach" | "run" | "trace" => Some(Subject::Report),
         "diff" => Some(Subject::Diff),
         "trend" => Some(Subject::Trend),
         _ => None,

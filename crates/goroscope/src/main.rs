@@ -2,6 +2,7 @@
 //! errors to exit codes. Everything a library user would want lives in the library crates.
 
 mod cli;
+mod ebpf;
 mod output;
 mod rules;
 mod trace;
@@ -122,6 +123,7 @@ impl App {
             Command::Trend(args) => self.cmd_trend(args),
             Command::Attach(args) => self.cmd_attach(args),
             Command::Run(args) => self.cmd_run(args),
+            Command::Trace(args) => self.cmd_trace(args),
             Command::Rules(args) => {
                 rules::cmd_rules(&args, cli::terminal_width().unwrap_or(100)).map(|()| 0)
             }

@@ -223,9 +223,26 @@ pub(super) fn run(
         bin: &target.binary,
         bias: target.bias,
     };
-    let apply = |sym: &mut BinarySymbols, st: &mut State| {
+    let mut events_out = match &opts.events {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| TraceError::Bpf {
+                what: format!("creating the events file {}", path.display()),
+                detail: e.to_string(),
+            })?,
+        )),
+        None => None,
+    };
+    let mut apply = |sym: &mut BinarySymbols, st: &mut State| {
+        use std::io::Write;
         for e in pending.borrow_mut().drain(..) {
-            st.apply(&e, sym);
+            let site = st.apply(&e, sym);
+            if let Some(w) = events_out.as_mut() {
+                let _ = writeln!(
+                    w,
+                    "{}",
+                    crate::event::json_line(&e, site.map(|i| &st.sites[i]))
+                );
+            }
         }
     };
     let mut next_tick = Instant::now() + opts.tick;
@@ -252,6 +269,14 @@ pub(super) fn run(
             }
         }
     }
+    // The goroutines alive at the end, read while the probes are still in place (the
+    // window ends when they go).
+    let end = if opts.end_snapshot && !target_exited {
+        let aopts = goroscope_attach::AttachOptions::default();
+        goroscope_attach::snapshot_process(&target, &aopts).ok()
+    } else {
+        None
+    };
     // Detach first: after this no event is produced, so draining gets all of them.
     drop(links);
     let _ = rb.consume();
@@ -287,7 +312,15 @@ pub(super) fn run(
         }
         st.clone()
     };
+    let wait_reasons = target.binary.layout.wait_reasons.clone();
+    let end = end.map(|mut snap| {
+        let lc = crate::report::lifecycles(&state, &mut snap, &wait_reasons);
+        snap.lifecycle = Some(Box::new(lc));
+        snap
+    });
     Ok(TraceOutcome {
+        end,
+        wait_reasons,
         state,
         plan,
         exe: target.exe.clone(),
