@@ -118,3 +118,135 @@ pub fn cannot_trace() -> Option<String> {
         )
     }
 }
+
+/// A running `trace_service`; killed on drop.
+pub struct Service {
+    pub child: Child,
+    pub addr: String,
+    pub binary: PathBuf,
+}
+
+impl Service {
+    pub fn start(tc: &Toolchain) -> Service {
+        let binary = build_with("trace_service", tc, BuildOptions::default());
+        let mut child = Command::new(&binary)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting trace_service");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut addr = String::new();
+        for l in lines.by_ref() {
+            let l = l.expect("reading trace_service");
+            if let Some(a) = l.strip_prefix("ADDR ") {
+                addr = a.trim().to_string();
+            }
+            if l == "READY" {
+                break;
+            }
+        }
+        assert!(!addr.is_empty(), "trace_service printed no ADDR");
+        Service {
+            child,
+            addr,
+            binary,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts its load generator: `conns` connections GET `path` for `secs` (at `rate`/s).
+    pub fn load(&self, path: &str, conns: u32, secs: f64, rate: Option<f64>) -> Load {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args([
+            "load",
+            &self.addr,
+            path,
+            &conns.to_string(),
+            &secs.to_string(),
+        ]);
+        if let Some(r) = rate {
+            cmd.arg(r.to_string());
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting the load generator");
+        Load { child: Some(child) }
+    }
+
+    /// Still running (not exited, not a zombie).
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the load generator reports.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoadResult {
+    pub requests: u64,
+    pub failures: u64,
+    pub seconds: f64,
+}
+
+/// A running load generator; killed on drop.
+pub struct Load {
+    child: Option<Child>,
+}
+
+impl Load {
+    /// Stops it early (SIGTERM: it ends its requests and reports) and reads its result.
+    pub fn stop(self) -> LoadResult {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        }
+        self.finish()
+    }
+
+    /// Waits for it to end and reads its result.
+    pub fn finish(mut self) -> LoadResult {
+        let child = self.child.take().unwrap();
+        let out = child.wait_with_output().expect("load generator");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("LOAD "))
+            .unwrap_or_else(|| panic!("no LOAD line: {text}"));
+        serde_json::from_str(line).expect("LOAD json")
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Probes listed in tracefs (uprobe_events), which must stay empty of goroscope's: its probes
+/// are perf-event links that tracefs never lists, and none may be left behind.
+pub fn tracefs_uprobes() -> Vec<String> {
+    [
+        "/sys/kernel/tracing/uprobe_events",
+        "/sys/kernel/debug/tracing/uprobe_events",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .flat_map(|s| s.lines().map(str::to_string).collect::<Vec<_>>())
+    .collect()
+}
