@@ -18,7 +18,10 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
   services=(prometheus prometheus-alertmanager prometheus-pushgateway etcd-server etcd-client)
   daemons=(/usr/bin/prometheus /usr/bin/prometheus-alertmanager /usr/bin/prometheus-pushgateway /usr/bin/etcd)
   need=()
-  for pkg in chromium gdb graphviz "${services[@]}"; do
+  # clang, libelf, zlib and pkg-config build the eBPF tracer (cargo feature `ebpf`: clang compiles
+  # its BPF program, libbpf-sys builds libbpf from source against libelf and zlib).
+  ebpf=(clang-14 libelf-dev zlib1g-dev pkg-config)
+  for pkg in chromium gdb graphviz "${services[@]}" "${ebpf[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then
@@ -109,3 +112,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+# The eBPF tracer (goroscope trace): built and tested with its feature. Its tests that load BPF
+# and attach uprobes need root (CI runs as root); elsewhere they print SKIPPED and why.
+step "cargo clippy and cargo test with the eBPF tracer (--features ebpf)"
+cargo clippy -p goroscope-trace -p goroscope --all-targets --locked \
+  --features goroscope-trace/ebpf,goroscope/ebpf -- -D warnings
+cargo test -p goroscope-trace --locked --features ebpf
+# Of the CLI's tests only trace's change with the feature; the others ran above.
+cargo test -p goroscope --locked --features ebpf --test trace
