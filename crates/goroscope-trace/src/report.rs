@@ -81,7 +81,7 @@ pub fn lifecycles(state: &State, end: &mut Snapshot, wait_reasons: &[String]) ->
                     }
                 })
                 .collect();
-            blocked.sort_by(|a, b| b.ns.cmp(&a.ns));
+            blocked.sort_by_key(|b| std::cmp::Reverse(b.ns));
             out.blocked = blocked;
             out.alive_series = s
                 .series

@@ -5,12 +5,10 @@
 
 mod common;
 
-use common::goroscope;
-
 #[cfg(not(feature = "ebpf"))]
 #[test]
 fn without_the_feature_trace_says_it_was_not_built_in() {
-    let out = goroscope()
+    let out = common::goroscope()
         .args(["trace", "1", "--for", "1s"])
         .output()
         .unwrap();
