@@ -135,3 +135,67 @@ fn fifty_thousand_births_a_second() {
     // The machine is shared: the rate reached is reported, and must be near the goal.
     assert!(rate > 25_000.0, "only {rate:.0} births/s reached");
 }
+
+/// `park` and `stacks`: blocked time per site and wait reason (sampled, scaled back up), and
+/// creation stacks that name the function holding the `go` statement and its callers.
+#[test]
+fn parks_and_creation_stacks() {
+    if let Some(why) = cannot_trace() {
+        eprintln!("SKIPPED parks_and_creation_stacks: {why}");
+        return;
+    }
+    let tc = toolchains().pop().unwrap();
+    let mut churn = Churn::start(&tc, BuildOptions::default(), &[("FIXTURE_SPAN_MS", "500")]);
+    let opts = TraceOptions {
+        park: true,
+        park_sample: 2,
+        stacks: true,
+        ..Default::default()
+    };
+    let tracer = Tracer::start(churn.pid(), &opts).unwrap();
+    assert!(tracer
+        .plan()
+        .probes
+        .iter()
+        .any(|p| p.function == "runtime.gopark"));
+    let r = churn.run();
+    let out = tracer.stop().unwrap();
+    let st = &out.state;
+    assert_eq!(st.counters.lost(), 0, "{:?}", st.counters);
+    assert!(
+        st.counters.parked > 0 && st.counters.resumed > 0,
+        "{:?}",
+        st.counters
+    );
+    let sleeper = r.sites.iter().find(|s| s.name == "sleeper").unwrap();
+    let site = st
+        .sites
+        .iter()
+        .find(|s| matches!(&s.key, SiteKey::GoStatement { line, .. } if *line == sleeper.line))
+        .unwrap();
+    let sleep = out
+        .wait_reasons
+        .iter()
+        .position(|w| w == "sleep")
+        .expect("the release names the sleep wait reason") as u8;
+    // Every sleeper sleeps 1 ms; half are followed: about born × 1 ms in all, once scaled.
+    let ns = site.blocked_ns.get(&sleep).copied().unwrap_or(0);
+    assert!(
+        ns >= sleeper.born * 500_000 / 2,
+        "sleep blocked {ns} ns for {} sleepers",
+        sleeper.born
+    );
+    // Creation stacks: the spawn function and its caller, main.main.
+    let worker = r.sites.iter().find(|s| s.name == "worker").unwrap();
+    let (&(_, id), _) = st
+        .create_stacks
+        .iter()
+        .find(|((s, _), _)| {
+            matches!(&st.sites[*s].key, SiteKey::GoStatement { line, .. } if *line == worker.line)
+        })
+        .expect("worker creations have stacks");
+    let frames = &out.stack_frames[&id];
+    let names: Vec<&str> = frames.iter().map(|f| f.0.as_str()).collect();
+    assert!(names.contains(&"main.spawnWorker"), "{names:?}");
+    assert!(names.contains(&"main.main"), "{names:?}");
+}
