@@ -50,7 +50,7 @@ mod report;
 mod settle;
 
 pub use error::{CheckError, OutputTail};
-pub use options::{CheckOptions, ServiceOptions, SettleOptions, Target, Workload};
+pub use options::{CheckOptions, ServiceOptions, SettleOptions, Target, Workload, MAX_REPEAT};
 pub use process::stop_on_signals;
 pub use report::{
     CheckGroup, CheckReport, CheckSummary, CheckVerdict, Outcome, Point, ServiceReport, SettledBy,

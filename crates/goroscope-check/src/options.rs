@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The most workload runs: every run's snapshot is kept until the decision.
+pub const MAX_REPEAT: u32 = 100;
+
 /// Where the goroutines are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -149,7 +152,8 @@ pub struct CheckOptions {
     pub workload: Workload,
     /// How long the target (and `--ready`) may take to answer at the start.
     pub ready_timeout: Duration,
-    /// Workload runs; with 2 or more, only growth with the runs is a leak (warm-up is not).
+    /// Workload runs (1 to [`MAX_REPEAT`]); with 2 or more, only growth with the runs is a leak
+    /// (warm-up is not).
     pub repeat: u32,
     /// Requests per workload run, as the user states it: growth is also reported per request.
     pub requests: Option<u64>,
@@ -207,8 +211,8 @@ impl CheckOptions {
             }
             _ => {}
         }
-        if self.repeat == 0 {
-            return bad("--repeat must be at least 1".into());
+        if self.repeat == 0 || self.repeat > MAX_REPEAT {
+            return bad(format!("--repeat must be 1 to {MAX_REPEAT}"));
         }
         if self.requests == Some(0) {
             return bad("--requests must be at least 1 (requests per workload run)".into());
