@@ -111,7 +111,8 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
     /// Run the workload N times. With N ≥ 2 only groups that grow with the runs fail (what run 1
     /// adds — pools, caches, keep-alive connections — is warm-up); with 1, anything new does.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// At most 100 (every run's snapshot is kept until the decision).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
     /// Instead of a workload command: wait this long per run while something else drives the
     /// service.
