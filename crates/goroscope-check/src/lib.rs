@@ -44,7 +44,7 @@ mod error;
 mod options;
 mod probe;
 mod process;
-pub mod redact;
+mod redact;
 pub mod render;
 mod report;
 mod settle;
@@ -316,7 +316,7 @@ fn ready(
                     url_ok = true;
                     continue;
                 }
-                Err(e) => format!("--ready {}: {e}", redact::redact_url(u)),
+                Err(e) => format!("--ready {}: {e}", redact::shown(u)),
             },
             _ => match probe.as_mut() {
                 Some(p) => match p.snapshot() {
@@ -367,7 +367,7 @@ fn get_ok(url: &str) -> Result<(), String> {
         }
         ureq::Error::ConnectionFailed => "cannot connect".to_string(),
         ureq::Error::Timeout(_) => "no answer within 5s".to_string(),
-        other => other.to_string().replace(url, "<url>"),
+        other => goroscope_model::redact_urls_in(&other.to_string()).into_owned(),
     })?;
     let status = resp.status();
     if status.is_success() {

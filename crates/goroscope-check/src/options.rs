@@ -1,7 +1,7 @@
 //! What to check and how.
 
 use crate::error::CheckError;
-use crate::redact::redact_url;
+use crate::redact::shown;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -29,7 +29,7 @@ impl Target {
     /// query values, or `pid 1234`.
     pub fn display(&self) -> String {
         match self {
-            Target::Url(u) => redact_url(u),
+            Target::Url(u) => shown(u),
             Target::Pid(p) => format!("pid {p}"),
             Target::Started => "the started service (pid)".to_string(),
         }
@@ -54,13 +54,13 @@ impl FromStr for Target {
                 Ok(p) if p > 0 => Ok(Target::Pid(p)),
                 _ => Err(CheckError::Invalid(format!(
                     "--target {}: `{n}` is not a process id (expected pid:PID, e.g. pid:1234)",
-                    redact_url(t)
+                    shown(t)
                 ))),
             };
         }
         Err(CheckError::Invalid(format!(
             "--target {}: expected an http(s):// URL of the service's /debug/pprof, pid:PID, or pid (the Go program --start started)",
-            redact_url(t)
+            shown(t)
         )))
     }
 }
@@ -235,7 +235,7 @@ impl CheckOptions {
                 if !(l.starts_with("http://") || l.starts_with("https://")) {
                     return bad(format!(
                         "--ready {}: expected an http(s):// URL that answers 2xx once the service is ready",
-                        redact_url(r)
+                        shown(r)
                     ));
                 }
             }

@@ -1,8 +1,9 @@
 //! Taking one snapshot of the target: over HTTP pprof, or from a process's memory.
 
 use crate::error::CheckError;
-use crate::redact::redact_url;
+use crate::redact::shown;
 use goroscope_attach::{AttachError, AttachOptions};
+use goroscope_model::redact_urls_in;
 use goroscope_model::Snapshot;
 use std::time::SystemTime;
 
@@ -32,18 +33,18 @@ impl UrlProbe {
 impl Probe for UrlProbe {
     fn snapshot(&mut self) -> Result<Snapshot, CheckError> {
         let err = |message: String| CheckError::Probe {
-            target: redact_url(&self.url),
+            target: shown(&self.url),
             message,
         };
-        // The reader's error names the URL as typed: rebuild the message from its parts so
-        // credentials in the URL never reach the output.
+        // Rebuild the message from the reader's error without its input (the target is named
+        // once, redacted), and redact any URL the message quotes.
         let mut snaps = goroscope_ingest::read_input(&self.url, &self.opts).map_err(|e| {
             let at = match (e.line, e.offset) {
                 (Some(l), _) => format!("line {l}: "),
                 (None, Some(o)) => format!("byte {o}: "),
                 _ => String::new(),
             };
-            err(format!("{at}{}", e.message.replace(&self.url, "<target>")))
+            err(format!("{at}{}", redact_urls_in(&e.message)))
         })?;
         if snaps.len() != 1 {
             return Err(err(format!(
@@ -52,13 +53,13 @@ impl Probe for UrlProbe {
             )));
         }
         let mut s = snaps.pop().expect("one snapshot");
-        s.source.input = redact_url(&self.url);
+        s.source.input = shown(&self.url);
         s.taken_at.get_or_insert_with(SystemTime::now);
         Ok(s)
     }
 
     fn name(&self) -> String {
-        redact_url(&self.url)
+        shown(&self.url)
     }
 }
 

@@ -1,55 +1,20 @@
-//! Keeping secrets out of reports and messages: URL credentials and secret-looking query values.
+//! Keeping secrets out of reports and messages: the project's one URL redaction
+//! ([`goroscope_model::redact_url`]), plus `user:password@` in text that is not a URL (a
+//! `--target` typed without its scheme is echoed in the error that says so).
 
-/// Query parameter names whose values are hidden (compared case-insensitively, as substrings).
-const SECRET_PARAMS: &[&str] = &[
-    "token", "secret", "password", "passwd", "auth", "key", "sig", "session", "cred",
-];
+use goroscope_model::{redact_url, REDACTED};
 
-/// `url` with its userinfo replaced by `***` and the values of secret-looking query
-/// parameters (`token`, `api_key`, `password`, …) by `***`. Anything that is not a URL is
-/// returned with the same treatment applied to whatever looks like `user:pass@`.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (Some(s), r),
-        None => (None, url),
-    };
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(auth_end);
-    let authority = match authority.rfind('@') {
-        Some(i) => format!("***@{}", &authority[i + 1..]),
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let (query, frag) = match query.split_once('#') {
-                Some((q, f)) => (q, Some(f)),
-                None => (query, None),
-            };
-            let q: Vec<String> = query
-                .split('&')
-                .map(|p| match p.split_once('=') {
-                    Some((k, _)) if is_secret(k) => format!("{k}=***"),
-                    _ => p.to_string(),
-                })
-                .collect();
-            let mut t = format!("{path}?{}", q.join("&"));
-            if let Some(f) = frag {
-                t.push('#');
-                t.push_str(f);
-            }
-            t
-        }
-        None => tail.to_string(),
-    };
-    match scheme {
-        Some(s) => format!("{s}://{authority}{tail}"),
-        None => format!("{authority}{tail}"),
+/// `s` as reports and errors may show it: credentials and secret-looking query values of a URL
+/// replaced by `***`; in anything else, whatever precedes an `@` before the first `/`.
+pub fn shown(s: &str) -> String {
+    if s.contains("://") {
+        return redact_url(s).into_owned();
     }
-}
-
-fn is_secret(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    SECRET_PARAMS.iter().any(|s| n.contains(s))
+    let authority_end = s.find(['/', '?', '#']).unwrap_or(s.len());
+    match s[..authority_end].rfind('@') {
+        Some(at) => format!("{REDACTED}{}", &s[at..]),
+        None => s.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -59,19 +24,20 @@ mod tests {
     #[test]
     fn hides_credentials_and_tokens() {
         assert_eq!(
-            redact_url("http://127.0.0.1:6060/debug/pprof/goroutine?debug=2"),
+            shown("http://127.0.0.1:6060/debug/pprof/goroutine?debug=2"),
             "http://127.0.0.1:6060/debug/pprof/goroutine?debug=2"
         );
         assert_eq!(
-            redact_url("https://admin:s3cret@host:8443/debug/pprof/"),
+            shown("https://admin:s3cret@host:8443/debug/pprof/"),
             "https://***@host:8443/debug/pprof/"
         );
-        assert_eq!(
-            redact_url("http://h/debug/pprof/goroutine?debug=2&access_token=abc&API_KEY=x#f"),
-            "http://h/debug/pprof/goroutine?debug=2&access_token=***&API_KEY=***#f"
-        );
+        let s = shown("http://h/debug/pprof/goroutine?debug=2&access_token=abc&API_KEY=x#f");
+        assert!(!s.contains("abc") && !s.contains("=x"), "{s}");
+        assert!(s.contains("debug=2"), "{s}");
         // An @ in the path is not userinfo.
-        assert_eq!(redact_url("http://h/a@b"), "http://h/a@b");
-        assert_eq!(redact_url("u:p@h:1/x"), "***@h:1/x");
+        assert_eq!(shown("http://h/a@b"), "http://h/a@b");
+        // Not a URL: still no password.
+        assert_eq!(shown("u:p@h:1/x"), "***@h:1/x");
+        assert_eq!(shown("localhost:6060"), "localhost:6060");
     }
 }
