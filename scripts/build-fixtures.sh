@@ -20,13 +20,16 @@ fi
 # The same environment as the harness: local toolchain only, no module proxy, no cgo.
 export GOTOOLCHAIN=local GOFLAGS= GOPROXY=off GO111MODULE=on CGO_ENABLED=0
 export GOCACHE="${GOCACHE:-$root/fixtures/build/.gocache}" GOPATH="${GOPATH:-$root/fixtures/build/.gopath}"
-# Only the programs that speak the ADDR/EXPECT/READY protocol (they use internal/fx), and the
-# relation fixtures under relations/ (built to fixtures/build/<version>/relations/<name>).
+# The programs that speak the ADDR/EXPECT/READY protocol: the pattern fixtures (they use
+# internal/fx), the relation fixtures under relations/ (built to
+# fixtures/build/<version>/relations/<name>) and the `goroscope check` services (internal/svc),
+# plus check's workload, check-load.
 names=()
 for d in "$src"/*/ "$src"/relations/*/; do
   n=${d#"$src"/}; n=${n%/}
-  grep -q '"goroscope.test/fixtures/internal/fx"' "$d/main.go" 2>/dev/null && names+=("$n")
+  grep -qE '"goroscope.test/fixtures/internal/(fx|svc)"' "$d/main.go" 2>/dev/null && names+=("$n")
 done
+names+=(check-load)
 for v in "${versions[@]}"; do
   go="$root/.toolchains/go-$v/bin/go"
   if [ ! -x "$go" ]; then

@@ -77,12 +77,80 @@ pub enum Command {
     Trace(crate::ebpf::TraceArgs),
     /// List the leak rules (ids for -A/-W/-D and the config's [rules]), or explain one.
     Rules(RulesArgs),
+    /// CI gate for a running service: take a baseline, run a workload (N times), let the
+    /// goroutines settle, and fail on groups the workload left behind.
+    #[command(
+        after_help = "Exit status: 0 clean, 1 goroutines left behind (with --repeat N ≥ 2: groups that grow with the runs),\n2 error (the workload failed, the service exited or was not ready, …; no verdict).\n\nExamples:\n  goroscope check --target http://127.0.0.1:6060 --repeat 5 --requests 100 -- ./load-test -n 100\n  goroscope check --start './server' --ready http://127.0.0.1:8080/healthz --target pid --repeat 5 -- ./load-test\n  goroscope check --target pid:1234 --duration 30s --repeat 4 --junit goroutines.xml"
+    )]
+    Check(CheckArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct RulesArgs {
     /// A rule id: show what it detects, why it leaks, an example and the fix.
     pub rule: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Where to read goroutines: the service's pprof URL (`http://host:port` is completed to
+    /// /debug/pprof/goroutine), `pid:PID` (read from memory: no pprof endpoint needed; needs
+    /// ptrace rights, see `attach`), or `pid` (the Go program --start started).
+    #[arg(long, value_name = "URL|pid:PID|pid")]
+    pub target: String,
+    /// Start the service with this shell command (in its own process group, its output kept in
+    /// files the report names); it is stopped at the end (SIGTERM, SIGKILL after --stop-timeout).
+    #[arg(long, value_name = "CMD")]
+    pub start: Option<String>,
+    /// With --start: poll this URL until it answers 2xx (default: poll the target until a
+    /// snapshot can be taken).
+    #[arg(long, value_name = "URL", requires = "start")]
+    pub ready: Option<String>,
+    /// How long the service may take to be ready (the target to answer).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub ready_timeout: HumanDuration,
+    /// With --start: grace period between SIGTERM and SIGKILL when stopping the service.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration, requires = "start")]
+    pub stop_timeout: HumanDuration,
+    /// A TOML file with ignore rules and rule levels (the same as `analyze --config`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run the workload N times. With N ≥ 2 only groups that grow with the runs fail (what run 1
+    /// adds — pools, caches, keep-alive connections — is warm-up); with 1, anything new does.
+    /// At most 100 (every run's snapshot is kept until the decision).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Instead of a workload command: wait this long per run while something else drives the
+    /// service.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<HumanDuration>,
+    /// Requests your workload sends per run: growth is also reported per request.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// How long the goroutines may take to settle after each run (then the last poll is used
+    /// and the report says so).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub settle_timeout: HumanDuration,
+    /// Stop a workload run that takes longer than this (exit 2).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub workload_timeout: Option<HumanDuration>,
+    /// Report form: terminal, json (the check document of docs/json-schema.md) or markdown.
+    #[arg(short = 'o', long = "output", value_name = "FORM", default_value = "terminal",
+          value_parser = |s: &str| s.parse::<goroscope_check::render::CheckFormat>())]
+    pub output: goroscope_check::render::CheckFormat,
+    /// Also write JUnit XML to FILE: one test case per leaked group (an error case when the check
+    /// cannot decide).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Keep the service's and workload's output in DIR (default: a new goroscope-check-*
+    /// directory under the temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The workload command and its arguments (after `--`), run once per run; a non-zero exit
+    /// is an error (exit 2), not a verdict.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..,
+          required_unless_present = "duration", conflicts_with = "duration")]
+    pub workload: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug)]

@@ -124,6 +124,7 @@ impl App {
             Command::Attach(args) => self.cmd_attach(args),
             Command::Run(args) => self.cmd_run(args),
             Command::Trace(args) => self.cmd_trace(args),
+            Command::Check(args) => cmd_check(args, self.color),
             Command::Rules(args) => {
                 rules::cmd_rules(&args, cli::terminal_width().unwrap_or(100)).map(|()| 0)
             }
@@ -549,4 +550,56 @@ fn poll(
         }
     }
     Ok(snapshots)
+}
+
+fn cmd_check(args: cli::CheckArgs, color: ColorChoice) -> Result<u8> {
+    use goroscope_check::{CheckOptions, ServiceOptions, Workload};
+    let target: goroscope_check::Target = args.target.parse()?;
+    let workload = match args.duration {
+        Some(d) => Workload::Wait(d.into()),
+        None => Workload::Command(args.workload.clone()),
+    };
+    let mut opts = CheckOptions::new(target.clone(), workload);
+    if let Some(cmd) = &args.start {
+        let mut s = ServiceOptions::new(cmd.clone());
+        s.ready = args.ready.clone();
+        s.stop_timeout = args.stop_timeout.into();
+        opts.service = Some(s);
+    }
+    opts.ready_timeout = args.ready_timeout.into();
+    opts.repeat = args.repeat;
+    opts.requests = args.requests;
+    opts.settle.timeout = args.settle_timeout.into();
+    opts.workload_timeout = args.workload_timeout.map(Into::into);
+    opts.output_dir = args.output_dir.clone();
+    if let Some(path) = &args.config {
+        opts.analysis.config = goroscope_analyze::Config::load(path)
+            .with_context(|| format!("reading --config {}", path.display()))?;
+    }
+    goroscope_check::stop_on_signals();
+    let write_junit = |f: &dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()>| -> Result<()> {
+        if let Some(path) = &args.junit {
+            let mut buf = Vec::new();
+            f(&mut buf)?;
+            std::fs::write(path, buf)
+                .with_context(|| format!("writing --junit {}", path.display()))?;
+        }
+        Ok(())
+    };
+    let report = match goroscope_check::check(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = e.to_string();
+            write_junit(&|w| goroscope_check::render::junit_error(w, &target.display(), &msg))?;
+            return Err(e.into());
+        }
+    };
+    write_junit(&|w| goroscope_check::render::junit(w, &report))?;
+    let mut render = goroscope_check::render::RenderOptions::default();
+    render.color = color.enabled(std::io::stdout().is_terminal());
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    goroscope_check::render::render(&mut w, args.output, &report, &render)?;
+    std::io::Write::flush(&mut w)?;
+    Ok(report.exit_code())
 }
