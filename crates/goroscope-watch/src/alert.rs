@@ -173,7 +173,10 @@ pub struct Alerts {
 
 impl Alerts {
     /// Starts the delivery thread. `generator` is the dashboard URL put in Alertmanager alerts.
-    pub fn start(cfg: &WatchConfig, generator: String) -> Result<Alerts, crate::config::ConfigError> {
+    pub fn start(
+        cfg: &WatchConfig,
+        generator: String,
+    ) -> Result<Alerts, crate::config::ConfigError> {
         let mut sinks = Vec::new();
         for s in &cfg.sinks {
             sinks.push(sink(s, cfg)?);
@@ -193,7 +196,9 @@ impl Alerts {
     pub fn send(&self, a: Alert) {
         {
             let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-            *s.sent.entry((a.kind.clone(), a.status.clone())).or_default() += 1;
+            *s.sent
+                .entry((a.kind.clone(), a.status.clone()))
+                .or_default() += 1;
             match a.status.as_str() {
                 "firing" => {
                     let mut a2 = a.clone();
@@ -224,7 +229,8 @@ fn sink(s: &SinkSection, cfg: &WatchConfig) -> Result<Sink, crate::config::Confi
     if let Some(f) = &s.bearer_token_file {
         auth = Some(crate::config::Secret::new(format!(
             "Bearer {}",
-            read_secret_file(&cfg.resolve(f)).map_err(|m| crate::config::ConfigError::new(&shown, m))?
+            read_secret_file(&cfg.resolve(f))
+                .map_err(|m| crate::config::ConfigError::new(&shown, m))?
         )));
     }
     if let Some(v) = &s.bearer_token_env {
@@ -309,7 +315,10 @@ fn deliver(
                 for (i, s) in sinks.iter().enumerate() {
                     if s.kind == SinkKind::Alertmanager {
                         let body = serde_json::Value::Array(
-                            active.iter().map(|a| a.to_alertmanager(&generator)).collect(),
+                            active
+                                .iter()
+                                .map(|a| a.to_alertmanager(&generator))
+                                .collect(),
                         );
                         post(&agent, s, &body, &stats, fails.entry(i).or_default());
                     }
@@ -328,7 +337,9 @@ fn post(
 ) {
     let text = body.to_string();
     for attempt in 0..3 {
-        let mut req = agent.post(&s.url).header("Content-Type", "application/json");
+        let mut req = agent
+            .post(&s.url)
+            .header("Content-Type", "application/json");
         if let Some(a) = &s.auth {
             req = req.header("Authorization", a.expose());
         }
@@ -349,7 +360,10 @@ fn post(
             Err(e) => redact_url(&e.to_string()),
         };
         if attempt == 2 {
-            stats.lock().unwrap_or_else(|p| p.into_inner()).delivery_errors += 1;
+            stats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .delivery_errors += 1;
             *fails += 1;
             if *fails == 1 || fails.is_power_of_two() {
                 tracing::error!("alert sink {}: delivery failed: {err}", s.shown);

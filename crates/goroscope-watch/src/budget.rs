@@ -163,7 +163,10 @@ impl Budgets {
             .iter()
             .map(|(site, &lim)| (site.clone(), guard_budget(lim)))
             .collect();
-        let explicit = budgets.iter().filter(|b| applies(b, target)).map(|b| (None, b));
+        let explicit = budgets
+            .iter()
+            .filter(|b| applies(b, target))
+            .map(|b| (None, b));
         let implicit = guards.iter().map(|(site, b)| (Some(site.as_str()), b));
         for (guard_site, b) in explicit.chain(implicit) {
             let mut measured = measure(b, obs);

@@ -85,7 +85,9 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
+        parse_duration(&s)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -131,9 +133,14 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "mib" => 1 << 20,
         "gb" | "g" => 1_000_000_000,
         "gib" => 1 << 30,
-        u => return Err(format!("`{s}`: unknown unit `{u}` (use kB, MB, GB, KiB, MiB, GiB)")),
+        u => {
+            return Err(format!(
+                "`{s}`: unknown unit `{u}` (use kB, MB, GB, KiB, MiB, GiB)"
+            ))
+        }
     };
-    n.checked_mul(m).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(m)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 /// `--shard i/n`: this watcher polls the targets whose key hashes to `i` modulo `n`.
@@ -572,7 +579,9 @@ impl WatchConfig {
                 if !(v.starts_with("env:") || v.starts_with("file:")) {
                     return Err(ConfigError::new(
                         place,
-                        format!("header `{h}`: give `env:VAR` or `file:PATH`, never the value itself"),
+                        format!(
+                            "header `{h}`: give `env:VAR` or `file:PATH`, never the value itself"
+                        ),
                     ));
                 }
             }
@@ -658,7 +667,9 @@ pub fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
             ));
         }
         if k.starts_with("__") {
-            return Err(format!("label name `{k}`: names starting with __ are reserved"));
+            return Err(format!(
+                "label name `{k}`: names starting with __ are reserved"
+            ));
         }
         if RESERVED_LABELS.contains(&k.as_str()) {
             return Err(format!(
@@ -736,8 +747,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("reserved"), "{e}");
-        let e = WatchConfig::from_toml("[watch]\nlisten = \"0.0.0.0:9184\"\n", "g.toml")
-            .unwrap_err();
+        let e =
+            WatchConfig::from_toml("[watch]\nlisten = \"0.0.0.0:9184\"\n", "g.toml").unwrap_err();
         assert!(e.message.contains("--allow-remote"), "{e}");
     }
 

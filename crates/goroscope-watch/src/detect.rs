@@ -78,14 +78,28 @@ pub struct GroupTrack {
 /// Something the detector noticed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Restart { why: String },
-    Deploy { why: String },
-    LeakStarted { group: String, rate: f64 },
+    Restart {
+        why: String,
+    },
+    Deploy {
+        why: String,
+    },
+    LeakStarted {
+        group: String,
+        rate: f64,
+    },
     /// A leaking group's growth and count, for alert updates.
-    LeakContinues { group: String, rate: f64 },
-    Recovered { group: String },
+    LeakContinues {
+        group: String,
+        rate: f64,
+    },
+    Recovered {
+        group: String,
+    },
     /// A group started to grow: worth a `debug=2` for detail.
-    StartedGrowing { group: String },
+    StartedGrowing {
+        group: String,
+    },
 }
 
 /// The detector state of one target.
@@ -103,6 +117,10 @@ pub struct Tracker {
     last_start: Option<u64>,
     down_since_last: bool,
     polls: u64,
+    /// The form deploys are judged in (the first seen: the cheap one), and each group's stack
+    /// hash in it; other forms (an occasional debug=2) show other frames, not other code.
+    base_form: Option<crate::poll::Form>,
+    exact: HashMap<String, u64>,
 }
 
 impl Tracker {
@@ -148,23 +166,25 @@ impl Tracker {
         }
         // Deploys: a continuing group whose stack has other lines, or a burst of new groups.
         let mut deploy = None;
-        if restart.is_none() || self.polls > 1 {
+        let base = *self.base_form.get_or_insert(obs.form);
+        if base == obs.form {
             let changed = obs
                 .groups
                 .iter()
-                .filter(|g| {
-                    self.groups
-                        .get(&g.id)
-                        .is_some_and(|k| k.obs.exact != g.exact && k.obs.stack.len() == g.stack.len())
-                })
+                .filter(|g| self.exact.get(&g.id).is_some_and(|&e| e != g.exact))
                 .count();
+            for g in &obs.groups {
+                self.exact.insert(g.id.clone(), g.exact);
+            }
             let new = obs
                 .groups
                 .iter()
                 .filter(|g| !self.groups.contains_key(&g.id))
                 .count();
             if self.polls > 1 && changed > 0 {
-                deploy = Some(format!("{changed} groups' stacks moved to other lines (new build)"));
+                deploy = Some(format!(
+                    "{changed} groups' stacks moved to other lines (new build)"
+                ));
             } else if self.polls > 1 && new >= 3 && new * 2 >= obs.groups.len() {
                 deploy = Some(format!("{new} new groups at once (new code)"));
             }
@@ -199,21 +219,33 @@ impl Tracker {
         let mut seen = std::collections::HashSet::with_capacity(obs.groups.len());
         for g in &obs.groups {
             seen.insert(g.id.as_str());
-            let track = self.groups.entry(g.id.clone()).or_insert_with(|| GroupTrack {
-                points: VecDeque::new(),
-                growth: Growth::Steady,
-                slope: 0.0,
-                p_value: 1.0,
-                verdict: g.verdict,
-                evidence: Vec::new(),
-                obs: g.clone(),
-                count: g.count,
-                absent: 0,
-                calm: 0,
-                hourly: VecDeque::new(),
-                first_seen: t,
-            });
-            track.obs = g.clone();
+            let track = self
+                .groups
+                .entry(g.id.clone())
+                .or_insert_with(|| GroupTrack {
+                    points: VecDeque::new(),
+                    growth: Growth::Steady,
+                    slope: 0.0,
+                    p_value: 1.0,
+                    verdict: g.verdict,
+                    evidence: Vec::new(),
+                    obs: g.clone(),
+                    count: g.count,
+                    absent: 0,
+                    calm: 0,
+                    hourly: VecDeque::new(),
+                    first_seen: t,
+                });
+            // Detail only a debug=2 poll has (creation site, wait minutes, goroutine ids)
+            // stays until the next such poll.
+            let mut o = g.clone();
+            if o.created_by.is_none() {
+                o.created_by = track.obs.created_by.take();
+            }
+            if o.wait_minutes.is_none() {
+                o.wait_minutes = track.obs.wait_minutes;
+            }
+            track.obs = o;
             track.count = g.count;
             track.absent = 0;
         }
@@ -254,10 +286,7 @@ impl Tracker {
                 }
             }
             track.points.push_back((t, c));
-            while track
-                .points
-                .front()
-                .is_some_and(|&(pt, _)| pt < t - window)
+            while track.points.front().is_some_and(|&(pt, _)| pt < t - window)
                 || track.points.len() > MAX_POINTS
             {
                 track.points.pop_front();
@@ -265,6 +294,7 @@ impl Tracker {
         }
         for id in gone {
             self.groups.remove(&id);
+            self.exact.remove(&id);
         }
         // Judge.
         for (id, track) in self.groups.iter_mut() {
@@ -470,14 +500,21 @@ mod tests {
             let leak = 10 + (i / 4) as u64;
             let ev = tr.update(
                 t,
-                &obs(vec![group("pool", pool, NMS, 1), group("leak", leak, NMS, 2)]),
+                &obs(vec![
+                    group("pool", pool, NMS, 1),
+                    group("leak", leak, NMS, 2),
+                ]),
                 &c,
             );
-            if ev.iter().any(|e| matches!(e, Event::LeakStarted { group, .. } if group == "leak")) {
+            if ev
+                .iter()
+                .any(|e| matches!(e, Event::LeakStarted { group, .. } if group == "leak"))
+            {
                 started.get_or_insert(t);
             }
             assert!(
-                !ev.iter().any(|e| matches!(e, Event::LeakStarted { group, .. } if group == "pool")),
+                !ev.iter()
+                    .any(|e| matches!(e, Event::LeakStarted { group, .. } if group == "pool")),
                 "the noisy pool is not a leak (t={t})"
             );
         }
@@ -486,7 +523,11 @@ mod tests {
         let g = &tr.groups["leak"];
         assert_eq!(g.verdict, Verdict::Leak);
         assert!((g.slope - 1.0).abs() < 0.3, "rate {}", g.slope);
-        assert_eq!(tr.groups["pool"].verdict, Verdict::Benign, "settled as stable");
+        assert_eq!(
+            tr.groups["pool"].verdict,
+            Verdict::Benign,
+            "settled as stable"
+        );
     }
 
     #[test]
@@ -527,14 +568,23 @@ mod tests {
         assert!(matches!(tr.groups["leak"].growth, Growth::Leaking { .. }));
         // Restart: the count resets.
         let ev = tr.update(t, &obs(vec![group("leak", 1, NMS, 1)]), &c);
-        assert!(ev.iter().any(|e| matches!(e, Event::Restart { .. })), "{ev:?}");
-        assert!(matches!(tr.groups["leak"].growth, Growth::Leaking { .. }), "not hidden");
+        assert!(
+            ev.iter().any(|e| matches!(e, Event::Restart { .. })),
+            "{ev:?}"
+        );
+        assert!(
+            matches!(tr.groups["leak"].growth, Growth::Leaking { .. }),
+            "not hidden"
+        );
         assert!(!ev.iter().any(|e| matches!(e, Event::Recovered { .. })));
         // It grows again after the warm-up: still leaking, never "recovered".
         for i in 0..20u64 {
             t += 15.0;
             let ev = tr.update(t, &obs(vec![group("leak", 2 + 10 * i, NMS, 1)]), &c);
-            assert!(!ev.iter().any(|e| matches!(e, Event::Recovered { .. })), "{ev:?}");
+            assert!(
+                !ev.iter().any(|e| matches!(e, Event::Recovered { .. })),
+                "{ev:?}"
+            );
         }
         assert_eq!(tr.epoch, 1);
         // Now fixed: flat after a restart → recovered.
@@ -565,8 +615,15 @@ mod tests {
         }
         // Restart, then a pool fills for 4 minutes and stays.
         for i in 0..60u64 {
-            let ev = tr.update(t, &obs(vec![group("pool", (5 + i * 12).min(200), NMS, 1)]), &c);
-            assert!(!ev.iter().any(|e| matches!(e, Event::LeakStarted { .. })), "t={t} {ev:?}");
+            let ev = tr.update(
+                t,
+                &obs(vec![group("pool", (5 + i * 12).min(200), NMS, 1)]),
+                &c,
+            );
+            assert!(
+                !ev.iter().any(|e| matches!(e, Event::LeakStarted { .. })),
+                "t={t} {ev:?}"
+            );
             t += 15.0;
         }
         assert_eq!(tr.restarts, 1);
@@ -585,7 +642,10 @@ mod tests {
             t += 15.0;
         }
         let ev = tr.update(t, &obs(vec![group("a", 50, NMS, 7)]), &c);
-        assert!(ev.iter().any(|e| matches!(e, Event::Deploy { .. })), "{ev:?}");
+        assert!(
+            ev.iter().any(|e| matches!(e, Event::Deploy { .. })),
+            "{ev:?}"
+        );
         assert_eq!(tr.deploys, 1);
     }
 

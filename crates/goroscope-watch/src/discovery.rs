@@ -133,11 +133,17 @@ pub fn parse_sd(
 
 /// The files a file-SD path names (a glob in the last component).
 pub fn sd_files(path: &Path) -> Vec<PathBuf> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !name.contains('*') {
         return vec![path.to_path_buf()];
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
@@ -199,9 +205,7 @@ impl FileSd {
                     return Err(format!("larger than {MAX_SD_BYTES} bytes"));
                 }
                 let text = std::fs::read_to_string(&f).map_err(|e| e.to_string())?;
-                let yaml = f
-                    .extension()
-                    .is_some_and(|e| e == "yml" || e == "yaml");
+                let yaml = f.extension().is_some_and(|e| e == "yml" || e == "yaml");
                 parse_sd(&text, yaml, &self.rule, cfg, &origin)
             };
             match read() {
@@ -209,7 +213,10 @@ impl FileSd {
                     self.targets.insert(f.clone(), t);
                     changed = true;
                 }
-                Err(e) => errors.push(format!("{}: {e} (keeping its last good targets)", f.display())),
+                Err(e) => errors.push(format!(
+                    "{}: {e} (keeping its last good targets)",
+                    f.display()
+                )),
             }
         }
         (changed, errors)
@@ -248,10 +255,20 @@ fn get_json(url: &str, timeout: Duration) -> Result<String, String> {
 }
 
 /// Fetches an HTTP-SD endpoint.
-pub fn http_sd(url: &str, relabel: Option<&Relabel>, cfg: &WatchConfig) -> Result<Vec<Target>, String> {
+pub fn http_sd(
+    url: &str,
+    relabel: Option<&Relabel>,
+    cfg: &WatchConfig,
+) -> Result<Vec<Target>, String> {
     let rule = Rule::new(&relabel.cloned().unwrap_or_default())?;
     let body = get_json(url, Duration::from_secs(30))?;
-    parse_sd(&body, false, &rule, cfg, &format!("http_sd:{}", redact_url(url)))
+    parse_sd(
+        &body,
+        false,
+        &rule,
+        cfg,
+        &format!("http_sd:{}", redact_url(url)),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,18 +311,32 @@ pub fn parse_prometheus(
     rule: &Rule,
     cfg: &WatchConfig,
 ) -> Result<Vec<Target>, String> {
-    let p: PromTargets = serde_json::from_str(body)
-        .map_err(|e| format!("not a /api/v1/targets answer: line {}, column {}: {e}", e.line(), e.column()))?;
+    let p: PromTargets = serde_json::from_str(body).map_err(|e| {
+        format!(
+            "not a /api/v1/targets answer: line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
     if p.status != "success" {
-        return Err(format!("status {}: {}", p.status, p.error.unwrap_or_default()));
+        return Err(format!(
+            "status {}: {}",
+            p.status,
+            p.error.unwrap_or_default()
+        ));
     }
     let mut out = Vec::new();
     for t in p.data.map(|d| d.active).unwrap_or_default() {
-        let job = t.labels.get("job").cloned().unwrap_or(t.scrape_pool.clone());
+        let job = t
+            .labels
+            .get("job")
+            .cloned()
+            .unwrap_or(t.scrape_pool.clone());
         if !jobs.is_empty() && !jobs.contains(&job) {
             continue;
         }
-        let Some(addr) = address_of(&t.scrape_url).or(t.labels.get("instance").map(String::as_str)) else {
+        let Some(addr) = address_of(&t.scrape_url).or(t.labels.get("instance").map(String::as_str))
+        else {
             continue;
         };
         if out.len() >= MAX_SD_TARGETS {
@@ -327,7 +358,10 @@ pub fn from_prometheus(
 ) -> Result<Vec<Target>, String> {
     let rule = Rule::new(&relabel.cloned().unwrap_or_default())?;
     let base = url.trim_end_matches('/');
-    let body = get_json(&format!("{base}/api/v1/targets?state=active"), Duration::from_secs(30))?;
+    let body = get_json(
+        &format!("{base}/api/v1/targets?state=active"),
+        Duration::from_secs(30),
+    )?;
     parse_prometheus(&body, jobs, &rule, cfg)
 }
 
@@ -352,7 +386,14 @@ mod tests {
         assert_eq!(t[0].labels["instance"], "10.0.0.1:9090");
         assert!(!t[0].labels.contains_key("__meta_x"));
         let yaml = "- targets: ['h:1']\n  labels:\n    env: prod\n";
-        let t = parse_sd(yaml, true, &Rule::new(&Relabel::default()).unwrap(), &cfg, "t").unwrap();
+        let t = parse_sd(
+            yaml,
+            true,
+            &Rule::new(&Relabel::default()).unwrap(),
+            &cfg,
+            "t",
+        )
+        .unwrap();
         assert_eq!(t[0].labels["env"], "prod");
         let e = parse_sd("[{\"targets\": 5}]", false, &rule, &cfg, "t").unwrap_err();
         assert!(e.contains("line 1"), "{e}");
@@ -366,11 +407,23 @@ mod tests {
         let body = r#"{"status":"success","data":{"activeTargets":[
           {"labels":{"instance":"127.0.0.1:7001","job":"api"},"scrapeUrl":"http://127.0.0.1:7001/metrics","scrapePool":"api"},
           {"labels":{"instance":"127.0.0.1:9090","job":"prometheus"},"scrapeUrl":"http://127.0.0.1:9090/metrics","scrapePool":"prometheus"}]}}"#;
-        let t = parse_prometheus(body, &["api".into()], &Rule::new(&Relabel::default()).unwrap(), &cfg).unwrap();
+        let t = parse_prometheus(
+            body,
+            &["api".into()],
+            &Rule::new(&Relabel::default()).unwrap(),
+            &cfg,
+        )
+        .unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].key, "http://127.0.0.1:7001/debug/pprof/goroutine");
         assert_eq!(t[0].labels["job"], "api");
-        assert!(parse_prometheus("<html>", &[], &Rule::new(&Relabel::default()).unwrap(), &cfg).is_err());
+        assert!(parse_prometheus(
+            "<html>",
+            &[],
+            &Rule::new(&Relabel::default()).unwrap(),
+            &cfg
+        )
+        .is_err());
     }
 
     #[test]

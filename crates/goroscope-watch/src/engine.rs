@@ -255,24 +255,48 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
                 v.health.last_error = Some(e.message.clone());
                 v.health.last_error_kind = Some(e.kind.as_str());
                 if failures == 1 || failures.is_power_of_two() {
-                    tracing::warn!("{}: poll failed ({} in a row): {}", target.key, failures, e.message);
+                    tracing::warn!(
+                        "{}: poll failed ({} in a row): {}",
+                        target.key,
+                        failures,
+                        e.message
+                    );
                 }
                 if failures >= 3 && !down_alerted {
                     down_alerted = true;
-                    let a = base_alert(&target, "target_down", "firing", "warning", format!("{}: {} polls failed: {}", target.key, failures, e.message));
+                    let a = base_alert(
+                        &target,
+                        "target_down",
+                        "firing",
+                        "warning",
+                        format!("{}: {} polls failed: {}", target.key, failures, e.message),
+                    );
                     drop(v);
                     env.shared.emit(a.fingerprinted());
                 }
                 // Backoff with jitter: every × 2^(failures−1), capped.
                 let factor = 2f64.powi((failures as i32 - 1).min(16));
-                let wait = (every.as_secs_f64() * factor).min(cfg.watch.max_backoff.0.as_secs_f64().max(every.as_secs_f64()));
-                next = tokio::time::Instant::now() + Duration::from_secs_f64(wait * jitter(&target.key, attempt));
+                let wait = (every.as_secs_f64() * factor).min(
+                    cfg.watch
+                        .max_backoff
+                        .0
+                        .as_secs_f64()
+                        .max(every.as_secs_f64()),
+                );
+                next = tokio::time::Instant::now()
+                    + Duration::from_secs_f64(wait * jitter(&target.key, attempt));
                 continue;
             }
             Ok(obs) => {
                 if down_alerted {
                     down_alerted = false;
-                    let a = base_alert(&target, "target_down", "resolved", "warning", format!("{} answers again", target.key));
+                    let a = base_alert(
+                        &target,
+                        "target_down",
+                        "resolved",
+                        "warning",
+                        format!("{} answers again", target.key),
+                    );
                     env.shared.emit(a.fingerprinted());
                 }
                 failures = 0;
@@ -323,7 +347,8 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
                     .collect();
                 groups.sort_by(|a, b| {
                     let lk = |g: &GroupView| u8::from(g.growth.as_str() == "leaking");
-                    lk(b).cmp(&lk(a))
+                    lk(b)
+                        .cmp(&lk(a))
                         .then(b.verdict.rank().cmp(&a.verdict.rank()))
                         .then(b.count.cmp(&a.count))
                         .then(a.obs.id.cmp(&b.obs.id))
@@ -361,10 +386,28 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
                 for e in events {
                     match e {
                         Event::Restart { why } => {
-                            env.shared.emit(base_alert(&target, "restart", "event", "info", format!("{} restarted: {why}", target.key)).fingerprinted());
+                            env.shared.emit(
+                                base_alert(
+                                    &target,
+                                    "restart",
+                                    "event",
+                                    "info",
+                                    format!("{} restarted: {why}", target.key),
+                                )
+                                .fingerprinted(),
+                            );
                         }
                         Event::Deploy { why } => {
-                            env.shared.emit(base_alert(&target, "deploy", "event", "info", format!("{}: new code: {why}", target.key)).fingerprinted());
+                            env.shared.emit(
+                                base_alert(
+                                    &target,
+                                    "deploy",
+                                    "event",
+                                    "info",
+                                    format!("{}: new code: {why}", target.key),
+                                )
+                                .fingerprinted(),
+                            );
                         }
                         Event::LeakStarted { group, rate } => {
                             let g = &tracker.groups[&group];
@@ -392,7 +435,18 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
                         }
                         Event::Recovered { group } => {
                             let g = &tracker.groups[&group];
-                            let mut a = base_alert(&target, "leak", "resolved", "warning", format!("{}: {} stopped growing ({} goroutines)", target.display_name(), g.obs.site(), g.count));
+                            let mut a = base_alert(
+                                &target,
+                                "leak",
+                                "resolved",
+                                "warning",
+                                format!(
+                                    "{}: {} stopped growing ({} goroutines)",
+                                    target.display_name(),
+                                    g.obs.site(),
+                                    g.count
+                                ),
+                            );
                             a.group = Some(group.clone());
                             a.site = Some(g.obs.site().to_string());
                             a.created_by = loc(&g.obs.created_by);
@@ -566,8 +620,13 @@ pub(crate) async fn discovery_task(env: Env, statics: Vec<Target>) {
             Err(e) => tracing::error!("file_sd {}: {e}", f.path.display()),
         }
     }
-    let mut http: Vec<(Instant, Vec<Target>)> = cfg.http_sd.iter().map(|_| (Instant::now() - Duration::from_secs(86400), Vec::new())).collect();
-    let mut prom: (Instant, Vec<Target>) = (Instant::now() - Duration::from_secs(86400), Vec::new());
+    let mut http: Vec<(Instant, Vec<Target>)> = cfg
+        .http_sd
+        .iter()
+        .map(|_| (Instant::now() - Duration::from_secs(86400), Vec::new()))
+        .collect();
+    let mut prom: (Instant, Vec<Target>) =
+        (Instant::now() - Duration::from_secs(86400), Vec::new());
     let mut first = true;
     loop {
         let mut changed = first;
@@ -584,7 +643,12 @@ pub(crate) async fn discovery_task(env: Env, statics: Vec<Target>) {
         file_sds = sds;
         for (i, (ch, errs)) in res.into_iter().enumerate() {
             changed |= ch;
-            let key = format!("file_sd:{}", file_sds.get(i).map_or(String::new(), |s| s.path.display().to_string()));
+            let key = format!(
+                "file_sd:{}",
+                file_sds
+                    .get(i)
+                    .map_or(String::new(), |s| s.path.display().to_string())
+            );
             note_errors(&env.shared, &key, &errs);
         }
         for (i, h) in cfg.http_sd.iter().enumerate() {
@@ -593,13 +657,21 @@ pub(crate) async fn discovery_task(env: Env, statics: Vec<Target>) {
                 http[i].0 = Instant::now();
                 let (u, r, c2) = (h.url.clone(), h.relabel.clone(), cfg.clone());
                 let key = format!("http_sd:{}", crate::target::redact_url(&h.url));
-                match tokio::task::spawn_blocking(move || crate::discovery::http_sd(&u, r.as_ref(), &c2)).await {
+                match tokio::task::spawn_blocking(move || {
+                    crate::discovery::http_sd(&u, r.as_ref(), &c2)
+                })
+                .await
+                {
                     Ok(Ok(t)) => {
                         changed |= t != http[i].1;
                         http[i].1 = t;
                         note_errors(&env.shared, &key, &[]);
                     }
-                    Ok(Err(e)) => note_errors(&env.shared, &key, &[format!("{e} (keeping its last good targets)")]),
+                    Ok(Err(e)) => note_errors(
+                        &env.shared,
+                        &key,
+                        &[format!("{e} (keeping its last good targets)")],
+                    ),
                     Err(_) => {}
                 }
             }
@@ -608,15 +680,28 @@ pub(crate) async fn discovery_task(env: Env, statics: Vec<Target>) {
             let every = p.refresh.map_or(Duration::from_secs(30), |d| d.0);
             if prom.0.elapsed() >= every {
                 prom.0 = Instant::now();
-                let (u, j, r, c2) = (p.url.clone(), p.jobs.clone(), p.relabel.clone(), cfg.clone());
+                let (u, j, r, c2) = (
+                    p.url.clone(),
+                    p.jobs.clone(),
+                    p.relabel.clone(),
+                    cfg.clone(),
+                );
                 let key = format!("prometheus:{}", crate::target::redact_url(&p.url));
-                match tokio::task::spawn_blocking(move || crate::discovery::from_prometheus(&u, &j, r.as_ref(), &c2)).await {
+                match tokio::task::spawn_blocking(move || {
+                    crate::discovery::from_prometheus(&u, &j, r.as_ref(), &c2)
+                })
+                .await
+                {
                     Ok(Ok(t)) => {
                         changed |= t != prom.1;
                         prom.1 = t;
                         note_errors(&env.shared, &key, &[]);
                     }
-                    Ok(Err(e)) => note_errors(&env.shared, &key, &[format!("{e} (keeping its last good targets)")]),
+                    Ok(Err(e)) => note_errors(
+                        &env.shared,
+                        &key,
+                        &[format!("{e} (keeping its last good targets)")],
+                    ),
                     Err(_) => {}
                 }
             }
@@ -646,7 +731,10 @@ pub(crate) async fn discovery_task(env: Env, statics: Vec<Target>) {
 }
 
 fn note_errors(shared: &Shared, key: &str, errs: &[String]) {
-    let mut m = shared.discovery_errors.lock().unwrap_or_else(|p| p.into_inner());
+    let mut m = shared
+        .discovery_errors
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if errs.is_empty() {
         m.remove(key);
     } else {

@@ -16,9 +16,19 @@ pub const DB_ENV: &str = "GOROSCOPE_DB";
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum History {
-    Targets { targets: Vec<TargetRow> },
-    Groups { target: String, groups: Vec<GroupRow> },
-    Series { target: String, group: String, site: String, points: Vec<Point> },
+    Targets {
+        targets: Vec<TargetRow>,
+    },
+    Groups {
+        target: String,
+        groups: Vec<GroupRow>,
+    },
+    Series {
+        target: String,
+        group: String,
+        site: String,
+        points: Vec<Point>,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -53,12 +63,18 @@ pub struct Point {
 }
 
 fn t3339(ms: i64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)).to_string()
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+        .to_string()
 }
 
 /// Answers a history query: no target → targets; a target → its groups; and a group → its
 /// series, over the last `since`.
-pub fn query(db: &Path, target: Option<&str>, group: Option<&str>, since: Duration) -> Result<History, StoreError> {
+pub fn query(
+    db: &Path,
+    target: Option<&str>,
+    group: Option<&str>,
+    since: Duration,
+) -> Result<History, StoreError> {
     let r = Reader::open(db)?;
     let to = ms(SystemTime::now());
     let from = to - since.as_millis() as i64;
@@ -66,7 +82,9 @@ pub fn query(db: &Path, target: Option<&str>, group: Option<&str>, since: Durati
         let mut rows = Vec::new();
         for t in r.targets()? {
             let last = r.poll_at(t.id, to)?;
-            let (goroutines, groups) = last.map_or((0, 0), |(p, _)| (p.counts.iter().map(|c| c.1).sum(), p.counts.len()));
+            let (goroutines, groups) = last.map_or((0, 0), |(p, _)| {
+                (p.counts.iter().map(|c| c.1).sum(), p.counts.len())
+            });
             rows.push(TargetRow {
                 id: t.id,
                 key: t.key,
@@ -90,7 +108,10 @@ pub fn query(db: &Path, target: Option<&str>, group: Option<&str>, since: Durati
                     *e = (*e).max(c);
                 }
             }
-            let last: HashMap<i64, u64> = polls.last().map(|(p, _)| p.counts.iter().copied().collect()).unwrap_or_default();
+            let last: HashMap<i64, u64> = polls
+                .last()
+                .map(|(p, _)| p.counts.iter().copied().collect())
+                .unwrap_or_default();
             let ids: Vec<i64> = max.keys().copied().collect();
             let infos = r.groups(&ids)?;
             let verdicts = r.verdicts(t.id)?;
@@ -98,7 +119,11 @@ pub fn query(db: &Path, target: Option<&str>, group: Option<&str>, since: Durati
                 .iter()
                 .filter_map(|id| {
                     let g = infos.get(id)?;
-                    let (verdict, growth, rate) = verdicts.get(id).cloned().unwrap_or(("".into(), "".into(), 0.0));
+                    let (verdict, growth, rate) =
+                        verdicts
+                            .get(id)
+                            .cloned()
+                            .unwrap_or(("".into(), "".into(), 0.0));
                     Some(GroupRow {
                         group: g.gid.clone(),
                         count: last.get(id).copied().unwrap_or(0),
@@ -113,12 +138,16 @@ pub fn query(db: &Path, target: Option<&str>, group: Option<&str>, since: Durati
                 })
                 .collect();
             groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.group.cmp(&b.group)));
-            Ok(History::Groups { target: t.key, groups })
+            Ok(History::Groups {
+                target: t.key,
+                groups,
+            })
         }
         Some(gid) => {
-            let id = r
-                .group_by_gid(gid)?
-                .ok_or_else(|| StoreError { path: db.display().to_string(), message: format!("no group {gid}") })?;
+            let id = r.group_by_gid(gid)?.ok_or_else(|| StoreError {
+                path: db.display().to_string(),
+                message: format!("no group {gid}"),
+            })?;
             let info = r.groups(&[id])?;
             let points = polls
                 .iter()
@@ -164,15 +193,41 @@ pub fn write(w: &mut dyn Write, h: &History, form: &str) -> io::Result<()> {
             History::Targets { targets } => {
                 writeln!(w, "id,key,goroutines,groups,first_seen,last_seen,labels")?;
                 for t in targets {
-                    let labels: Vec<String> = t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    writeln!(w, "{},{},{},{},{},{},{}", t.id, csv_field(&t.key), t.goroutines, t.groups, t.first_seen, t.last_seen, csv_field(&labels.join(";")))?;
+                    let labels: Vec<String> =
+                        t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    writeln!(
+                        w,
+                        "{},{},{},{},{},{},{}",
+                        t.id,
+                        csv_field(&t.key),
+                        t.goroutines,
+                        t.groups,
+                        t.first_seen,
+                        t.last_seen,
+                        csv_field(&labels.join(";"))
+                    )?;
                 }
                 Ok(())
             }
             History::Groups { groups, .. } => {
-                writeln!(w, "group,count,max,state,verdict,growth,rate_per_minute,site,created_by")?;
+                writeln!(
+                    w,
+                    "group,count,max,state,verdict,growth,rate_per_minute,site,created_by"
+                )?;
                 for g in groups {
-                    writeln!(w, "{},{},{},{},{},{},{:.4},{},{}", g.group, g.count, g.max, csv_field(&g.state), g.verdict, g.growth, g.rate_per_minute, csv_field(&g.site), csv_field(g.created_by.as_deref().unwrap_or("")))?;
+                    writeln!(
+                        w,
+                        "{},{},{},{},{},{},{:.4},{},{}",
+                        g.group,
+                        g.count,
+                        g.max,
+                        csv_field(&g.state),
+                        g.verdict,
+                        g.growth,
+                        g.rate_per_minute,
+                        csv_field(&g.site),
+                        csv_field(g.created_by.as_deref().unwrap_or(""))
+                    )?;
                 }
                 Ok(())
             }
@@ -186,24 +241,56 @@ pub fn write(w: &mut dyn Write, h: &History, form: &str) -> io::Result<()> {
         },
         _ => match h {
             History::Targets { targets } => {
-                writeln!(w, "{:>4}  {:>10}  {:>6}  {:<20}  TARGET", "ID", "GOROUTINES", "GROUPS", "LAST SEEN")?;
+                writeln!(
+                    w,
+                    "{:>4}  {:>10}  {:>6}  {:<20}  TARGET",
+                    "ID", "GOROUTINES", "GROUPS", "LAST SEEN"
+                )?;
                 for t in targets {
-                    writeln!(w, "{:>4}  {:>10}  {:>6}  {:<20}  {}", t.id, t.goroutines, t.groups, t.last_seen, t.key)?;
+                    writeln!(
+                        w,
+                        "{:>4}  {:>10}  {:>6}  {:<20}  {}",
+                        t.id, t.goroutines, t.groups, t.last_seen, t.key
+                    )?;
                 }
                 Ok(())
             }
             History::Groups { target, groups } => {
                 writeln!(w, "{target}")?;
-                writeln!(w, "{:<16}  {:>7}  {:>7}  {:<18}  {:<9}  {:>8}  SITE / CREATED BY", "GROUP", "COUNT", "MAX", "VERDICT", "GROWTH", "PER MIN")?;
+                writeln!(
+                    w,
+                    "{:<16}  {:>7}  {:>7}  {:<18}  {:<9}  {:>8}  SITE / CREATED BY",
+                    "GROUP", "COUNT", "MAX", "VERDICT", "GROWTH", "PER MIN"
+                )?;
                 for g in groups {
-                    writeln!(w, "{:<16}  {:>7}  {:>7}  {:<18}  {:<9}  {:>8.2}  {} [{}]", g.group, g.count, g.max, g.verdict, g.growth, g.rate_per_minute, g.site, g.state)?;
+                    writeln!(
+                        w,
+                        "{:<16}  {:>7}  {:>7}  {:<18}  {:<9}  {:>8.2}  {} [{}]",
+                        g.group,
+                        g.count,
+                        g.max,
+                        g.verdict,
+                        g.growth,
+                        g.rate_per_minute,
+                        g.site,
+                        g.state
+                    )?;
                     if let Some(c) = &g.created_by {
-                        writeln!(w, "{:<16}  {:>7}  {:>7}  {:<18}  {:<9}  {:>8}  created by {c}", "", "", "", "", "", "")?;
+                        writeln!(
+                            w,
+                            "{:<16}  {:>7}  {:>7}  {:<18}  {:<9}  {:>8}  created by {c}",
+                            "", "", "", "", "", ""
+                        )?;
                     }
                 }
                 Ok(())
             }
-            History::Series { target, group, site, points } => {
+            History::Series {
+                target,
+                group,
+                site,
+                points,
+            } => {
                 writeln!(w, "{target} · group {group} · {site}")?;
                 for p in points {
                     writeln!(w, "{}  {:>8}", p.t, p.count)?;
@@ -225,9 +312,15 @@ pub fn parse_db_input(input: &str) -> Option<Result<(PathBuf, String, SystemTime
         _ => (spec, "latest"),
     };
     if target.is_empty() {
-        return Some(Err(format!("`{input}`: expected db:TARGET@TIME (e.g. db:orders@-1h)")));
+        return Some(Err(format!(
+            "`{input}`: expected db:TARGET@TIME (e.g. db:orders@-1h)"
+        )));
     }
-    Some(crate::util::parse_time(time).map(|t| (db, target.to_string(), t)).map_err(|e| format!("`{input}`: {e}")))
+    Some(
+        crate::util::parse_time(time)
+            .map(|t| (db, target.to_string(), t))
+            .map_err(|e| format!("`{input}`: {e}")),
+    )
 }
 
 /// Loads the snapshot of `target` at `at` from the history: the last poll at or before that
@@ -239,7 +332,11 @@ pub fn load_snapshot(db: &Path, target: &str, at: SystemTime) -> Result<Snapshot
     let Some((poll, form)) = r.poll_at(t.id, ms(at))? else {
         return Err(StoreError {
             path: db.display().to_string(),
-            message: format!("target {} has no poll at or before {}", t.key, humantime::format_rfc3339_seconds(at)),
+            message: format!(
+                "target {} has no poll at or before {}",
+                t.key,
+                humantime::format_rfc3339_seconds(at)
+            ),
         });
     };
     snapshot_of(&r, &t.key, &poll, &form)
@@ -263,7 +360,9 @@ fn snapshot_of(r: &Reader, key: &str, poll: &PollRow, form: &str) -> Result<Snap
     snap.taken_at = Some(UNIX_EPOCH + Duration::from_millis(poll.t.max(0) as u64));
     snap.context = Some(goroscope_model::Context::Live);
     for &(gid, count) in &poll.counts {
-        let Some(info) = infos.get(&gid).and_then(|g| g.info.as_ref()) else { continue };
+        let Some(info) = infos.get(&gid).and_then(|g| g.info.as_ref()) else {
+            continue;
+        };
         if info.stack.is_empty() {
             continue;
         }
@@ -273,7 +372,13 @@ fn snapshot_of(r: &Reader, key: &str, poll: &PollRow, form: &str) -> Result<Snap
             .map(|f| {
                 let function = snap.interner.intern_str(&f.function);
                 let file = snap.interner.intern_str(&f.file);
-                snap.interner.intern_frame(Frame { function, file, line: f.line, offset: None, inlined: f.inlined })
+                snap.interner.intern_frame(Frame {
+                    function,
+                    file,
+                    line: f.line,
+                    offset: None,
+                    inlined: f.inlined,
+                })
             })
             .collect();
         let stack = snap.interner.intern_stack(&frames);
@@ -283,8 +388,16 @@ fn snapshot_of(r: &Reader, key: &str, poll: &PollRow, form: &str) -> Result<Snap
                 pairs.push((snap.interner.intern_str(k), snap.interner.intern_str(v)));
             }
         }
-        let labels = if pairs.is_empty() { Interner::NO_LABELS } else { snap.interner.intern_labels(pairs) };
-        snap.records.push(Record { count, stack, labels });
+        let labels = if pairs.is_empty() {
+            Interner::NO_LABELS
+        } else {
+            snap.interner.intern_labels(pairs)
+        };
+        snap.records.push(Record {
+            count,
+            stack,
+            labels,
+        });
     }
     Ok(snap)
 }

@@ -135,7 +135,9 @@ impl Watcher {
                 store_alerts.send(a.fingerprinted());
             }),
         )?;
-        let reader = store::Reader::open(&db).ok().map(|r| Arc::new(Mutex::new(r)));
+        let reader = store::Reader::open(&db)
+            .ok()
+            .map(|r| Arc::new(Mutex::new(r)));
         let label_keys: Vec<String> = cfg
             .budgets
             .iter()
@@ -177,7 +179,10 @@ impl Watcher {
             }
         });
         rt.spawn(engine::discovery_task(env, statics));
-        tracing::info!("goroscope watch: dashboard and /metrics on http://{addr}/, history in {}", db.display());
+        tracing::info!(
+            "goroscope watch: dashboard and /metrics on http://{addr}/, history in {}",
+            db.display()
+        );
         Ok(Watcher {
             rt: Some(rt),
             addr,

@@ -97,26 +97,90 @@ impl prometheus_client::collector::Collector for Collector {
 
 fn families(shared: &Shared) -> Vec<Fam> {
     use MetricType::{Counter, Gauge};
-    let mut up = Fam::new("goroscope_target_up", "1 if the last poll of the target succeeded, else 0.", Gauge);
-    let mut total = Fam::new("goroscope_target_goroutines", "Goroutines of the target at the last successful poll.", Gauge);
-    let mut by_state = Fam::new("goroscope_goroutines", "Goroutines of the target by state (wait reason or status) at the last successful poll.", Gauge);
+    let mut up = Fam::new(
+        "goroscope_target_up",
+        "1 if the last poll of the target succeeded, else 0.",
+        Gauge,
+    );
+    let mut total = Fam::new(
+        "goroscope_target_goroutines",
+        "Goroutines of the target at the last successful poll.",
+        Gauge,
+    );
+    let mut by_state = Fam::new(
+        "goroscope_goroutines",
+        "Goroutines of the target by state (wait reason or status) at the last successful poll.",
+        Gauge,
+    );
     let mut group = Fam::new("goroscope_group_goroutines", "Goroutines of the target's top groups (leaking first, then largest); group=\"other\" sums the rest.", Gauge);
     let mut growth = Fam::new("goroscope_group_growth_per_minute", "Growth of the top groups in goroutines per minute (Theil-Sen slope over the detection window).", Gauge);
-    let mut leaking = Fam::new("goroscope_group_leaking", "1 if the group grows steadily (a leak by the history), else 0; top groups only.", Gauge);
+    let mut leaking = Fam::new(
+        "goroscope_group_leaking",
+        "1 if the group grows steadily (a leak by the history), else 0; top groups only.",
+        Gauge,
+    );
     let mut verdicts = Fam::new("goroscope_groups", "Groups of the target by verdict (leak, suspect, need-more-samples, benign), history taken into account.", Gauge);
-    let mut leaking_n = Fam::new("goroscope_leaking_groups", "Groups of the target that grow steadily.", Gauge);
-    let mut b_value = Fam::new("goroscope_budget_goroutines", "Goroutines counted by a budget (per budget and key).", Gauge);
-    let mut b_limit = Fam::new("goroscope_budget_limit_goroutines", "A budget's level (severity warning or critical).", Gauge);
-    let mut b_usage = Fam::new("goroscope_budget_usage_ratio", "Goroutines counted by a budget over its highest level.", Gauge);
+    let mut leaking_n = Fam::new(
+        "goroscope_leaking_groups",
+        "Groups of the target that grow steadily.",
+        Gauge,
+    );
+    let mut b_value = Fam::new(
+        "goroscope_budget_goroutines",
+        "Goroutines counted by a budget (per budget and key).",
+        Gauge,
+    );
+    let mut b_limit = Fam::new(
+        "goroscope_budget_limit_goroutines",
+        "A budget's level (severity warning or critical).",
+        Gauge,
+    );
+    let mut b_usage = Fam::new(
+        "goroscope_budget_usage_ratio",
+        "Goroutines counted by a budget over its highest level.",
+        Gauge,
+    );
     let mut b_breach = Fam::new("goroscope_budget_breached", "1 while the budget fires at that severity (after its for-duration, with hysteresis), else 0.", Gauge);
-    let mut dur = Fam::new("goroscope_scrape_duration_seconds", "Duration of the last poll of the target (fetch, read and analysis).", Gauge);
-    let mut bytes = Fam::new("goroscope_scrape_bytes", "Size of the last answer of the target (its cost to serve).", Gauge);
-    let mut scrapes = Fam::new("goroscope_scrapes", "Polls of the target by form (proto, debug1, debug2, goroutineleak, attach, file).", Counter);
-    let mut errors = Fam::new("goroscope_scrape_errors", "Failed polls of the target by reason.", Counter);
-    let mut fails = Fam::new("goroscope_target_consecutive_failures", "Failed polls of the target since its last success.", Gauge);
-    let mut last_ok = Fam::new("goroscope_target_last_success_timestamp_seconds", "Time of the target's last successful poll.", Gauge);
-    let mut restarts = Fam::new("goroscope_target_restarts", "Restarts of the target seen by the watcher.", Counter);
-    let mut deploys = Fam::new("goroscope_target_deploys", "Deploys (new code) of the target seen by the watcher.", Counter);
+    let mut dur = Fam::new(
+        "goroscope_scrape_duration_seconds",
+        "Duration of the last poll of the target (fetch, read and analysis).",
+        Gauge,
+    );
+    let mut bytes = Fam::new(
+        "goroscope_scrape_bytes",
+        "Size of the last answer of the target (its cost to serve).",
+        Gauge,
+    );
+    let mut scrapes = Fam::new(
+        "goroscope_scrapes",
+        "Polls of the target by form (proto, debug1, debug2, goroutineleak, attach, file).",
+        Counter,
+    );
+    let mut errors = Fam::new(
+        "goroscope_scrape_errors",
+        "Failed polls of the target by reason.",
+        Counter,
+    );
+    let mut fails = Fam::new(
+        "goroscope_target_consecutive_failures",
+        "Failed polls of the target since its last success.",
+        Gauge,
+    );
+    let mut last_ok = Fam::new(
+        "goroscope_target_last_success_timestamp_seconds",
+        "Time of the target's last successful poll.",
+        Gauge,
+    );
+    let mut restarts = Fam::new(
+        "goroscope_target_restarts",
+        "Restarts of the target seen by the watcher.",
+        Counter,
+    );
+    let mut deploys = Fam::new(
+        "goroscope_target_deploys",
+        "Deploys (new code) of the target seen by the watcher.",
+        Counter,
+    );
 
     let views: Vec<_> = shared.views();
     let top_n = shared.cfg.watch.top_groups;
@@ -152,7 +216,10 @@ fn families(shared: &Shared) -> Vec<Fam> {
             vc[usize::from(g.verdict.rank())] += 1;
             nleak += u64::from(g.growth.as_str() == "leaking");
         }
-        for (i, name) in ["benign", "need-more-samples", "suspect", "leak"].iter().enumerate() {
+        for (i, name) in ["benign", "need-more-samples", "suspect", "leak"]
+            .iter()
+            .enumerate()
+        {
             verdicts.push(labels(&base, &[("verdict", name)]), vc[i] as f64);
         }
         leaking_n.push(base.clone(), nleak as f64);
@@ -166,13 +233,23 @@ fn families(shared: &Shared) -> Vec<Fam> {
                 other += g.count;
                 continue;
             }
-            let l = labels(&base, &[("group", &g.obs.id), ("site", g.obs.site()), ("state", &g.obs.state)]);
+            let l = labels(
+                &base,
+                &[
+                    ("group", &g.obs.id),
+                    ("site", g.obs.site()),
+                    ("state", &g.obs.state),
+                ],
+            );
             group.push(l, g.count as f64);
             let l = labels(&base, &[("group", &g.obs.id), ("site", g.obs.site())]);
             growth.push(l.clone(), g.slope);
             leaking.push(l, f64::from(u8::from(g.growth.as_str() == "leaking")));
         }
-        group.push(labels(&base, &[("group", "other"), ("site", ""), ("state", "")]), other as f64);
+        group.push(
+            labels(&base, &[("group", "other"), ("site", ""), ("state", "")]),
+            other as f64,
+        );
         for b in &v.budgets {
             let l = labels(&base, &[("budget", &b.budget), ("key", &b.key)]);
             b_value.push(l.clone(), b.value as f64);
@@ -188,10 +265,18 @@ fn families(shared: &Shared) -> Vec<Fam> {
         }
     }
 
-    let mut w_targets = Fam::new("goroscope_watch_targets", "Targets this watcher polls (after --shard).", Gauge);
+    let mut w_targets = Fam::new(
+        "goroscope_watch_targets",
+        "Targets this watcher polls (after --shard).",
+        Gauge,
+    );
     w_targets.push(vec![], views.len() as f64);
     let sh = shared.cfg.watch.shard;
-    let mut info = Fam::new("goroscope_watch_info", "Always 1; the watcher's version and shard.", Gauge);
+    let mut info = Fam::new(
+        "goroscope_watch_info",
+        "Always 1; the watcher's version and shard.",
+        Gauge,
+    );
     info.push(
         vec![
             ("version".into(), V(env!("CARGO_PKG_VERSION").into())),
@@ -199,44 +284,99 @@ fn families(shared: &Shared) -> Vec<Fam> {
         ],
         1.0,
     );
-    let mut s_up = Fam::new("goroscope_watch_store_up", "1 if the last write to the history database succeeded.", Gauge);
-    let mut s_err = Fam::new("goroscope_watch_store_errors", "Failed writes to the history database.", Counter);
-    let mut s_bytes = Fam::new("goroscope_watch_store_bytes", "Size of the history database file.", Gauge);
-    let mut s_drop = Fam::new("goroscope_watch_store_dropped_polls", "Polls not recorded in the history (write failures, full queue).", Counter);
+    let mut s_up = Fam::new(
+        "goroscope_watch_store_up",
+        "1 if the last write to the history database succeeded.",
+        Gauge,
+    );
+    let mut s_err = Fam::new(
+        "goroscope_watch_store_errors",
+        "Failed writes to the history database.",
+        Counter,
+    );
+    let mut s_bytes = Fam::new(
+        "goroscope_watch_store_bytes",
+        "Size of the history database file.",
+        Gauge,
+    );
+    let mut s_drop = Fam::new(
+        "goroscope_watch_store_dropped_polls",
+        "Polls not recorded in the history (write failures, full queue).",
+        Counter,
+    );
     if let Some(store) = &shared.store {
-        let h = store.health.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let h = store
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         s_up.push(vec![], f64::from(u8::from(h.ok)));
         s_err.push(vec![], h.errors as f64);
         s_bytes.push(vec![], h.bytes as f64);
         s_drop.push(vec![], h.polls_dropped as f64);
     }
-    let a = shared.alerts.stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let mut a_total = Fam::new("goroscope_watch_alerts", "Alerts and events emitted, by kind and status.", Counter);
+    let a = shared
+        .alerts
+        .stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut a_total = Fam::new(
+        "goroscope_watch_alerts",
+        "Alerts and events emitted, by kind and status.",
+        Counter,
+    );
     for ((k, s), n) in &a.sent {
-        a_total.push(vec![("kind".into(), V(k.clone())), ("status".into(), V(s.clone()))], *n as f64);
+        a_total.push(
+            vec![
+                ("kind".into(), V(k.clone())),
+                ("status".into(), V(s.clone())),
+            ],
+            *n as f64,
+        );
     }
     let mut a_firing = Fam::new("goroscope_watch_alerts_firing", "Alerts firing now.", Gauge);
     a_firing.push(vec![], a.active.len() as f64);
-    let mut a_err = Fam::new("goroscope_watch_alert_delivery_errors", "Alert deliveries that failed after retries.", Counter);
+    let mut a_err = Fam::new(
+        "goroscope_watch_alert_delivery_errors",
+        "Alert deliveries that failed after retries.",
+        Counter,
+    );
     a_err.push(vec![], a.delivery_errors as f64);
 
     let me = crate::util::self_stats();
-    let mut cpu = Fam::new("process_cpu_seconds", "Total user and system CPU time of the watcher in seconds.", Counter);
+    let mut cpu = Fam::new(
+        "process_cpu_seconds",
+        "Total user and system CPU time of the watcher in seconds.",
+        Counter,
+    );
     cpu.push(vec![], me.cpu_seconds);
-    let mut rss = Fam::new("process_resident_memory_bytes", "Resident memory of the watcher in bytes.", Gauge);
+    let mut rss = Fam::new(
+        "process_resident_memory_bytes",
+        "Resident memory of the watcher in bytes.",
+        Gauge,
+    );
     rss.push(vec![], me.rss_bytes as f64);
-    let mut fds = Fam::new("process_open_fds", "Open file descriptors of the watcher.", Gauge);
+    let mut fds = Fam::new(
+        "process_open_fds",
+        "Open file descriptors of the watcher.",
+        Gauge,
+    );
     fds.push(vec![], me.open_fds as f64);
     let mut thr = Fam::new("process_threads", "Threads of the watcher.", Gauge);
     thr.push(vec![], me.threads as f64);
-    let mut start = Fam::new("process_start_time_seconds", "Start time of the watcher since the Unix epoch in seconds.", Gauge);
+    let mut start = Fam::new(
+        "process_start_time_seconds",
+        "Start time of the watcher since the Unix epoch in seconds.",
+        Gauge,
+    );
     start.push(vec![], me.start_time);
 
     vec![
         up, total, by_state, group, growth, leaking, verdicts, leaking_n, b_value, b_limit,
         b_usage, b_breach, dur, bytes, scrapes, errors, fails, last_ok, restarts, deploys,
-        w_targets, info, s_up, s_err, s_bytes, s_drop, a_total, a_firing, a_err, cpu, rss,
-        fds, thr, start,
+        w_targets, info, s_up, s_err, s_bytes, s_drop, a_total, a_firing, a_err, cpu, rss, fds,
+        thr, start,
     ]
     .into_iter()
     .filter(|f| !f.rows.is_empty())

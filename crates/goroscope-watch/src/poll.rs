@@ -623,7 +623,7 @@ mod tests {
             analyze: Default::default(),
             label_keys: vec![],
         };
-        let e = read_stream("x", io::repeat(b'g').take(1000), Some(100), &s).unwrap_err();
+        let e = read_stream("x", io::repeat(b'g').take(1000), Some(100_000), &s).unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotADump, "{e:?}");
         let dump = "goroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n".repeat(10);
         let e = read_stream("x", dump.as_bytes(), Some(100), &s).unwrap_err();

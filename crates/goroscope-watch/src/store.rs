@@ -121,7 +121,10 @@ const MIGRATIONS: &[&str] = &[
 pub fn open_rw(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
-            return Err(serr(path, format!("directory {} does not exist", dir.display())));
+            return Err(serr(
+                path,
+                format!("directory {} does not exist", dir.display()),
+            ));
         }
     }
     let conn = Connection::open(path).map_err(|e| serr(path, e))?;
@@ -134,7 +137,10 @@ pub fn open_rw(path: &Path) -> Result<Connection, StoreError> {
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| serr(path, e))?;
     if mode.to_ascii_lowercase() != "wal" {
-        return Err(serr(path, format!("cannot switch to WAL mode (got {mode})")));
+        return Err(serr(
+            path,
+            format!("cannot switch to WAL mode (got {mode})"),
+        ));
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
         .map_err(|e| serr(path, e))?;
@@ -144,7 +150,9 @@ pub fn open_rw(path: &Path) -> Result<Connection, StoreError> {
     if version > SCHEMA_VERSION {
         return Err(serr(
             path,
-            format!("written by a newer goroscope (schema {version}, this one knows {SCHEMA_VERSION})"),
+            format!(
+                "written by a newer goroscope (schema {version}, this one knows {SCHEMA_VERSION})"
+            ),
         ));
     }
     for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
@@ -165,7 +173,10 @@ pub fn open_rw(path: &Path) -> Result<Connection, StoreError> {
 /// Opens the database read-only (history queries, `db:` inputs, the dashboard).
 pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
-        return Err(serr(path, "no such file (start `goroscope watch --db FILE` first)"));
+        return Err(serr(
+            path,
+            "no such file (start `goroscope watch --db FILE` first)",
+        ));
     }
     let conn = Connection::open_with_flags(
         path,
@@ -484,12 +495,24 @@ impl Writer {
         let mut st = self.conn.prepare(
             "SELECT t.id, t.key, (SELECT count(*) FROM recent r WHERE r.target = t.id) FROM targets t",
         )?;
-        for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
+        for r in st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
             let (id, key, n) = r?;
             self.targets.insert(key, (id, n));
         }
         let mut st = self.conn.prepare("SELECT id, gid, exact FROM groups")?;
-        for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
+        for r in st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
             let (id, gid, exact) = r?;
             self.groups.insert(gid, (id, exact as u64));
         }
@@ -523,7 +546,10 @@ impl Writer {
                     c => work.push(c),
                 }
             }
-            let polls = work.iter().filter(|c| matches!(c, Cmd::Poll { .. })).count() as u64;
+            let polls = work
+                .iter()
+                .filter(|c| matches!(c, Cmd::Poll { .. }))
+                .count() as u64;
             if !work.is_empty() {
                 let res = self.write(&work);
                 self.report(res.map(|_| polls), polls);
@@ -584,7 +610,12 @@ impl Writer {
         Ok((pages * size) as u64)
     }
 
-    fn target_id(&mut self, key: &str, labels: &BTreeMap<String, String>, t: i64) -> rusqlite::Result<i64> {
+    fn target_id(
+        &mut self,
+        key: &str,
+        labels: &BTreeMap<String, String>,
+        t: i64,
+    ) -> rusqlite::Result<i64> {
         if let Some(&(id, _)) = self.targets.get(key) {
             return Ok(id);
         }
@@ -597,9 +628,11 @@ impl Writer {
         let id: i64 = self
             .conn
             .query_row("SELECT id FROM targets WHERE key = ?1", [key], |r| r.get(0))?;
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM recent WHERE target = ?1", [id], |r| r.get(0))?;
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM recent WHERE target = ?1", [id], |r| {
+                    r.get(0)
+                })?;
         self.targets.insert(key.to_string(), (id, n));
         Ok(id)
     }
@@ -618,9 +651,11 @@ impl Writer {
                created_by = excluded.created_by, exact = excluded.exact, info = excluded.info",
             params![g.id, g.state, g.site(), created, g.exact as i64, info, t],
         )?;
-        let id: i64 = self
-            .conn
-            .query_row("SELECT id FROM groups WHERE gid = ?1", [&g.id], |r| r.get(0))?;
+        let id: i64 =
+            self.conn
+                .query_row("SELECT id FROM groups WHERE gid = ?1", [&g.id], |r| {
+                    r.get(0)
+                })?;
         self.groups.insert(g.id.clone(), (id, g.exact));
         Ok(id)
     }
@@ -648,7 +683,8 @@ impl Writer {
                     groups,
                 } => {
                     let tid = self.target_id(key, labels, *t)?;
-                    let mut counts: Vec<(i64, u64)> = Vec::with_capacity(groups.len().min(MAX_GROUPS_PER_POLL));
+                    let mut counts: Vec<(i64, u64)> =
+                        Vec::with_capacity(groups.len().min(MAX_GROUPS_PER_POLL));
                     let mut sorted: Vec<&GroupObs> = groups.iter().collect();
                     sorted.sort_by(|a, b| b.count.cmp(&a.count));
                     let mut other = 0;
@@ -779,19 +815,25 @@ impl Writer {
             }
         }
         let old = now - r.max_age.as_millis() as i64;
-        self.conn.execute("DELETE FROM chunks WHERE t1 < ?1", [old])?;
-        self.conn.execute("DELETE FROM events WHERE t < ?1", [old])?;
+        self.conn
+            .execute("DELETE FROM chunks WHERE t1 < ?1", [old])?;
+        self.conn
+            .execute("DELETE FROM events WHERE t < ?1", [old])?;
         tx.commit()?;
         // Size cap: drop the oldest tenth of the chunks until under the cap.
         for _ in 0..10 {
             let size = self.size()?;
-            let free: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            let free: i64 = self
+                .conn
+                .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
             let psize: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let used = size.saturating_sub((free * psize) as u64);
             if used <= r.max_size {
                 break;
             }
-            let n: i64 = self.conn.query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))?;
+            let n: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))?;
             if n == 0 {
                 break;
             }
@@ -805,7 +847,8 @@ impl Writer {
                 r.max_size
             );
         }
-        self.conn.execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.conn
+            .execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
 }
@@ -814,7 +857,13 @@ impl Writer {
 fn compact(conn: &Connection, tid: i64) -> rusqlite::Result<()> {
     let mut st = conn.prepare("SELECT t, form, data FROM recent WHERE target = ?1 ORDER BY t")?;
     let rows = st
-        .query_map([tid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))?
+        .query_map([tid], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     if rows.is_empty() {
         return Ok(());
@@ -827,13 +876,19 @@ fn compact(conn: &Connection, tid: i64) -> rusqlite::Result<()> {
             polls.push(PollRow { t: *t, counts });
         }
     }
-    let form = forms.into_iter().max_by_key(|(_, n)| *n).map_or("proto", |(f, _)| f);
+    let form = forms
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or("proto", |(f, _)| f);
     let (t0, t1) = (rows[0].0, rows[rows.len() - 1].0);
     conn.execute(
         "INSERT OR REPLACE INTO chunks(target, t0, t1, step, form, data) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
         params![tid, t0, t1, form, encode_chunk(&polls)],
     )?;
-    conn.execute("DELETE FROM recent WHERE target = ?1 AND t <= ?2", params![tid, t1])?;
+    conn.execute(
+        "DELETE FROM recent WHERE target = ?1 AND t <= ?2",
+        params![tid, t1],
+    )?;
     Ok(())
 }
 
@@ -966,11 +1021,19 @@ impl Reader {
             1 => Ok(m[0].clone()),
             0 => Err(self.e(format!(
                 "no target `{spec}` (known: {})",
-                all.iter().map(|t| t.key.as_str()).take(10).collect::<Vec<_>>().join(", ")
+                all.iter()
+                    .map(|t| t.key.as_str())
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
             n => Err(self.e(format!(
                 "`{spec}` matches {n} targets ({}); give the whole key or its id",
-                m.iter().map(|t| t.key.as_str()).take(5).collect::<Vec<_>>().join(", ")
+                m.iter()
+                    .map(|t| t.key.as_str())
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -1011,20 +1074,33 @@ impl Reader {
     }
 
     /// Every poll of a target between `from` and `to` (ms), oldest first, with its form.
-    pub fn polls(&self, target: i64, from: i64, to: i64) -> Result<Vec<(PollRow, String)>, StoreError> {
+    pub fn polls(
+        &self,
+        target: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(PollRow, String)>, StoreError> {
         let mut out = Vec::new();
         let mut st = self
             .conn
             .prepare("SELECT data, form FROM chunks WHERE target = ?1 AND t1 >= ?2 AND t0 <= ?3 ORDER BY t0")
             .map_err(|e| self.e(e))?;
         let blobs = st
-            .query_map(params![target, from, to], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))
+            .query_map(params![target, from, to], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(|e| self.e(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.e(e))?;
         for (b, form) in blobs {
-            let polls = decode_chunk(&b).map_err(|m| self.e(format!("corrupt chunk of target {target}: {m}")))?;
-            out.extend(polls.into_iter().filter(|p| p.t >= from && p.t <= to).map(|p| (p, form.clone())));
+            let polls = decode_chunk(&b)
+                .map_err(|m| self.e(format!("corrupt chunk of target {target}: {m}")))?;
+            out.extend(
+                polls
+                    .into_iter()
+                    .filter(|p| p.t >= from && p.t <= to)
+                    .map(|p| (p, form.clone())),
+            );
         }
         let mut st = self
             .conn
@@ -1032,13 +1108,18 @@ impl Reader {
             .map_err(|e| self.e(e))?;
         let rows = st
             .query_map(params![target, from, to], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
             })
             .map_err(|e| self.e(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.e(e))?;
         for (t, form, d) in rows {
-            let counts = decode_counts(&d).map_err(|m| self.e(format!("corrupt poll of target {target} at {t}: {m}")))?;
+            let counts = decode_counts(&d)
+                .map_err(|m| self.e(format!("corrupt poll of target {target} at {t}: {m}")))?;
             out.push((PollRow { t, counts }, form));
         }
         out.sort_by_key(|(p, _)| p.t);
@@ -1060,7 +1141,9 @@ impl Reader {
             .prepare("SELECT grp, verdict, growth, rate FROM verdicts WHERE target = ?1")
             .map_err(|e| self.e(e))?;
         let rows = st
-            .query_map([target], |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))
+            .query_map([target], |r| {
+                Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+            })
             .map_err(|e| self.e(e))?
             .collect::<rusqlite::Result<HashMap<_, _>>>()
             .map_err(|e| self.e(e))?;
@@ -1068,7 +1151,12 @@ impl Reader {
     }
 
     /// Events (alerts, restarts, deploys) since `from` (ms), newest first.
-    pub fn events(&self, target: Option<i64>, from: i64, limit: usize) -> Result<Vec<(i64, String, serde_json::Value)>, StoreError> {
+    pub fn events(
+        &self,
+        target: Option<i64>,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, serde_json::Value)>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT t, kind, data FROM events WHERE t >= ?1 AND (?2 IS NULL OR target = ?2) ORDER BY t DESC LIMIT ?3")
@@ -1076,7 +1164,11 @@ impl Reader {
         let rows = st
             .query_map(params![from, target, limit as i64], |r| {
                 let d: String = r.get(2)?;
-                Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&d).unwrap_or(serde_json::Value::Null)))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    serde_json::from_str(&d).unwrap_or(serde_json::Value::Null),
+                ))
             })
             .map_err(|e| self.e(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -1124,8 +1216,18 @@ mod tests {
         let r = rows();
         let d = downsample(&r, 300_000);
         assert!(d.len() <= 5, "{}", d.len());
-        let max2 = r.iter().flat_map(|p| p.counts.iter()).filter(|c| c.0 == 2).map(|c| c.1).max();
-        let dmax2 = d.iter().flat_map(|p| p.counts.iter()).filter(|c| c.0 == 2).map(|c| c.1).max();
+        let max2 = r
+            .iter()
+            .flat_map(|p| p.counts.iter())
+            .filter(|c| c.0 == 2)
+            .map(|c| c.1)
+            .max();
+        let dmax2 = d
+            .iter()
+            .flat_map(|p| p.counts.iter())
+            .filter(|c| c.0 == 2)
+            .map(|c| c.1)
+            .max();
         assert_eq!(max2, dmax2);
     }
 }

@@ -70,9 +70,18 @@ pub fn redact_url(url: &str) -> String {
 
 fn is_secret_param(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    ["token", "key", "secret", "password", "passwd", "auth", "signature", "sig"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "token",
+        "key",
+        "secret",
+        "password",
+        "passwd",
+        "auth",
+        "signature",
+        "sig",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 /// The goroutine endpoint of what a user typed: `host:port`, `http://host:port`,
@@ -83,7 +92,8 @@ pub fn goroutine_base(input: &str) -> Result<String, String> {
     } else {
         format!("http://{input}")
     };
-    let t = goroscope_ingest::http::goroutine_url(&with_scheme, &goroscope_ingest::Options::default())?;
+    let t =
+        goroscope_ingest::http::goroutine_url(&with_scheme, &goroscope_ingest::Options::default())?;
     Ok(t.url.split('?').next().unwrap_or(&t.url).to_string())
 }
 
@@ -92,9 +102,10 @@ impl Target {
     pub fn from_arg(arg: &str, cfg: &WatchConfig) -> Result<Target, ConfigError> {
         let sec = if let Some(p) = arg.strip_prefix("pid:") {
             TargetSection {
-                pid: Some(p.parse().map_err(|_| {
-                    ConfigError::new(arg, "expected pid:N with N a process id")
-                })?),
+                pid: Some(
+                    p.parse()
+                        .map_err(|_| ConfigError::new(arg, "expected pid:N with N a process id"))?,
+                ),
                 ..Default::default()
             }
         } else if arg.starts_with("http://") || arg.starts_with("https://") {
@@ -126,7 +137,10 @@ impl Target {
             let f = cfg.resolve(f);
             (f.display().to_string(), Source::File(f))
         } else {
-            return Err(ConfigError::new("target", "give exactly one of url, pid or file"));
+            return Err(ConfigError::new(
+                "target",
+                "give exactly one of url, pid or file",
+            ));
         };
         check_labels(&sec.labels).map_err(|m| ConfigError::new(&key, m))?;
         let mut headers = Vec::new();
@@ -163,7 +177,10 @@ impl Target {
 
     /// A short name for pages: the `service`/`job` label and `instance` when set, else the key.
     pub fn display_name(&self) -> String {
-        let svc = self.labels.get("service").or_else(|| self.labels.get("job"));
+        let svc = self
+            .labels
+            .get("service")
+            .or_else(|| self.labels.get("job"));
         match (svc, self.labels.get("instance")) {
             (Some(s), Some(i)) => format!("{s} {i}"),
             (Some(s), None) => format!("{s} {}", self.key),
@@ -228,7 +245,10 @@ mod tests {
                 base: "http://u:p@h:6060/debug/pprof/goroutine".into()
             }
         );
-        assert_eq!(Target::from_arg("pid:42", &cfg).unwrap().source, Source::Pid(42));
+        assert_eq!(
+            Target::from_arg("pid:42", &cfg).unwrap().source,
+            Source::Pid(42)
+        );
         assert!(Target::from_arg("pid:x", &cfg).is_err());
     }
 

@@ -14,7 +14,8 @@ pub fn rfc3339_now() -> String {
 
 /// Unix seconds of a time.
 pub fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Parses a time: `now`, `latest`, RFC 3339, unix seconds, or `-1h`/`1h ago` (relative to now).
@@ -34,8 +35,11 @@ pub fn parse_time(s: &str) -> Result<SystemTime, String> {
             return Ok(UNIX_EPOCH + Duration::from_secs_f64(n));
         }
     }
-    humantime::parse_rfc3339_weak(s)
-        .map_err(|_| format!("`{s}` is not a time: use now, -1h, RFC 3339 (2026-01-02T15:04:05Z) or unix seconds"))
+    humantime::parse_rfc3339_weak(s).map_err(|_| {
+        format!(
+            "`{s}` is not a time: use now, -1h, RFC 3339 (2026-01-02T15:04:05Z) or unix seconds"
+        )
+    })
 }
 
 /// The watcher's own resource use.
@@ -63,8 +67,10 @@ pub fn self_stats() -> SelfStats {
             s.threads = num(17) as u64;
             s.rss_bytes = num(21) as u64 * page;
             let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|p| {
-                p.lines()
-                    .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok()))
+                p.lines().find_map(|l| {
+                    l.strip_prefix("btime ")
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                })
             });
             if let Some(b) = boot {
                 s.start_time = b + num(19) / tick;

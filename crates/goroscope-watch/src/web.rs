@@ -31,8 +31,14 @@ fn with_headers(ct: &'static str, body: impl IntoResponse) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -50,9 +56,18 @@ fn not_found(what: String) -> Response {
 /// The router.
 pub fn router(app: App) -> Router {
     Router::new()
-        .route("/", get(|| async { with_headers("text/html; charset=utf-8", INDEX) }))
-        .route("/app.js", get(|| async { with_headers("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/app.css", get(|| async { with_headers("text/css; charset=utf-8", APP_CSS) }))
+        .route(
+            "/",
+            get(|| async { with_headers("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { with_headers("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { with_headers("text/css; charset=utf-8", APP_CSS) }),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/api/v1/overview", get(overview))
@@ -111,7 +126,11 @@ async fn overview(State(app): State<App>) -> Response {
     let mut growing = Vec::new();
     for v in app.shared.views() {
         let v = v.lock().unwrap_or_else(|p| p.into_inner());
-        let leaking = v.groups.iter().filter(|g| g.growth.as_str() == "leaking").count();
+        let leaking = v
+            .groups
+            .iter()
+            .filter(|g| g.growth.as_str() == "leaking")
+            .count();
         let worst = v.groups.iter().map(|g| g.slope).fold(0.0f64, f64::max);
         targets.push(json!({
             "key": v.target.key,
@@ -129,7 +148,11 @@ async fn overview(State(app): State<App>) -> Response {
             "totals": v.totals,
             "restarts": v.stats.restarts,
         }));
-        for g in v.groups.iter().filter(|g| g.slope > 0.0 || g.growth.as_str() == "leaking") {
+        for g in v
+            .groups
+            .iter()
+            .filter(|g| g.slope > 0.0 || g.growth.as_str() == "leaking")
+        {
             growing.push(group_brief(&v.target.key, g));
         }
     }
@@ -139,9 +162,25 @@ async fn overview(State(app): State<App>) -> Response {
         l(b).cmp(&l(a)).then(s(b).total_cmp(&s(a)))
     });
     growing.truncate(50);
-    let store = app.shared.store.as_ref().map(|s| s.health.lock().unwrap_or_else(|p| p.into_inner()).clone());
-    let discovery = app.shared.discovery_errors.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let firing = app.shared.alerts.stats.lock().unwrap_or_else(|p| p.into_inner()).active.len();
+    let store = app
+        .shared
+        .store
+        .as_ref()
+        .map(|s| s.health.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    let discovery = app
+        .shared
+        .discovery_errors
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let firing = app
+        .shared
+        .alerts
+        .stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .active
+        .len();
     json_ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "now": crate::util::secs(SystemTime::now()),
@@ -164,7 +203,9 @@ struct TargetQ {
 fn history_totals(app: &App, key: &str, range: f64) -> Vec<(f64, u64)> {
     let Some(r) = &app.reader else { return vec![] };
     let r = r.lock().unwrap_or_else(|p| p.into_inner());
-    let Ok(t) = r.find_target(key) else { return vec![] };
+    let Ok(t) = r.find_target(key) else {
+        return vec![];
+    };
     let to = crate::store::ms(SystemTime::now());
     let from = to - (range * 1000.0) as i64;
     r.polls(t.id, from, to)
@@ -187,10 +228,30 @@ async fn target(State(app): State<App>, Query(q): Query<TargetQ>) -> Response {
         .await
         .unwrap_or_default();
     let v = view.lock().unwrap_or_else(|p| p.into_inner());
-    let groups: Vec<Value> = v.groups.iter().map(|g| group_brief(&v.target.key, g)).collect();
-    let series = if series.is_empty() { v.totals.iter().copied().collect() } else { series };
+    let groups: Vec<Value> = v
+        .groups
+        .iter()
+        .map(|g| group_brief(&v.target.key, g))
+        .collect();
+    let series = if series.is_empty() {
+        v.totals.iter().copied().collect()
+    } else {
+        series
+    };
     let recent: Vec<&crate::alert::Alert> = Vec::new();
-    let alerts = app.shared.alerts.stats.lock().unwrap_or_else(|p| p.into_inner()).recent.iter().filter(|a| a.target.as_deref() == Some(&v.target.key)).rev().take(50).cloned().collect::<Vec<_>>();
+    let alerts = app
+        .shared
+        .alerts
+        .stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .recent
+        .iter()
+        .filter(|a| a.target.as_deref() == Some(&v.target.key))
+        .rev()
+        .take(50)
+        .cloned()
+        .collect::<Vec<_>>();
     let _ = recent;
     json_ok(json!({
         "key": v.target.key,
@@ -223,7 +284,9 @@ struct GroupQ {
 fn history_group(app: &App, key: &str, gid: &str, range: f64) -> Vec<(f64, u64)> {
     let Some(r) = &app.reader else { return vec![] };
     let r = r.lock().unwrap_or_else(|p| p.into_inner());
-    let (Ok(t), Ok(Some(g))) = (r.find_target(key), r.group_by_gid(gid)) else { return vec![] };
+    let (Ok(t), Ok(Some(g))) = (r.find_target(key), r.group_by_gid(gid)) else {
+        return vec![];
+    };
     let to = crate::store::ms(SystemTime::now());
     let from = to - (range * 1000.0) as i64;
     r.polls(t.id, from, to)
@@ -254,9 +317,19 @@ async fn group(State(app): State<App>, Query(q): Query<GroupQ>) -> Response {
     let relations: Vec<_> = v
         .last
         .as_ref()
-        .map(|o| o.relations.iter().filter(|r| r.groups.contains(&q.group)).cloned().collect())
+        .map(|o| {
+            o.relations
+                .iter()
+                .filter(|r| r.groups.contains(&q.group))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
-    let series = if series.is_empty() { g.points.clone() } else { series };
+    let series = if series.is_empty() {
+        g.points.clone()
+    } else {
+        series
+    };
     json_ok(json!({
         "target": v.target.key,
         "target_name": v.target.display_name(),
@@ -275,7 +348,13 @@ async fn group(State(app): State<App>, Query(q): Query<GroupQ>) -> Response {
 }
 
 async fn alerts(State(app): State<App>) -> Response {
-    let s = app.shared.alerts.stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let s = app
+        .shared
+        .alerts
+        .stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     json_ok(json!({
         "firing": s.active.values().collect::<Vec<_>>(),
         "recent": s.recent.iter().rev().collect::<Vec<_>>(),
@@ -309,7 +388,9 @@ async fn dump(State(app): State<App>, Query(q): Query<DumpQ>) -> Response {
     let mut r = with_headers(ct, d.bytes.as_ref().clone());
     if let Ok(v) = HeaderValue::from_str(&format!(
         "attachment; filename=\"goroutines-{}.{ext}\"",
-        d.at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs()
+        d.at.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs()
     )) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
@@ -328,16 +409,21 @@ async fn flame(State(app): State<App>, Query(q): Query<FlameQ>) -> Response {
     };
     let key = q.key.clone();
     let svg = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let opts = goroscope_ingest::Options { threads: 1, ..Default::default() };
-        let snaps = goroscope_ingest::read_reader(&key, std::io::Cursor::new(d.bytes.as_ref()), &opts)
-            .map_err(|e| e.to_string())?;
+        let opts = goroscope_ingest::Options {
+            threads: 1,
+            ..Default::default()
+        };
+        let snaps =
+            goroscope_ingest::read_reader(&key, std::io::Cursor::new(d.bytes.as_ref()), &opts)
+                .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         let fo = goroscope_render::folded::FlameOptions {
             title: format!("Goroutines of {key}"),
             no_javascript: true,
             ..Default::default()
         };
-        goroscope_render::folded::write_flamegraph(&mut out, snaps.iter(), &fo).map_err(|e| e.to_string())?;
+        goroscope_render::folded::write_flamegraph(&mut out, snaps.iter(), &fo)
+            .map_err(|e| e.to_string())?;
         Ok(out)
     })
     .await;
