@@ -69,6 +69,14 @@ impl Fam {
     }
     fn encode(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut m = enc.encode_descriptor(self.name, self.help, None, self.kind)?;
+        if let [(l, v)] = &self.rows[..] {
+            if l.is_empty() {
+                return match self.kind {
+                    MetricType::Counter => m.encode_counter::<NoLabelSet, _, f64>(v, None),
+                    _ => m.encode_gauge(v),
+                };
+            }
+        }
         for (l, v) in &self.rows {
             let mut f = m.encode_family(l)?;
             match self.kind {

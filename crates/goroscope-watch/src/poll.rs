@@ -360,6 +360,11 @@ fn classify(e: &ureq::Error, timeout: Duration, shown: &str) -> PollError {
         ureq::Error::HostNotFound => (ErrorKind::Refused, "cannot resolve the host".into()),
         ureq::Error::TooManyRedirects => (ErrorKind::Redirects, "too many redirects".into()),
         ureq::Error::RedirectFailed => (ErrorKind::Redirects, "a redirect failed".into()),
+        // ureq wraps a timeout met inside another layer (TLS, the body reader) in io errors.
+        other if other.to_string().contains("timeout") => (
+            ErrorKind::Timeout,
+            format!("no complete answer within {timeout:?} ({other})"),
+        ),
         other => (ErrorKind::Io, crate::target::redact_url(&other.to_string())),
     };
     PollError {
@@ -438,10 +443,10 @@ fn read_stream<R: Read>(
             let kind = if over.load(Ordering::Relaxed) {
                 ErrorKind::TooLarge
             } else if let Some(src) = &e.source {
-                match src.kind() {
-                    io::ErrorKind::TimedOut => ErrorKind::Timeout,
-                    _ if read == 0 => ErrorKind::Io,
-                    _ => ErrorKind::Io,
+                if src.kind() == io::ErrorKind::TimedOut || src.to_string().contains("timeout") {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Io
                 }
             } else if e.offset == Some(0) || e.message.contains("empty input") {
                 ErrorKind::NotADump

@@ -117,8 +117,48 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
+/// Adds what the file system says when SQLite only says it cannot open or write.
+fn diagnose(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    let mut err = serr(path, &e);
+    if err.message.contains("read-only") || err.message.contains("full") {
+        return err;
+    }
+    let probe = if path.exists() {
+        std::fs::OpenOptions::new().append(true).open(path).err()
+    } else {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let p = dir.join(format!(".goroscope-write-probe-{}", std::process::id()));
+        let r = std::fs::File::create(&p).err();
+        let _ = std::fs::remove_file(&p);
+        r
+    };
+    if let Some(io) = probe {
+        let why = match io.kind() {
+            std::io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only".to_string(),
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied: the file or its directory is read-only for this user"
+                    .to_string()
+            }
+            std::io::ErrorKind::StorageFull => "the disk is full".to_string(),
+            _ => io.to_string(),
+        };
+        err.message = format!(
+            "{} ({why}; the watcher needs to write its history there, or give another --db)",
+            err.message
+        );
+    }
+    err
+}
+
 /// Opens (creating and migrating) the database for writing.
 pub fn open_rw(path: &Path) -> Result<Connection, StoreError> {
+    open_rw_inner(path).map_err(|e| diagnose(path, e.message))
+}
+
+fn open_rw_inner(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             return Err(serr(
@@ -178,23 +218,37 @@ pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
             "no such file (start `goroscope watch --db FILE` first)",
         ));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| serr(path, e))?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| serr(path, e))?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| serr(path, format!("{e} (is this a goroscope history file?)")))?;
-    if version == 0 || version > SCHEMA_VERSION {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let version = |c: &Connection| -> rusqlite::Result<i64> {
+        c.busy_timeout(Duration::from_secs(5))?;
+        c.query_row("PRAGMA user_version", [], |r| r.get(0))
+    };
+    let (conn, v) =
+        match Connection::open_with_flags(path, flags).and_then(|c| version(&c).map(|v| (c, v))) {
+            Ok(x) => x,
+            // A WAL file on read-only media (a mounted backup): no -shm can be made; read it as
+            // immutable instead.
+            Err(e) => {
+                let uri = format!("file:{}?immutable=1", path.display());
+                Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                    .and_then(|c| version(&c).map(|v| (c, v)))
+                    .map_err(|_| serr(path, format!("{e} (is this a goroscope history file?)")))?
+            }
+        };
+    if v == 0 || v > SCHEMA_VERSION {
         return Err(serr(
             path,
-            format!("not a goroscope history file this build can read (schema {version})"),
+            format!("not a goroscope history file this build can read (schema {v})"),
         ));
     }
     Ok(conn)
+}
+
+/// `PRAGMA integrity_check` of a history file: `ok` when it is sound.
+pub fn integrity_check(path: &Path) -> Result<String, StoreError> {
+    let c = open_ro(path)?;
+    c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| serr(path, e))
 }
 
 // ---------------------------------------------------------------------------------------------
