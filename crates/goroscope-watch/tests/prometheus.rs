@@ -7,9 +7,7 @@
 mod common;
 
 use common::*;
-use goroscope_watch::config::{
-    BudgetKind, BudgetSection, Dur, FromPrometheusSection, WatchConfig,
-};
+use goroscope_watch::config::{BudgetKind, BudgetSection, Dur, FromPrometheusSection, WatchConfig};
 use goroscope_watch::target::Target;
 use goroscope_watch::Watcher;
 use std::path::PathBuf;
@@ -31,7 +29,11 @@ fn promtool_checks_and_tests_the_shipped_rules() {
         vec!["check", "rules", "goroscope-rules.yml"],
         vec!["test", "rules", "goroscope-rules.test.yml"],
     ] {
-        let out = Command::new(&promtool).args(&args).current_dir(&dir).output().unwrap();
+        let out = Command::new(&promtool)
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "promtool {args:?}:\n{}{}",
@@ -54,7 +56,11 @@ impl Drop for Prom {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts Prometheus on a free port (trying again if another process takes the port first).
@@ -63,8 +69,14 @@ fn start_prometheus(bin: &std::path::Path, dir: &std::path::Path, config: &str) 
     for _ in 0..5 {
         let port = free_port();
         let mut child = Command::new(bin)
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
             .stdout(Stdio::null())
@@ -150,18 +162,35 @@ fn prometheus_scrapes_the_watcher_and_every_dashboard_query_has_data() {
     wait_for("targets from Prometheus", Duration::from_secs(90), || {
         let o = get_json(&format!("{}api/v1/overview", w.url()));
         let t = o["targets"].as_array().unwrap().clone();
-        let found = |k: &str| t.iter().any(|x| x["key"] == k && x["origin"] == "prometheus" && x["labels"]["job"] == "svc");
+        let found = |k: &str| {
+            t.iter().any(|x| {
+                x["key"] == k && x["origin"] == "prometheus" && x["labels"]["job"] == "svc"
+            })
+        };
         (found(&key(&leaky)) && found(&key(&healthy))).then_some(())
     });
     // Prometheus sees the leak through the watcher.
-    wait_for("goroscope_group_leaking == 1 in Prometheus", Duration::from_secs(120), || {
-        let r = query(&prom, "goroscope_group_leaking == 1");
-        r.iter().find(|x| x["metric"]["target"] == key(&leaky).as_str() && x["metric"]["site"] == leaky.leak_function.as_str()).cloned()
-    });
-    wait_for("the GoroutineLeak rule pending", Duration::from_secs(60), || {
-        let r = query(&prom, "ALERTS{alertname=\"GoroutineLeak\"}");
-        (!r.is_empty()).then_some(())
-    });
+    wait_for(
+        "goroscope_group_leaking == 1 in Prometheus",
+        Duration::from_secs(120),
+        || {
+            let r = query(&prom, "goroscope_group_leaking == 1");
+            r.iter()
+                .find(|x| {
+                    x["metric"]["target"] == key(&leaky).as_str()
+                        && x["metric"]["site"] == leaky.leak_function.as_str()
+                })
+                .cloned()
+        },
+    );
+    wait_for(
+        "the GoroutineLeak rule pending",
+        Duration::from_secs(60),
+        || {
+            let r = query(&prom, "ALERTS{alertname=\"GoroutineLeak\"}");
+            (!r.is_empty()).then_some(())
+        },
+    );
     // Every query of the shipped dashboard returns data.
     let dash: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(deploy().join("grafana/goroscope-dashboard.json")).unwrap(),
@@ -174,11 +203,22 @@ fn prometheus_scrapes_the_watcher_and_every_dashboard_query_has_data() {
         }
     }
     for v in dash["templating"]["list"].as_array().unwrap() {
-        if let Some(q) = v["query"].as_str().filter(|q| q.starts_with("label_values(")) {
+        if let Some(q) = v["query"]
+            .as_str()
+            .filter(|q| q.starts_with("label_values("))
+        {
             let inner = &q["label_values(".len()..q.len() - 1];
             let (metric, label) = inner.rsplit_once(',').unwrap();
-            let r = get_json(&format!("{}/api/v1/label/{}/values?match[]={}", prom.url, label.trim(), enc(metric.trim())));
-            assert!(!r["data"].as_array().unwrap().is_empty(), "template variable {q}: {r}");
+            let r = get_json(&format!(
+                "{}/api/v1/label/{}/values?match[]={}",
+                prom.url,
+                label.trim(),
+                enc(metric.trim())
+            ));
+            assert!(
+                !r["data"].as_array().unwrap().is_empty(),
+                "template variable {q}: {r}"
+            );
         }
     }
     assert!(exprs.len() >= 16, "{exprs:?}");
@@ -187,10 +227,14 @@ fn prometheus_scrapes_the_watcher_and_every_dashboard_query_has_data() {
             .replace("$__rate_interval", "30s")
             .replace("\"$target\"", "\".*\"")
             .replace("\"$job\"", "\".*\"");
-        let r = wait_for(&format!("data for dashboard query {e}"), Duration::from_secs(60), || {
-            let r = query(&prom, &q);
-            (!r.is_empty()).then_some(r)
-        });
+        let r = wait_for(
+            &format!("data for dashboard query {e}"),
+            Duration::from_secs(60),
+            || {
+                let r = query(&prom, &q);
+                (!r.is_empty()).then_some(r)
+            },
+        );
         assert!(!r.is_empty());
     }
     drop(w);
