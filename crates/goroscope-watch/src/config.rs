@@ -785,3 +785,24 @@ mod tests {
         assert!(parse_bytes("12 parsecs").is_err());
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    /// The README's short config is a real config.
+    #[test]
+    fn readme_config_parses() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+                .unwrap();
+        let at = readme
+            .find("A short one:")
+            .expect("the README's config example");
+        let block = readme[at..].split("```toml\n").nth(1).unwrap();
+        let block = block.split("```").next().unwrap();
+        let cfg = WatchConfig::from_toml(block, "README.md").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.budgets[0].critical, Some(10_000));
+        assert_eq!(cfg.sinks.len(), 1);
+    }
+}

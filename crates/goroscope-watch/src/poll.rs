@@ -448,7 +448,10 @@ fn read_stream<R: Read>(
                 } else {
                     ErrorKind::Io
                 }
-            } else if e.offset == Some(0) || e.message.contains("empty input") {
+            } else if e.offset == Some(0)
+                || e.message.contains("empty input")
+                || e.message.contains("no goroutine dump")
+            {
                 ErrorKind::NotADump
             } else {
                 ErrorKind::Parse

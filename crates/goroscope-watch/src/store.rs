@@ -907,7 +907,8 @@ impl Writer {
     }
 }
 
-/// Moves a target's `recent` rows into one chunk.
+/// Moves a target's `recent` rows into chunks: one per run of polls that stays within one UTC
+/// day and has no gap over an hour (so retention can downsample and expire whole chunks).
 fn compact(conn: &Connection, tid: i64) -> rusqlite::Result<()> {
     let mut st = conn.prepare("SELECT t, form, data FROM recent WHERE target = ?1 ORDER BY t")?;
     let rows = st
@@ -919,12 +920,36 @@ fn compact(conn: &Connection, tid: i64) -> rusqlite::Result<()> {
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        let split = i == rows.len()
+            || rows[i].0 - rows[i - 1].0 > 3_600_000
+            || rows[i].0.div_euclid(86_400_000) != rows[start].0.div_euclid(86_400_000);
+        if split {
+            write_chunk(conn, tid, &rows[start..i])?;
+            start = i;
+        }
+    }
+    if let Some(last) = rows.last() {
+        conn.execute(
+            "DELETE FROM recent WHERE target = ?1 AND t <= ?2",
+            params![tid, last.0],
+        )?;
+    }
+    Ok(())
+}
+
+fn write_chunk(
+    conn: &Connection,
+    tid: i64,
+    rows: &[(i64, String, Vec<u8>)],
+) -> rusqlite::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let mut forms: HashMap<&str, usize> = HashMap::new();
     let mut polls = Vec::with_capacity(rows.len());
-    for (t, form, data) in &rows {
+    for (t, form, data) in rows {
         *forms.entry(form.as_str()).or_default() += 1;
         if let Ok(counts) = decode_counts(data) {
             polls.push(PollRow { t: *t, counts });
@@ -938,10 +963,6 @@ fn compact(conn: &Connection, tid: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO chunks(target, t0, t1, step, form, data) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
         params![tid, t0, t1, form, encode_chunk(&polls)],
-    )?;
-    conn.execute(
-        "DELETE FROM recent WHERE target = ?1 AND t <= ?2",
-        params![tid, t1],
     )?;
     Ok(())
 }
@@ -1263,6 +1284,138 @@ mod tests {
         }
         assert!(decode_chunk(&[0xff; 12]).is_err());
         assert!(decode_counts(&[5, 1]).is_err());
+    }
+
+    fn writer(path: &Path, retention: Retention) -> Writer {
+        let mut w = Writer {
+            conn: open_rw(path).unwrap(),
+            path: path.to_path_buf(),
+            targets: HashMap::new(),
+            groups: HashMap::new(),
+            health: Default::default(),
+            retention,
+            on_error: Box::new(|_| {}),
+            failing: false,
+        };
+        w.load_ids().unwrap();
+        w
+    }
+
+    fn group(id: &str, count: u64) -> GroupObs {
+        GroupObs {
+            id: id.into(),
+            count,
+            state: "chan receive".into(),
+            verdict: goroscope_analyze::Verdict::Suspect,
+            pattern: None,
+            proven: false,
+            explanation: None,
+            fix: None,
+            evidence: vec![],
+            blocking: None,
+            created_by: None,
+            stack: vec![goroscope_analyze::StackFrame {
+                function: format!("main.{id}"),
+                file: "main.go".into(),
+                line: 3,
+                inlined: false,
+            }],
+            labels: Default::default(),
+            wait_minutes: None,
+            exact: 1,
+        }
+    }
+
+    #[test]
+    fn polls_compact_downsample_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let day = 86_400_000i64;
+        let now = SystemTime::now();
+        let n = ms(now);
+        let mut w = writer(
+            &path,
+            Retention {
+                raw: Duration::from_secs(86400),
+                step: Duration::from_secs(300),
+                max_age: Duration::from_secs(30 * 86400),
+                max_size: 1 << 30,
+            },
+        );
+        // Three stretches of 15 s polls: 40 days ago (expires), 3 days ago (downsampled),
+        // just now (kept raw).
+        for (base, polls) in [(n - 40 * day, 120), (n - 3 * day, 240), (n - 600_000, 30)] {
+            let cmds: Vec<Cmd> = (0..polls)
+                .map(|i| Cmd::Poll {
+                    key: "t".into(),
+                    labels: Default::default(),
+                    t: base + i * 15_000,
+                    form: Form::Proto,
+                    groups: Arc::new(vec![group("a", 10 + i as u64 / 8), group("b", 3)]),
+                })
+                .collect();
+            for c in cmds.chunks(7) {
+                w.write(c).unwrap();
+            }
+        }
+        let r = Reader::open(&path).unwrap();
+        let t = r.find_target("t").unwrap();
+        assert_eq!(
+            r.polls(t.id, 0, i64::MAX).unwrap().len(),
+            390,
+            "every poll readable"
+        );
+        let chunks: i64 = w
+            .conn
+            .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
+            .unwrap();
+        assert!(chunks >= 6, "compacted every 60 polls: {chunks}");
+        w.maintain(now).unwrap();
+        let polls = r.polls(t.id, 0, i64::MAX).unwrap();
+        let old: Vec<_> = polls.iter().filter(|(p, _)| p.t < n - 2 * day).collect();
+        assert!(
+            old.len() <= 13 && !old.is_empty(),
+            "3 days ago: 1 h at 5 min steps, got {}",
+            old.len()
+        );
+        assert!(
+            polls.iter().all(|(p, _)| p.t > n - 35 * day),
+            "40 days ago expired"
+        );
+        let recent = polls.iter().filter(|(p, _)| p.t >= n - 600_000).count();
+        assert_eq!(recent, 30, "recent polls kept at full resolution");
+        // Downsampled points keep the maximum of each group.
+        let ga = r.group_by_gid("a").unwrap().unwrap();
+        let max_old = old
+            .iter()
+            .map(|(p, _)| p.counts.iter().find(|c| c.0 == ga).unwrap().1)
+            .max();
+        assert_eq!(max_old, Some(10 + 239 / 8));
+        assert_eq!(integrity_check(&path).unwrap(), "ok");
+    }
+
+    #[test]
+    fn migrations_are_versioned_and_newer_files_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        drop(open_rw(&path).unwrap());
+        drop(open_rw(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        assert_eq!(
+            c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            SCHEMA_VERSION
+        );
+        c.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(c);
+        let e = open_rw(&path).unwrap_err().to_string();
+        assert!(e.contains("newer goroscope"), "{e}");
+        std::fs::write(
+            dir.path().join("x.db"),
+            b"not a database at all, not even close....",
+        )
+        .unwrap();
+        assert!(open_ro(&dir.path().join("x.db")).is_err());
     }
 
     #[test]
