@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// One alert or event.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -372,7 +372,6 @@ fn post(
         }
         std::thread::sleep(Duration::from_millis(200 << attempt));
     }
-    let _ = SystemTime::now();
 }
 
 #[cfg(test)]

@@ -183,7 +183,6 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
             v.health.next_poll = crate::util::secs(SystemTime::now() + wait);
         }
         tokio::time::sleep_until(next).await;
-        let started = tokio::time::Instant::now();
         attempt += 1;
         let last_total = view
             .lock()
@@ -467,7 +466,6 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
                     // Missed ticks (a slow poll): skip them rather than burst.
                     next = now_i + every.mul_f64(0.5);
                 }
-                let _ = started;
             }
         }
     }

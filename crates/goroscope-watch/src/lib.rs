@@ -101,16 +101,18 @@ impl Watcher {
             .map_err(|source| WatchError::Listen { addr, source })?;
         let url = format!("http://{addr}/");
         let alerts = alert::Alerts::start(&cfg, url.clone())?;
-        let mut analyze = goroscope_analyze::Options::default();
-        analyze.source = goroscope_analyze::SourceOptions {
-            enabled: !cfg.analysis.source.is_empty(),
-            roots: cfg.analysis.source.iter().map(|p| cfg.resolve(p)).collect(),
+        let mut analyze = goroscope_analyze::Options {
+            source: goroscope_analyze::SourceOptions {
+                enabled: !cfg.analysis.source.is_empty(),
+                roots: cfg.analysis.source.iter().map(|p| cfg.resolve(p)).collect(),
+            },
+            max_goids: 20,
+            ..Default::default()
         };
         if let Some(p) = &cfg.analysis.config {
             analyze.config = goroscope_analyze::Config::load(&cfg.resolve(p))
                 .map_err(|e| config::ConfigError::new(e.path.clone(), e.to_string()))?;
         }
-        analyze.max_goids = 20;
         // The store reports write failures as alerts.
         let store_alerts = alerts.clone();
         let db = cfg.db_path();

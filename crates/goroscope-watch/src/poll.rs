@@ -246,6 +246,9 @@ fn request_url(base: &str, form: Form) -> String {
 
 type Fetched = (Snapshot, Option<Snapshot>);
 
+/// A read answer: the snapshot, the bytes read, and the bytes kept for download.
+type ReadAnswer = (Snapshot, u64, Option<Arc<Vec<u8>>>);
+
 fn fetch_http(
     target: &Target,
     base: &str,
@@ -283,7 +286,7 @@ fn get(
     cap: u64,
     agent: &ureq::Agent,
     s: &PollSettings,
-) -> Result<(Snapshot, u64, Option<Arc<Vec<u8>>>), PollError> {
+) -> Result<ReadAnswer, PollError> {
     let err = |kind, m: String| PollError {
         kind,
         message: format!("GET {shown}: {m}"),
@@ -407,7 +410,7 @@ fn read_stream<R: Read>(
     r: R,
     cap: Option<u64>,
     s: &PollSettings,
-) -> Result<(Snapshot, u64, Option<Arc<Vec<u8>>>), PollError> {
+) -> Result<ReadAnswer, PollError> {
     let over = Arc::new(AtomicBool::new(false));
     let mut c = Capped {
         inner: r,

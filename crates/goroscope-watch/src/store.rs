@@ -176,7 +176,7 @@ fn open_rw_inner(path: &Path) -> Result<Connection, StoreError> {
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| serr(path, e))?;
-    if mode.to_ascii_lowercase() != "wal" {
+    if !mode.eq_ignore_ascii_case("wal") {
         return Err(serr(
             path,
             format!("cannot switch to WAL mode (got {mode})"),
@@ -536,8 +536,10 @@ struct Writer {
     path: PathBuf,
     /// key → (row id, recent rows not yet compacted)
     targets: HashMap<String, (i64, i64)>,
-    /// gid → (row id, exact hash)
-    groups: HashMap<String, (i64, u64)>,
+    /// gid → (row id, the stack hashes seen lately): one group id may have several
+    /// representative stacks (other Go releases across a fleet, debug=2 beside protobuf); its
+    /// row is rewritten only for one not seen lately.
+    groups: HashMap<String, (i64, Vec<u64>)>,
     health: Arc<Mutex<StoreHealth>>,
     retention: Retention,
     on_error: Box<dyn Fn(Option<String>) + Send>,
@@ -568,7 +570,7 @@ impl Writer {
             ))
         })? {
             let (id, gid, exact) = r?;
-            self.groups.insert(gid, (id, exact as u64));
+            self.groups.insert(gid, (id, vec![exact as u64]));
         }
         Ok(())
     }
@@ -692,9 +694,10 @@ impl Writer {
     }
 
     fn group_id(&mut self, g: &GroupObs, t: i64) -> rusqlite::Result<i64> {
-        match self.groups.get(&g.id) {
-            Some(&(id, exact)) if exact == g.exact => return Ok(id),
-            _ => {}
+        if let Some((id, seen)) = self.groups.get(&g.id) {
+            if seen.contains(&g.exact) {
+                return Ok(*id);
+            }
         }
         let info = serde_json::to_string(g).unwrap_or_else(|_| "{}".into());
         let created = g.created_by.as_ref().map(|l| l.function.clone());
@@ -710,7 +713,12 @@ impl Writer {
                 .query_row("SELECT id FROM groups WHERE gid = ?1", [&g.id], |r| {
                     r.get(0)
                 })?;
-        self.groups.insert(g.id.clone(), (id, g.exact));
+        let e = self.groups.entry(g.id.clone()).or_insert((id, Vec::new()));
+        e.0 = id;
+        e.1.push(g.exact);
+        if e.1.len() > 8 {
+            e.1.remove(0);
+        }
         Ok(id)
     }
 
@@ -740,7 +748,7 @@ impl Writer {
                     let mut counts: Vec<(i64, u64)> =
                         Vec::with_capacity(groups.len().min(MAX_GROUPS_PER_POLL));
                     let mut sorted: Vec<&GroupObs> = groups.iter().collect();
-                    sorted.sort_by(|a, b| b.count.cmp(&a.count));
+                    sorted.sort_by_key(|g| std::cmp::Reverse(g.count));
                     let mut other = 0;
                     for (i, g) in sorted.iter().enumerate() {
                         if i >= MAX_GROUPS_PER_POLL {

@@ -238,7 +238,6 @@ async fn target(State(app): State<App>, Query(q): Query<TargetQ>) -> Response {
     } else {
         series
     };
-    let recent: Vec<&crate::alert::Alert> = Vec::new();
     let alerts = app
         .shared
         .alerts
@@ -252,7 +251,6 @@ async fn target(State(app): State<App>, Query(q): Query<TargetQ>) -> Response {
         .take(50)
         .cloned()
         .collect::<Vec<_>>();
-    let _ = recent;
     json_ok(json!({
         "key": v.target.key,
         "name": v.target.display_name(),
