@@ -357,7 +357,7 @@ fn post(
                 return;
             }
             Ok(r) => format!("HTTP {}", r.status()),
-            Err(e) => redact_url(&e.to_string()),
+            Err(e) => crate::target::redact_text(&e.to_string()),
         };
         if attempt == 2 {
             stats

@@ -238,7 +238,7 @@ fn get_json(url: &str, timeout: Duration) -> Result<String, String> {
         .get(url)
         .header("Accept", "application/json")
         .call()
-        .map_err(|e| redact_url(&e.to_string()))?;
+        .map_err(|e| crate::target::redact_text(&e.to_string()))?;
     if resp.status() != 200 {
         return Err(format!("HTTP {}", resp.status()));
     }

@@ -36,52 +36,15 @@ pub struct Target {
     pub origin: String,
 }
 
-/// Removes userinfo from a URL and masks the values of query parameters that look like
-/// credentials, for logs, labels and pages.
-// Switch to `goroscope_model::redact_url` once it lands on main.
+/// A URL without its secrets (userinfo, credential-like parameters), for logs, labels, keys
+/// and pages: goroscope's one redaction, `goroscope_model::redact_url`.
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some(x) => x,
-        None => return url.to_string(),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let userinfo = authority.contains('@');
-    let tail = match tail.split_once('?') {
-        Some((path, q)) => {
-            let q: Vec<String> = q
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if is_secret_param(k) => format!("{k}=REDACTED"),
-                    _ => kv.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", q.join("&"))
-        }
-        None => tail.to_string(),
-    };
-    if userinfo {
-        format!("{scheme}://REDACTED@{host}{tail}")
-    } else {
-        format!("{scheme}://{host}{tail}")
-    }
+    goroscope_model::redact_url(url).into_owned()
 }
 
-fn is_secret_param(k: &str) -> bool {
-    let k = k.to_ascii_lowercase();
-    [
-        "token",
-        "key",
-        "secret",
-        "password",
-        "passwd",
-        "auth",
-        "signature",
-        "sig",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+/// Free text (an error message quoting URLs) without the URLs' secrets.
+pub fn redact_text(text: &str) -> String {
+    goroscope_model::redact_urls_in(text).into_owned()
 }
 
 /// The goroutine endpoint of what a user typed: `host:port`, `http://host:port`,
@@ -217,7 +180,7 @@ mod tests {
     fn urls_are_redacted() {
         assert_eq!(
             redact_url("http://user:pw@h:1/debug/pprof/goroutine?token=abc&debug=0"),
-            "http://REDACTED@h:1/debug/pprof/goroutine?token=REDACTED&debug=0"
+            "http://***@h:1/debug/pprof/goroutine?token=***&debug=0"
         );
         assert_eq!(redact_url("http://h:1/x"), "http://h:1/x");
     }
@@ -238,7 +201,7 @@ mod tests {
     fn targets_from_args() {
         let cfg = WatchConfig::default();
         let t = Target::from_arg("http://u:p@h:6060", &cfg).unwrap();
-        assert_eq!(t.key, "http://REDACTED@h:6060/debug/pprof/goroutine");
+        assert_eq!(t.key, "http://***@h:6060/debug/pprof/goroutine");
         assert_eq!(
             t.source,
             Source::Http {
