@@ -608,9 +608,12 @@ pub(crate) fn reconcile(env: &Env, running: &mut HashMap<String, Running>, desir
 }
 
 /// Discovery: re-reads file-SD files, HTTP-SD endpoints and Prometheus, and reconciles.
-pub(crate) async fn discovery_task(env: Env, statics: Vec<Target>) {
+pub(crate) async fn discovery_task(
+    env: Env,
+    statics: Vec<Target>,
+    mut running: HashMap<String, Running>,
+) {
     let cfg = env.shared.cfg.clone();
-    let mut running: HashMap<String, Running> = HashMap::new();
     let mut file_sds: Vec<FileSd> = Vec::new();
     for f in &cfg.file_sd {
         match FileSd::new(cfg.resolve(&f.path), f.relabel.as_ref()) {

@@ -180,7 +180,13 @@ impl Watcher {
                 tracing::error!("dashboard server: {e}");
             }
         });
-        rt.spawn(engine::discovery_task(env, statics));
+        // The targets named up front are watched (and visible in the API) once start returns.
+        let mut running = std::collections::HashMap::new();
+        {
+            let _in_runtime = rt.enter();
+            engine::reconcile(&env, &mut running, statics.clone());
+        }
+        rt.spawn(engine::discovery_task(env, statics, running));
         tracing::info!(
             "goroscope watch: dashboard and /metrics on http://{addr}/, history in {}",
             db.display()

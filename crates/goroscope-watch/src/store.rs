@@ -693,9 +693,12 @@ impl Writer {
         Ok(id)
     }
 
-    fn group_id(&mut self, g: &GroupObs, t: i64) -> rusqlite::Result<i64> {
+    /// The row of a group, stored or updated from `g`. `update` is false for the on-demand
+    /// forms (debug=2, the leak proof): their stacks lack the runtime frames the cheap form
+    /// has, and the stored stack must give back the same group id when read as a record.
+    fn group_id(&mut self, g: &GroupObs, t: i64, update: bool) -> rusqlite::Result<i64> {
         if let Some((id, seen)) = self.groups.get(&g.id) {
-            if seen.contains(&g.exact) {
+            if seen.contains(&g.exact) || !update {
                 return Ok(*id);
             }
         }
@@ -745,6 +748,7 @@ impl Writer {
                     groups,
                 } => {
                     let tid = self.target_id(key, labels, *t)?;
+                    let update = !matches!(form, Form::Debug2 | Form::Leak);
                     let mut counts: Vec<(i64, u64)> =
                         Vec::with_capacity(groups.len().min(MAX_GROUPS_PER_POLL));
                     let mut sorted: Vec<&GroupObs> = groups.iter().collect();
@@ -755,7 +759,7 @@ impl Writer {
                             other += g.count;
                             continue;
                         }
-                        counts.push((self.group_id(g, *t)?, g.count));
+                        counts.push((self.group_id(g, *t, update)?, g.count));
                     }
                     if other > 0 {
                         let o = GroupObs {
@@ -775,7 +779,7 @@ impl Writer {
                             wait_minutes: None,
                             exact: 0,
                         };
-                        counts.push((self.group_id(&o, *t)?, other));
+                        counts.push((self.group_id(&o, *t, true)?, other));
                     }
                     counts.sort_unstable();
                     self.conn.execute(
