@@ -368,7 +368,10 @@ fn classify(e: &ureq::Error, timeout: Duration, shown: &str) -> PollError {
             ErrorKind::Timeout,
             format!("no complete answer within {timeout:?} ({other})"),
         ),
-        other => (ErrorKind::Io, crate::target::redact_text(&other.to_string())),
+        other => (
+            ErrorKind::Io,
+            crate::target::redact_text(&other.to_string()),
+        ),
     };
     PollError {
         kind,
