@@ -219,10 +219,14 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
         // to debug=1 once and remember.
         if form == Form::Proto && !proto_ever_ok {
             if let Err(e) = &outcome.result {
-                if matches!(
-                    e.kind,
-                    crate::poll::ErrorKind::NotADump | crate::poll::ErrorKind::Parse
-                ) {
+                let client_error =
+                    e.kind == crate::poll::ErrorKind::Status && e.message.contains(": HTTP 4");
+                if client_error
+                    || matches!(
+                        e.kind,
+                        crate::poll::ErrorKind::NotADump | crate::poll::ErrorKind::Parse
+                    )
+                {
                     let o2 = run_poll(&env, &target, Form::Debug1, Form::Debug1).await;
                     if o2.result.is_ok() {
                         tracing::info!(

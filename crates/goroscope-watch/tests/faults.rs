@@ -39,6 +39,8 @@ fn bad_targets_are_isolated_and_reported() {
     for (f, _) in &faults {
         targets.push(Target::from_arg(&f.url(), &cfg).unwrap());
     }
+    let text_only = Fault::start(Misbehave::TextOnly);
+    targets.push(Target::from_arg(&text_only.url(), &cfg).unwrap());
     let good_key = targets[0].key.clone();
     let dead_key = targets[1].key.clone();
     let w = Watcher::start(cfg, targets).unwrap();
@@ -93,6 +95,19 @@ fn bad_targets_are_isolated_and_reported() {
             .find(|x| x["kind"] == "target_down" && x["target"] == dead_key.as_str())
             .cloned()
     });
+    // Where protobuf is not served, debug=1 is polled instead.
+    let tk = Target::from_arg(&text_only.url(), &WatchConfig::default())
+        .unwrap()
+        .key;
+    let t = wait_for(
+        "debug=1 where protobuf is not served",
+        Duration::from_secs(60),
+        || {
+            let t = state(&tk);
+            (t["health"]["up"] == true && t["form"] == "debug1").then_some(t)
+        },
+    );
+    assert_eq!(t["total"], 7, "{t}");
     // Meanwhile the good target keeps its 1 s schedule: at least 6 polls in 10 s.
     let polls = |m: &str| -> u64 {
         m.lines()

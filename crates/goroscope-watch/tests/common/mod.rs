@@ -160,6 +160,8 @@ pub enum Misbehave {
     RedirectLoop,
     /// 50 MB of binary garbage.
     Garbage,
+    /// 404 for `debug=0`; a debug=1 profile for `debug=1` (a handler without protobuf).
+    TextOnly,
 }
 
 impl Fault {
@@ -199,8 +201,25 @@ fn serve(mut s: TcpStream, kind: Misbehave, addr: &str, stop: &AtomicBool) {
     s.set_nonblocking(false).ok();
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let mut buf = [0u8; 4096];
-    let _ = s.read(&mut buf);
+    let n = s.read(&mut buf).unwrap_or(0);
+    let request = String::from_utf8_lossy(&buf[..n]).into_owned();
     let body: Vec<u8> = match kind {
+        Misbehave::TextOnly if request.contains("debug=1") => {
+            let b = b"goroutine profile: total 7\n6 @ 0x1 0x2\n#\t0x1\tmain.worker+0x1\t/src/app/main.go:10\n#\t0x2\tmain.start.func1+0x2\t/src/app/main.go:5\n\n1 @ 0x3\n#\t0x3\tmain.main+0x1\t/src/app/main.go:20\n\n";
+            let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n", b.len()).as_bytes());
+            b.to_vec()
+        }
+        Misbehave::TextOnly => {
+            let b = b"404 page not found\n";
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n",
+                    b.len()
+                )
+                .as_bytes(),
+            );
+            b.to_vec()
+        }
         Misbehave::Hang => {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(100));
