@@ -116,7 +116,10 @@ async function fleet() {
   const main = [];
   const up = o.targets.filter(t => t.health.up).length;
   main.push(el("h1", {}, `Fleet · ${o.targets.length} targets · ${up} up · ${o.alerts_firing} alerts firing`));
-  const rows = o.targets.map(t => el("tr", { "data-target": t.key },
+  // What needs a look first: leaking, then down or failing, then by name.
+  const rank = t => (t.leaking ? 0 : 2) + (t.health.up ? 1 : 0);
+  const targets = o.targets.slice().sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const rows = targets.map(t => el("tr", { "data-target": t.key },
     el("td", {}, targetLink(t.key, t.name)),
     el("td", {}, badge(t.health.state)),
     el("td", { class: "num" }, fmtNum(t.total)),

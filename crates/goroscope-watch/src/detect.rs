@@ -67,7 +67,7 @@ pub struct GroupTrack {
     pub verdict: Verdict,
     pub evidence: Vec<String>,
     /// The latest observation of the group.
-    pub obs: GroupObs,
+    pub obs: std::sync::Arc<GroupObs>,
     pub count: u64,
     absent: u32,
     calm: u32,
@@ -238,14 +238,20 @@ impl Tracker {
                 });
             // Detail only a debug=2 poll has (creation site, wait minutes, goroutine ids)
             // stays until the next such poll.
-            let mut o = g.clone();
-            if o.created_by.is_none() {
-                o.created_by = track.obs.created_by.take();
-            }
-            if o.wait_minutes.is_none() {
-                o.wait_minutes = track.obs.wait_minutes;
-            }
-            track.obs = o;
+            let keep_created = g.created_by.is_none() && track.obs.created_by.is_some();
+            let keep_minutes = g.wait_minutes.is_none() && track.obs.wait_minutes.is_some();
+            track.obs = if keep_created || keep_minutes {
+                let mut o = GroupObs::clone(g);
+                if keep_created {
+                    o.created_by = track.obs.created_by.clone();
+                }
+                if keep_minutes {
+                    o.wait_minutes = track.obs.wait_minutes;
+                }
+                std::sync::Arc::new(o)
+            } else {
+                g.clone()
+            };
             track.count = g.count;
             track.absent = 0;
         }
@@ -475,7 +481,7 @@ mod tests {
             form: Form::Proto,
             total: groups.iter().map(|g| g.count).sum(),
             states: Default::default(),
-            groups,
+            groups: groups.into_iter().map(std::sync::Arc::new).collect(),
             label_counts: Default::default(),
             guard_limits: Default::default(),
             go_version: None,

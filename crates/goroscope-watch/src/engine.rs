@@ -51,7 +51,7 @@ pub struct Dump {
 /// A group as the dashboard and `/metrics` see it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct GroupView {
-    pub obs: GroupObs,
+    pub obs: Arc<GroupObs>,
     pub count: u64,
     pub growth: Growth,
     pub slope: f64,
@@ -367,7 +367,7 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
                         labels: target.labels.clone(),
                         t: t_ms,
                         form: outcome.form,
-                        groups: Arc::new(obs.groups.clone()),
+                        groups: obs.groups.clone(),
                     });
                     for (id, g) in &tracker.groups {
                         let cur = (g.verdict, g.growth.as_str());

@@ -85,6 +85,7 @@ impl Watcher {
             statics.push(Target::from_section(t, &cfg)?);
         }
         util::raise_fd_limit();
+        util::limit_malloc_arenas();
         let addr = cfg.listen_addr()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -125,7 +125,8 @@ pub struct Observation {
     pub total: u64,
     /// Goroutines per state.
     pub states: BTreeMap<String, u64>,
-    pub groups: Vec<GroupObs>,
+    /// Shared with the detector, the dashboard and the store (one copy per poll).
+    pub groups: Vec<Arc<GroupObs>>,
     /// pprof label key → value → goroutines (for label budgets, `guard.site` among them).
     pub label_counts: BTreeMap<String, BTreeMap<String, u64>>,
     /// `guard.site` value → `guard.limit` (the in-process guard's own limit).
@@ -502,7 +503,7 @@ pub fn observe(
                     ^ u64::from(f.line);
                 h = h.wrapping_mul(0x100_0000_01b3);
             }
-            groups.push(GroupObs {
+            groups.push(Arc::new(GroupObs {
                 id: g.id,
                 count: g.count,
                 state,
@@ -518,7 +519,7 @@ pub fn observe(
                 labels: g.labels,
                 wait_minutes: g.wait_minutes,
                 exact: h,
-            });
+            }));
         }
         relations = r.relations;
         warnings.extend(r.warnings);

@@ -414,7 +414,7 @@ pub enum Cmd {
         labels: BTreeMap<String, String>,
         t: i64,
         form: Form,
-        groups: Arc<Vec<GroupObs>>,
+        groups: Vec<Arc<GroupObs>>,
     },
     Verdict {
         key: String,
@@ -751,7 +751,7 @@ impl Writer {
                     let update = !matches!(form, Form::Debug2 | Form::Leak);
                     let mut counts: Vec<(i64, u64)> =
                         Vec::with_capacity(groups.len().min(MAX_GROUPS_PER_POLL));
-                    let mut sorted: Vec<&GroupObs> = groups.iter().collect();
+                    let mut sorted: Vec<&GroupObs> = groups.iter().map(|g| g.as_ref()).collect();
                     sorted.sort_by_key(|g| std::cmp::Reverse(g.count));
                     let mut other = 0;
                     for (i, g) in sorted.iter().enumerate() {
@@ -1363,7 +1363,10 @@ mod tests {
                     labels: Default::default(),
                     t: base + i * 15_000,
                     form: Form::Proto,
-                    groups: Arc::new(vec![group("a", 10 + i as u64 / 8), group("b", 3)]),
+                    groups: vec![
+                        Arc::new(group("a", 10 + i as u64 / 8)),
+                        Arc::new(group("b", 3)),
+                    ],
                 })
                 .collect();
             for c in cmds.chunks(7) {

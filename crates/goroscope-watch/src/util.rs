@@ -83,6 +83,16 @@ pub fn self_stats() -> SelfStats {
     s
 }
 
+/// Caps glibc's malloc arenas: with a pool of blocking threads each poll may land on another
+/// thread, and one arena per thread keeps freed memory resident (RSS grows for nothing).
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before the threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Raises the soft open-files limit to the hard limit: one watcher keeps a connection to each
 /// of its targets.
 pub fn raise_fd_limit() {
