@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
-  # Debian packages the tests use: chromium renders the HTML report in a real headless browser,
+  # Debian packages the tests use: chromium renders the HTML report and the watch dashboard in a
+  # real headless browser (promtool and prometheus also check and scrape goroscope watch),
   # gdb's gcore writes core files for the attach tests, graphviz reads --output dot, and
   # Prometheus, Alertmanager, etcd and Pushgateway are the real Go services (by others, built
   # with Go 1.19) that the analysis must be quiet on (crates/goroscope/tests/real_services.rs

@@ -228,3 +228,6 @@ impl GroupIndex {
         format!("{:016x}", self.sigs[index])
     }
 }
+
+/// The statistics `trend` uses, for callers that keep their own series (the watcher's window).
+pub use trend::{mann_kendall, theil_sen, ALPHA as TREND_ALPHA};

@@ -83,6 +83,17 @@ pub enum Command {
         after_help = "Exit status: 0 clean, 1 goroutines left behind (with --repeat N ≥ 2: groups that grow with the runs),\n2 error (the workload failed, the service exited or was not ready, …; no verdict).\n\nExamples:\n  goroscope check --target http://127.0.0.1:6060 --repeat 5 --requests 100 -- ./load-test -n 100\n  goroscope check --start './server' --ready http://127.0.0.1:8080/healthz --target pid --repeat 5 -- ./load-test\n  goroscope check --target pid:1234 --duration 30s --repeat 4 --junit goroutines.xml"
     )]
     Check(CheckArgs),
+    /// Keep Go services under continuous goroutine watch: history, growth and budget alerts,
+    /// Prometheus /metrics and a web dashboard.
+    #[command(
+        after_help = "Examples:\n  goroscope watch http://127.0.0.1:6060/debug/pprof/goroutine   # dashboard on http://127.0.0.1:9184/\n  goroscope watch --config goroscope.toml\n  goroscope watch --file-sd targets.json --shard 0/3 --db shard0.db\n  goroscope watch --from-prometheus http://127.0.0.1:9090 --pprof-port 6060"
+    )]
+    Watch(WatchArgs),
+    /// Query a watcher's history file: its targets, a target's groups, a group's series.
+    #[command(
+        after_help = "Examples:\n  goroscope history --db goroscope.db\n  goroscope history --db goroscope.db orders --since 6h\n  goroscope history --db goroscope.db orders 5f3a9c0e12ab34cd -o csv\n\nSnapshots from the history are inputs too: goroscope analyze db:TARGET@TIME (file from GOROSCOPE_DB, default goroscope.db)."
+    )]
+    History(HistoryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -151,6 +162,135 @@ pub struct CheckArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..,
           required_unless_present = "duration", conflicts_with = "duration")]
     pub workload: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Targets: pprof URLs (host:port, /debug/pprof/ or the goroutine endpoint), pid:PID
+    /// (read with attach), or dump files re-read at each poll.
+    pub targets: Vec<String>,
+    /// A TOML config: targets with labels and credentials, discovery, budgets, alert sinks,
+    /// retention (see goroscope.example.toml). Flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Poll interval (default 15s).
+    #[arg(long, value_parser = parse_duration)]
+    pub every: Option<HumanDuration>,
+    /// Dashboard, JSON API and /metrics address (default 127.0.0.1:9184; loopback only unless --allow-remote).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Serve on a non-loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// History file (SQLite; default goroscope.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Take only the targets whose key hashes to I modulo N, so N watchers split a fleet.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Prometheus file-SD file (JSON or YAML; a * glob in the name), re-read when it changes (repeatable).
+    #[arg(long)]
+    pub file_sd: Vec<PathBuf>,
+    /// Prometheus HTTP-SD endpoint (repeatable).
+    #[arg(long)]
+    pub http_sd: Vec<String>,
+    /// Watch the targets this Prometheus server scrapes (/api/v1/targets).
+    #[arg(long, value_name = "URL")]
+    pub from_prometheus: Option<String>,
+    /// For discovered targets: poll the pprof endpoint on this port of each address.
+    #[arg(long)]
+    pub pprof_port: Option<u16>,
+    /// Do not print alerts as JSON lines on stdout.
+    #[arg(long)]
+    pub no_stdout_alerts: bool,
+    /// eBPF births and deaths per site for pid: targets (needs the tracer, not built yet).
+    #[arg(long)]
+    pub trace: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// A target: its key, id (see the list) or a unique label value or part of its key.
+    pub target: Option<String>,
+    /// A group id of that target: its series.
+    pub group: Option<String>,
+    /// History file.
+    #[arg(long, default_value = "goroscope.db")]
+    pub db: PathBuf,
+    /// How far back.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub since: HumanDuration,
+    /// table, json or csv.
+    #[arg(short = 'o', long = "output", default_value = "table", value_parser = ["table", "json", "csv"])]
+    pub output: String,
+}
+
+impl WatchArgs {
+    /// The config the flags describe, on top of --config.
+    pub fn config(
+        &self,
+    ) -> Result<(
+        goroscope_watch::config::WatchConfig,
+        Vec<goroscope_watch::target::Target>,
+    )> {
+        use goroscope_watch::config as wc;
+        if self.trace {
+            anyhow::bail!("--trace is not built yet: it needs goroscope's eBPF tracer, which does not exist yet; watch pid: targets without it");
+        }
+        let mut cfg = match &self.config {
+            Some(p) => wc::WatchConfig::load(p)?,
+            None => wc::WatchConfig::default(),
+        };
+        if let Some(e) = self.every {
+            cfg.watch.every = wc::Dur(e.0);
+        }
+        if let Some(l) = &self.listen {
+            cfg.watch.listen = l.clone();
+        }
+        cfg.watch.allow_remote |= self.allow_remote;
+        if let Some(d) = &self.db {
+            cfg.watch.db = d.clone();
+            cfg.path = None;
+        }
+        if let Some(s) = &self.shard {
+            cfg.watch.shard = wc::Shard::parse(s).map_err(|e| anyhow::anyhow!("--shard {e}"))?;
+        }
+        if self.no_stdout_alerts {
+            cfg.watch.stdout_alerts = false;
+        }
+        let relabel = self.pprof_port.map(|p| wc::Relabel {
+            regex: "(.*):[0-9]+".into(),
+            replacement: format!("${{1}}:{p}"),
+        });
+        for f in &self.file_sd {
+            cfg.file_sd.push(wc::FileSdSection {
+                path: f.clone(),
+                refresh: None,
+                relabel: relabel.clone(),
+            });
+        }
+        for u in &self.http_sd {
+            cfg.http_sd.push(wc::HttpSdSection {
+                url: u.clone(),
+                refresh: None,
+                relabel: relabel.clone(),
+            });
+        }
+        if let Some(u) = &self.from_prometheus {
+            cfg.from_prometheus = Some(wc::FromPrometheusSection {
+                url: u.clone(),
+                refresh: None,
+                jobs: vec![],
+                relabel: relabel.clone(),
+            });
+        }
+        let targets = self
+            .targets
+            .iter()
+            .map(|t| goroscope_watch::target::Target::from_arg(t, &cfg))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((cfg, targets))
+    }
 }
 
 #[derive(Args, Debug)]

@@ -101,6 +101,39 @@ fn init_logging(verbose: u8, quiet: bool, color: ColorChoice) {
         .try_init();
 }
 
+fn cmd_watch(args: cli::WatchArgs) -> Result<u8> {
+    let (cfg, targets) = args.config()?;
+    let w = goroscope_watch::Watcher::start(cfg, targets)?;
+    eprintln!(
+        "goroscope watch: dashboard {} · metrics {}metrics",
+        w.url(),
+        w.url()
+    );
+    w.wait_for_signal();
+    Ok(0)
+}
+
+fn cmd_history(args: cli::HistoryArgs) -> Result<u8> {
+    let h = goroscope_watch::history::query(
+        &args.db,
+        args.target.as_deref(),
+        args.group.as_deref(),
+        args.since.into(),
+    )?;
+    let mut out = std::io::stdout().lock();
+    goroscope_watch::history::write(&mut out, &h, &args.output)?;
+    Ok(0)
+}
+
+/// Reads an input: a `db:TARGET@TIME` snapshot from a watcher's history, or what ingest reads.
+fn read_input(input: &str, opts: &goroscope_ingest::Options) -> Result<Vec<Snapshot>> {
+    if let Some(spec) = goroscope_watch::parse_db_input(input) {
+        let (db, target, at) = spec.map_err(anyhow::Error::msg)?;
+        return Ok(vec![goroscope_watch::load_snapshot(&db, &target, at)?]);
+    }
+    Ok(goroscope_ingest::read_input(input, opts)?)
+}
+
 fn is_url(input: &str) -> bool {
     input.starts_with("http://") || input.starts_with("https://")
 }
@@ -128,6 +161,8 @@ impl App {
             Command::Rules(args) => {
                 rules::cmd_rules(&args, cli::terminal_width().unwrap_or(100)).map(|()| 0)
             }
+            Command::Watch(args) => cmd_watch(args),
+            Command::History(args) => cmd_history(args),
         }
     }
 
@@ -162,7 +197,7 @@ impl App {
     fn read_each(&mut self, inputs: &[String], opts: &goroscope_ingest::Options) -> Vec<Snapshot> {
         let mut out = Vec::new();
         for input in inputs {
-            match goroscope_ingest::read_input(input, opts) {
+            match read_input(input, opts) {
                 Ok(snaps) => {
                     for s in &snaps {
                         for w in &s.warnings {
@@ -172,7 +207,7 @@ impl App {
                     out.extend(snaps);
                 }
                 Err(e) => {
-                    print_error(&anyhow::Error::new(e));
+                    print_error(&e);
                     self.failed_inputs += 1;
                 }
             }
@@ -495,7 +530,7 @@ fn protected_paths(inputs: &[String], analysis: &cli::AnalysisArgs) -> Vec<Strin
 }
 
 fn read_one(input: &str, opts: &goroscope_ingest::Options, what: &str) -> Result<Snapshot> {
-    let mut snaps = goroscope_ingest::read_input(input, opts)?;
+    let mut snaps = read_input(input, opts)?;
     match snaps.len() {
         1 => Ok(snaps.pop().unwrap()),
         n => anyhow::bail!(
