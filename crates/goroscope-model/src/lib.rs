@@ -18,7 +18,8 @@ mod redact;
 mod status;
 
 pub use args::{
-    ArgStore, ArgsRef, FrameArgs, NewFrameArgs, MAX_ARG_FRAMES, MAX_ARG_WORDS_PER_FRAME,
+    Appended, ArgStore, ArgsRef, FrameArgs, NewFrameArgs, RunFrame, MAX_ARG_FRAMES,
+    MAX_ARG_WORDS_PER_FRAME,
 };
 pub use context::Context;
 pub use intern::{Frame, FrameId, Interner, LabelSetId, StackId, Sym};
@@ -100,6 +101,16 @@ pub struct Source {
     pub line: Option<u64>,
     pub format: Format,
     pub kind: ProfileKind,
+}
+
+/// The `go test` run a snapshot came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestRun {
+    /// The package under test (a `go test -json` event's `Package`), when known.
+    pub package: Option<String>,
+    /// The tests running when the dump was taken: a timeout's `running tests:` list, or the
+    /// test a `go test -json` stream attributes the dump's output to.
+    pub tests: Vec<String>,
 }
 
 /// Facts about the process the snapshot was taken from, when known.
@@ -280,9 +291,18 @@ pub struct Snapshot {
     /// What the moment of the snapshot means, when the reader knows it (a runtime-declared
     /// deadlock, a crash, a process's exit, a live service). `None`: the analysis infers it.
     pub context: Option<Context>,
+    /// The `go test` run the snapshot came from, when the input says (a timeout's `running
+    /// tests:` list, a `go test -json` stream's package and test).
+    pub test: Option<TestRun>,
     /// The total the format itself declares (`goroutine profile: total N`), to check against.
     pub declared_total: Option<u64>,
     pub goroutines: Vec<Goroutine>,
+    /// Stacks of the runtime's threads, printed beside the goroutines in `GOTRACEBACK=system`
+    /// and `crash` dumps as `goroutine 0 gp=… m=N …`: a thread's g0 (scheduler) stack or its
+    /// signal-handler stack, one per thread section of a crash report. They are not
+    /// goroutines: never counted, grouped or judged; their `goid` is 0 and `m` names the
+    /// thread.
+    pub system_stacks: Vec<Goroutine>,
     pub records: Vec<Record>,
     /// Signed per-record counts of a delta profile, parallel to `records` (empty otherwise).
     pub delta_counts: Vec<i64>,
@@ -309,8 +329,10 @@ impl Snapshot {
             process: None,
             reason: None,
             context: None,
+            test: None,
             declared_total: None,
             goroutines: Vec::new(),
+            system_stacks: Vec::new(),
             records: Vec::new(),
             delta_counts: Vec::new(),
             warnings: Vec::new(),
