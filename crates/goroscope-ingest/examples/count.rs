@@ -40,15 +40,26 @@ fn main() -> ExitCode {
     if detail {
         for s in &snapshots {
             eprintln!(
-                "snapshot {}: format {}, {} goroutines, {} records, {} stacks, {} warnings{}",
+                "snapshot {} (line {:?}): format {}, context {}, {} goroutines, {} system stacks, {} records, {} stacks, {} bytes of argument words, {} warnings{}{}",
                 s.source.index,
+                s.source.line,
                 s.source.format,
+                s.context.map_or("-", |c| c.as_str()),
                 s.goroutines.len(),
+                s.system_stacks.len(),
                 s.records.len(),
                 s.interner.stack_count(),
+                s.args.heap_bytes(),
                 s.warnings.len(),
                 if s.truncated { ", truncated" } else { "" },
+                s.test
+                    .as_ref()
+                    .map(|t| format!(", test {:?} {:?}", t.package, t.tests))
+                    .unwrap_or_default(),
             );
+            for w in &s.warnings {
+                eprintln!("  warning: {w}");
+            }
         }
     }
     println!("{total}");

@@ -29,7 +29,9 @@
 //! header's total is a warning; an input that ends inside a line or short of the total is
 //! marked [`Snapshot::truncated`]. A line that fits nowhere in the grammar is an error naming it.
 
-use crate::{IngestError, Options, Result};
+use crate::detect::{debug1_header, trim_start};
+use crate::readers::{Head, Input, Reader};
+use crate::{ErrorKind, FormatHint, IngestError, Options, Result};
 use goroscope_model::{
     Format, Frame, FrameId, Interner, ProfileKind, Record, Snapshot, Source, Sym, Warning,
 };
@@ -38,6 +40,19 @@ use std::io::{self, BufRead};
 
 /// The longest line accepted (a `@` line of a deep stack is a few KiB).
 pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+pub(crate) static READER: Reader = Reader {
+    name: "debug1",
+    hint: Some(FormatHint::Debug1),
+    detect: |h: &Head<'_>| debug1_header(trim_start(h.bytes)),
+    read: |input: &Input<'_>, stream: &mut dyn std::io::Read| {
+        read(
+            input.name,
+            std::io::BufReader::with_capacity(1 << 16, stream),
+            input.opts,
+        )
+    },
+};
 
 /// Reads a `debug=1` profile (or several, concatenated).
 pub fn read<R: BufRead>(name: &str, mut reader: R, opts: &Options) -> Result<Vec<Snapshot>> {
@@ -53,11 +68,14 @@ pub fn read<R: BufRead>(name: &str, mut reader: R, opts: &Options) -> Result<Vec
     loop {
         buf.clear();
         let got = read_line(&mut reader, &mut buf, MAX_LINE_BYTES)
-            .map_err(|e| IngestError::io(name, e).at_line(line_no + 1))?;
+            .map_err(|e| IngestError::io(name, "reading", e).at_line(line_no + 1))?;
         let complete = match got {
             LineRead::Eof => break,
             LineRead::TooLong => {
                 return Err(IngestError::new(
+                    ErrorKind::TooLarge {
+                        limit: MAX_LINE_BYTES as u64,
+                    },
                     name,
                     format!("line longer than {MAX_LINE_BYTES} bytes; not a debug=1 profile"),
                 )
@@ -83,6 +101,7 @@ pub fn read<R: BufRead>(name: &str, mut reader: R, opts: &Options) -> Result<Vec
     p.finish_snapshot(true);
     if p.done.is_empty() {
         return Err(IngestError::new(
+            ErrorKind::Empty,
             name,
             "empty input: no `goroutine profile: total N` header",
         ));
@@ -124,7 +143,7 @@ struct RawFrame {
 
 impl Parser<'_> {
     fn err(&self, line_no: u64, msg: impl Into<String>) -> IngestError {
-        IngestError::new(self.name, msg).at_line(line_no)
+        IngestError::syntax(self.name, msg).at_line(line_no)
     }
 
     fn line(&mut self, line: &str, line_no: u64) -> Result<()> {
@@ -166,14 +185,15 @@ impl Parser<'_> {
             return Ok(());
         }
         let Some(cur) = self.cur.as_mut() else {
-            return Err(self.err(
-                line_no,
+            return Err(IngestError::not_a_dump(
+                self.name,
                 "not a debug=1 goroutine profile: expected a `goroutine profile: total N` header",
-            ));
+            )
+            .at_line(line_no));
         };
         if let Some(rest) = trimmed.strip_prefix('#') {
             let Some(rec) = self.rec.as_mut() else {
-                return Err(IngestError::new(
+                return Err(IngestError::syntax(
                     self.name,
                     "a `#` line outside a `<count> @ <pc>…` record",
                 )
@@ -181,14 +201,14 @@ impl Parser<'_> {
             };
             if let Some(labels) = rest.strip_prefix(" labels:") {
                 if rec.saw_frame {
-                    return Err(IngestError::new(
+                    return Err(IngestError::syntax(
                         self.name,
                         "`# labels:` after the record's frames",
                     )
                     .at_line(line_no));
                 }
                 let pairs = parse_labels(labels.trim()).map_err(|m| {
-                    IngestError::new(self.name, format!("bad `# labels:` line: {m}"))
+                    IngestError::syntax(self.name, format!("bad `# labels:` line: {m}"))
                         .at_line(line_no)
                 })?;
                 let interner = &mut cur.snap.interner;
@@ -204,7 +224,7 @@ impl Parser<'_> {
                 return Ok(());
             }
             let raw = parse_frame(rest, &mut cur.snap.interner).map_err(|m| {
-                IngestError::new(self.name, format!("bad frame line: {m}")).at_line(line_no)
+                IngestError::syntax(self.name, format!("bad frame line: {m}")).at_line(line_no)
             })?;
             rec.saw_frame = true;
             if !(rec.no_pcs && raw.pc == 0 && raw.entry.is_none()) {
@@ -660,16 +680,16 @@ goroutineleak profile: total 1
     #[test]
     fn bad_lines_name_their_line() {
         let e = read_str("goroutine profile: total 1\n1 @ 0x1\nwhat is this\n").unwrap_err();
-        assert_eq!(e.line, Some(3));
+        assert_eq!(e.line(), Some(3));
         assert!(e.to_string().contains("unexpected line"), "{e}");
         let e = read_str("goroutine profile: total 1\nx @ 0x1\n").unwrap_err();
-        assert_eq!(e.line, Some(2));
+        assert_eq!(e.line(), Some(2));
         let e = read_str("goroutine profile: total 1\n#\t0x1\n").unwrap_err();
         assert!(e.to_string().contains("outside"), "{e}");
         let e = read_str("threadcreate profile: total 1\n").unwrap_err();
         assert!(e.to_string().contains("`threadcreate` profile"), "{e}");
         let e = read_str("hello\n").unwrap_err();
-        assert_eq!(e.line, Some(1));
+        assert_eq!(e.line(), Some(1));
         let e = read_str("goroutine profile: total 1\n1 @ 0x1\n# labels: {\"a\"}\n").unwrap_err();
         assert!(e.to_string().contains("bad `# labels:`"), "{e}");
         assert!(read_str("\n\n").is_err());
@@ -683,6 +703,6 @@ goroutineleak profile: total 1
         }
         let e = read_str(&s).unwrap_err();
         assert!(e.to_string().contains("line longer"), "{e}");
-        assert_eq!(e.line, Some(2));
+        assert_eq!(e.line(), Some(2));
     }
 }

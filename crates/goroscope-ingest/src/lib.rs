@@ -1,31 +1,45 @@
 //! Readers that turn every goroutine dump a Go user has into [`Snapshot`]s.
 //!
 //! [`read_input`] takes what the user typed (a path, `-`, or an `http(s)://` URL), detects the
-//! format from the first bytes (or takes [`Options::format`]) and hands the stream to one reader:
+//! format from the first bytes (or takes [`Options::format`]) and streams the input through one
+//! entry of the reader table ([`readers`]):
 //!
-//! * [`text`]: `debug=2`, panics, `fatal error:`, SIGQUIT and test-timeout tracebacks, also
-//!   inside log files; streaming, one snapshot per dump found.
+//! * [`text`]: `debug=2`, panics, `fatal error:`, SIGQUIT (also `GOTRACEBACK=crash` with its
+//!   per-thread sections) and test-timeout tracebacks, also inside log files; streaming, one
+//!   snapshot per dump found.
 //! * [`debug1`]: pprof legacy text (`goroutine profile: total N`).
 //! * [`proto`]: pprof protobuf (`debug=0`), gzipped or raw, goroutine and goroutineleak.
-//! * execution traces (`runtime/trace`, `go test -trace`, `/debug/pprof/trace`), gzipped or
-//!   not: read by `goroscope-exectrace` into the snapshot of the goroutines alive at the end of
-//!   the window, with the window's lifecycles ([`goroscope_model::Snapshot::lifecycle`]).
-//! * [`http`]: fetching a `/debug/pprof/goroutine` (or `/debug/pprof/trace`) URL.
+//! * [`test2json`]: `go test -json` streams; the dumps inside their `Output` events.
+//! * [`exectrace`]: execution traces (`runtime/trace`, `go test -trace`, `/debug/pprof/trace`):
+//!   read by `goroscope-exectrace` into the snapshot of the goroutines alive at the end of the
+//!   window, with the window's lifecycles ([`goroscope_model::Snapshot::lifecycle`]).
+//! * [`gzip`]: any of the above, gzip-compressed (decompressed as it streams).
+//!
+//! URLs are completed and fetched by [`http`] ([`url`] holds the one URL-completion function
+//! every command uses) and streamed like files.
 
 pub mod debug1;
 pub mod detect;
+mod error;
+pub mod exectrace;
+pub mod gzip;
 pub mod http;
 pub mod proto;
+pub mod readers;
+pub mod test2json;
 pub mod text;
+pub mod url;
 
-use goroscope_model::{ProfileKind, Snapshot};
-use std::io::{self, BufReader, Read};
+use goroscope_model::{Context, ProfileKind, Snapshot};
+use std::io::{self, Read};
 use std::path::Path;
 use std::time::Duration;
 
 pub use detect::{detect, Detected};
+pub use error::{ErrorKind, IngestError, Result};
 
-/// A format the user can force with `--format`.
+/// A format the user can force with `--format` (gzip is not one: a gzipped input is always
+/// decompressed first, and the forced format applies to what is inside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormatHint {
     /// Text tracebacks (`debug=2`, panics, SIGQUIT), also inside logs.
@@ -34,8 +48,23 @@ pub enum FormatHint {
     Debug1,
     /// pprof protobuf, gzipped or raw.
     Proto,
+    /// `go test -json` (test2json) events.
+    Test2Json,
     /// A Go execution trace (Go 1.22+), gzipped or raw.
     ExecTrace,
+}
+
+impl FormatHint {
+    /// The name the reader table and `--format` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatHint::Text => "text",
+            FormatHint::Debug1 => "debug1",
+            FormatHint::Proto => "proto",
+            FormatHint::Test2Json => "test2json",
+            FormatHint::ExecTrace => "exectrace",
+        }
+    }
 }
 
 /// How to read inputs.
@@ -52,7 +81,15 @@ pub struct Options {
     /// Force the profile kind (goroutine or goroutineleak) instead of taking it from the
     /// profile's header, sample type or name.
     pub kind: Option<ProfileKind>,
+    /// The most snapshots kept from one input. A log holding more dumps keeps the first ones;
+    /// the rest are skipped (not held in memory) and the last snapshot kept says how many
+    /// dumps and goroutines were skipped from which line on.
+    pub max_snapshots: usize,
 }
+
+/// Default [`Options::max_snapshots`]: far more dumps than one log of a service usually holds,
+/// few enough that their per-snapshot tables stay small next to the goroutines.
+pub const MAX_SNAPSHOTS: usize = 1000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -62,66 +99,25 @@ impl Default for Options {
             http_timeout: Duration::from_secs(30),
             http_debug: 2,
             kind: None,
+            max_snapshots: MAX_SNAPSHOTS,
         }
     }
 }
 
-/// Why an input could not be read. Always names the input, and where in it when that is known.
-#[derive(Debug, thiserror::Error)]
-#[error("{input}{}: {message}", location(*.line, *.offset))]
-pub struct IngestError {
-    pub input: String,
-    pub line: Option<u64>,
-    pub offset: Option<u64>,
-    pub message: String,
-    #[source]
-    pub source: Option<io::Error>,
+/// Whether what the user typed is a URL rather than a path.
+pub fn is_url(input: &str) -> bool {
+    let lower = |p: &str| {
+        input
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    };
+    lower("http://") || lower("https://")
 }
-
-fn location(line: Option<u64>, offset: Option<u64>) -> String {
-    match (line, offset) {
-        (Some(l), _) => format!(":{l}"),
-        (None, Some(o)) => format!(" (byte {o})"),
-        _ => String::new(),
-    }
-}
-
-impl IngestError {
-    pub fn new(input: impl Into<String>, message: impl Into<String>) -> Self {
-        IngestError {
-            input: input.into(),
-            line: None,
-            offset: None,
-            message: message.into(),
-            source: None,
-        }
-    }
-    pub fn at_line(mut self, line: u64) -> Self {
-        self.line = Some(line);
-        self
-    }
-    pub fn at_offset(mut self, offset: u64) -> Self {
-        self.offset = Some(offset);
-        self
-    }
-    pub fn io(input: impl Into<String>, err: io::Error) -> Self {
-        let message = err.to_string();
-        IngestError {
-            input: input.into(),
-            line: None,
-            offset: None,
-            message,
-            source: Some(err),
-        }
-    }
-}
-
-pub type Result<T, E = IngestError> = std::result::Result<T, E>;
 
 /// Reads what the user named: a path, `-` for stdin, or an `http(s)://` URL.
 /// Returns one snapshot per dump found in the input (a log may hold several).
 pub fn read_input(input: &str, opts: &Options) -> Result<Vec<Snapshot>> {
-    if input.starts_with("http://") || input.starts_with("https://") {
+    if is_url(input) {
         let fetched = http::fetch(input, opts)?;
         let mut o = opts.clone();
         if o.format.is_none() {
@@ -129,16 +125,21 @@ pub fn read_input(input: &str, opts: &Options) -> Result<Vec<Snapshot>> {
         }
         // The snapshot and every error name the URL without its secrets.
         let name = goroscope_model::redact_url(input);
-        return read_reader(&name, io::Cursor::new(fetched.body), &o);
+        let mut snaps = read_reader(&name, fetched.body, &o)?;
+        // A dump fetched from a running service.
+        for s in &mut snaps {
+            s.context.get_or_insert(Context::Live);
+        }
+        return Ok(snaps);
     }
     if input == "-" {
         let stdin = io::stdin();
         return read_reader("-", stdin.lock(), opts);
     }
     let path = Path::new(input);
-    let file = std::fs::File::open(path).map_err(|e| IngestError::io(input, e))?;
+    let file = std::fs::File::open(path).map_err(|e| IngestError::io(input, "cannot open", e))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(IngestError::new(
+        return Err(IngestError::not_a_dump(
             input,
             "is a directory, not a goroutine dump",
         ));
@@ -148,89 +149,7 @@ pub fn read_input(input: &str, opts: &Options) -> Result<Vec<Snapshot>> {
 
 /// Reads a stream named `name` (used in errors and in [`goroscope_model::Source::input`]).
 pub fn read_reader<R: Read>(name: &str, mut reader: R, opts: &Options) -> Result<Vec<Snapshot>> {
-    // Read a head for detection (looping over short reads from pipes), then hand the readers
-    // the head chained with the rest: nothing is read twice and nothing is held whole.
-    let mut head = Vec::with_capacity(HEAD_BYTES);
-    (&mut reader)
-        .take(HEAD_BYTES as u64)
-        .read_to_end(&mut head)
-        .map_err(|e| IngestError::io(name, e))?;
-    let format = match opts.format {
-        Some(f) => f,
-        None => match detect(&head) {
-            Detected::Format(f) => f,
-            Detected::Empty => {
-                return Err(IngestError::new(name, "empty input: no goroutine dump"))
-            }
-            Detected::NotADump(why) => return Err(IngestError::new(name, why).at_offset(0)),
-        },
-    };
-    let stream = io::Cursor::new(head).chain(reader);
-    match format {
-        FormatHint::ExecTrace => {
-            let opts = goroscope_exectrace::Options {
-                input: name.to_string(),
-                ..Default::default()
-            };
-            let a = goroscope_exectrace::read(BufReader::with_capacity(1 << 16, stream), &opts)
-                .map_err(|e| trace_error(name, e))?;
-            if a.window.generations == 0 {
-                // Nothing complete: an empty report would read as "no leaks".
-                let why = a.snapshot.warnings.first();
-                let mut e = IngestError::new(
-                    name,
-                    format!(
-                        "execution trace: no complete generation to read{}",
-                        why.map(|w| format!(" ({})", w.message)).unwrap_or_default()
-                    ),
-                );
-                if let Some(o) = why.and_then(|w| w.offset) {
-                    e = e.at_offset(o);
-                }
-                return Err(e);
-            }
-            Ok(vec![a.snapshot])
-        }
-        FormatHint::Text => text::read(name, stream, opts),
-        FormatHint::Debug1 => debug1::read(name, BufReader::with_capacity(1 << 16, stream), opts),
-        FormatHint::Proto => {
-            let mut bytes = Vec::new();
-            stream
-                .take(proto::MAX_PROFILE_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| IngestError::io(name, e))?;
-            if bytes.len() as u64 > proto::MAX_PROFILE_BYTES {
-                return Err(IngestError::new(
-                    name,
-                    format!(
-                        "pprof profile larger than {} bytes",
-                        proto::MAX_PROFILE_BYTES
-                    ),
-                ));
-            }
-            proto::read(name, &bytes, opts).map(|s| vec![s])
-        }
-    }
-}
-
-/// An execution trace's error, naming the input and the byte where it went wrong.
-fn trace_error(name: &str, e: goroscope_exectrace::Error) -> IngestError {
-    use goroscope_exectrace::Error as E;
-    match e {
-        E::Malformed {
-            offset,
-            generation,
-            message,
-        } => {
-            let message = match generation {
-                Some(g) => format!("execution trace, generation {g}: {message}"),
-                None => format!("execution trace: {message}"),
-            };
-            IngestError::new(name, message).at_offset(offset)
-        }
-        E::Io(io) => IngestError::io(name, io),
-        other => IngestError::new(name, other.to_string()),
-    }
+    readers::read_stream(&readers::Input::new(name, opts), &mut reader)
 }
 
 /// How many bytes format detection looks at.

@@ -24,7 +24,9 @@
 //! Bad profiles never panic: an index into the string table, a location or a function that does
 //! not exist is an error naming the sample, location or function.
 
-use crate::{IngestError, Options, Result};
+use crate::detect::{is_control, looks_binary};
+use crate::readers::{Head, Input, Reader};
+use crate::{ErrorKind, FormatHint, IngestError, Options, Result};
 use goroscope_model::{
     Format, Frame, FrameId, Interner, ProfileKind, Record, Snapshot, Source, Sym, Warning,
 };
@@ -40,14 +42,65 @@ pub const MAX_DECODED_BYTES: u64 = goroscope_pprof::DEFAULT_MAX_DECODED_BYTES;
 
 /// Reads a gzipped or raw profile.proto.
 pub fn read(name: &str, bytes: &[u8], opts: &Options) -> Result<Snapshot> {
-    let profile = goroscope_pprof::decode_with_limit(bytes, MAX_DECODED_BYTES)
-        .map_err(|e| IngestError::new(name, e.to_string()))?;
+    let profile = goroscope_pprof::decode_with_limit(bytes, MAX_DECODED_BYTES).map_err(|e| {
+        use goroscope_pprof::Error as E;
+        match e {
+            E::Gzip(io) => {
+                IngestError::syntax(name, "the gzip data is corrupt or cut off").with_source(io)
+            }
+            E::TooLarge { limit } => {
+                IngestError::new(ErrorKind::TooLarge { limit }, name, e.to_string())
+            }
+            E::Protobuf(d) => {
+                IngestError::syntax(name, "not a valid pprof profile.proto message").with_source(d)
+            }
+            other => IngestError::syntax(name, other.to_string()),
+        }
+    })?;
     from_profile(name, &profile, opts)
+}
+
+pub(crate) static READER: Reader = Reader {
+    name: "proto",
+    hint: Some(FormatHint::Proto),
+    detect: is_proto,
+    read: read_stream,
+};
+
+/// A raw profile.proto: Go starts it with field 11 (period_type), others with field 1
+/// (sample_type, 0x0a); either way a run of well-formed protobuf fields with binary lengths
+/// and numbers among them. (Printable text can parse as protobuf fields too: a line of `Z`s is
+/// field 11 over and over; it is never taken for one.)
+fn is_proto(h: &Head<'_>) -> bool {
+    let head = h.bytes;
+    let binary_start = head.iter().take(64).any(|&c| is_control(c));
+    (head.first() == Some(&0x0a) && looks_binary(head))
+        || (binary_start && looks_like_raw_profile(head))
+}
+
+/// Reads the whole profile (at most [`MAX_PROFILE_BYTES`]) and decodes it.
+fn read_stream(input: &Input<'_>, stream: &mut dyn std::io::Read) -> Result<Vec<Snapshot>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    stream
+        .take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| IngestError::io(input.name, "reading", e))?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(IngestError::new(
+            ErrorKind::TooLarge {
+                limit: MAX_PROFILE_BYTES,
+            },
+            input.name,
+            format!("pprof profile larger than {MAX_PROFILE_BYTES} bytes"),
+        ));
+    }
+    read(input.name, &bytes, input.opts).map(|s| vec![s])
 }
 
 /// Turns a decoded profile into a snapshot (see the module docs for what is kept).
 pub fn from_profile(name: &str, p: &Profile, opts: &Options) -> Result<Snapshot> {
-    let err = |msg: String| IngestError::new(name, msg);
+    let err = |msg: String| IngestError::syntax(name, msg);
     let (value_index, kind) = pick_sample_type(name, p, opts)?;
 
     let mut snap = Snapshot::new(Source {
@@ -146,7 +199,7 @@ fn pick_sample_type(name: &str, p: &Profile, opts: &Options) -> Result<(usize, P
         return Ok((i, opts.kind.unwrap_or(kind)));
     }
     if p.sample_type.is_empty() {
-        return Err(IngestError::new(
+        return Err(IngestError::not_a_dump(
             name,
             "the pprof profile declares no sample type: not a goroutine profile",
         ));
@@ -175,7 +228,7 @@ fn pick_sample_type(name: &str, p: &Profile, opts: &Options) -> Result<(usize, P
         }
         None => {
             let types: Vec<String> = (0..p.sample_type.len()).map(type_name).collect();
-            Err(IngestError::new(
+            Err(IngestError::not_a_dump(
                 name,
                 format!(
                     "this pprof profile measures {}, not goroutines (want sample type `goroutine` or `goroutineleak`)",
@@ -283,10 +336,12 @@ struct Converter<'p> {
 
 impl<'p> Converter<'p> {
     fn new(name: &str, p: &'p Profile) -> Result<Self> {
-        let location_index = IdIndex::new(p.location.iter().map(|l| l.id))
-            .map_err(|id| IngestError::new(name, format!("location id {id} is defined twice")))?;
-        let function_index = IdIndex::new(p.function.iter().map(|f| f.id))
-            .map_err(|id| IngestError::new(name, format!("function id {id} is defined twice")))?;
+        let location_index = IdIndex::new(p.location.iter().map(|l| l.id)).map_err(|id| {
+            IngestError::syntax(name, format!("location id {id} is defined twice"))
+        })?;
+        let function_index = IdIndex::new(p.function.iter().map(|f| f.id)).map_err(|id| {
+            IngestError::syntax(name, format!("function id {id} is defined twice"))
+        })?;
         Ok(Converter {
             p,
             location_index,

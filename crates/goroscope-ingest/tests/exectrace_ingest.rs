@@ -62,7 +62,7 @@ fn errors_name_the_input_and_where() {
         msg.starts_with("cut.trace (byte ") && msg.contains("no complete generation"),
         "{msg}"
     );
-    assert!(e.offset.is_some(), "{msg}");
+    assert!(e.offset().is_some(), "{msg}");
     // Cut after complete generations: those are read, with a warning.
     let s = &read_reader("cut.trace", &bytes[..bytes.len() - 10], &Options::default())
         .unwrap_or_else(|e| panic!("{e}"))[0];

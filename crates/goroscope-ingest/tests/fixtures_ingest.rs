@@ -20,8 +20,8 @@
 //! * `/debug/pprof/...` over the harness's one keep-alive connection: that connection's
 //!   `net/http.(*conn).serve` goroutine (running the handler) and its
 //!   `net/http.(*connReader).backgroundRead` ([`HTTP_MACHINERY`] = 2);
-//! * SIGQUIT: the runtime prints its own goroutines too (traceback level 2): `goroutine 0`
-//!   (the g0 of the thread that took the signal) and every goroutine created by the runtime
+//! * SIGQUIT: the runtime prints its own goroutines too (traceback level 2): every goroutine
+//!   created by the runtime
 //!   (`created by runtime.…`: GC workers, sweeper, scavenger, finalizer and cleanup goroutines,
 //!   forcegc helper; and on Go 1.23–1.24 package unique's map cleanup goroutine);
 //! * panic: nothing (the panicking main goroutine is the program's own);
@@ -37,7 +37,9 @@ use goroscope_fixtures::{
     Toolchain, HTTP_MACHINERY,
 };
 use goroscope_ingest::{read_reader, Options};
-use goroscope_model::{Elision, Entry, Format, ProfileKind, Snapshot};
+use goroscope_model::{Context, Elision, Entry, Format, ProfileKind, Snapshot};
+
+mod text_common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -191,19 +193,18 @@ fn labels_of(s: &Snapshot, e: &Entry<'_>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Goroutines of the runtime itself, which only the SIGQUIT dump shows: `goroutine 0`, those
-/// created by the runtime, and (Go 1.23–1.24) package unique's map cleanup goroutine, which the
-/// runtime also counts as its own.
+/// Goroutines of the runtime itself, which only the SIGQUIT dump shows: those created by the
+/// runtime, and (Go 1.23–1.24) package unique's map cleanup goroutine, which the runtime also
+/// counts as its own. (The `goroutine 0` g0 stack it prints is a system stack, not counted.)
 fn runtime_goroutines(s: &Snapshot) -> u64 {
     s.goroutines
         .iter()
         .filter(|g| {
-            g.goid.0 == 0
-                || g.created_by.is_some_and(|f| {
-                    let creator = s.function(f);
-                    creator.starts_with("runtime.")
-                        || creator == "unique.runtime_registerUniqueMapCleanup"
-                })
+            g.created_by.is_some_and(|f| {
+                let creator = s.function(f);
+                creator.starts_with("runtime.")
+                    || creator == "unique.runtime_registerUniqueMapCleanup"
+            })
         })
         .count() as u64
 }
@@ -362,6 +363,18 @@ fn check_collect(
     };
     if s.reason != want_reason {
         bad.push(format!("reason {:?}, want {want_reason:?}", s.reason));
+    }
+    // A crash report says what the moment was; a dump read from bytes (not a URL) does not.
+    let want_context = match form {
+        Form::Sigquit | Form::Panic => Some(Context::Crash),
+        _ => None,
+    };
+    if s.context != want_context {
+        bad.push(format!("context {:?}, want {want_context:?}", s.context));
+    }
+    // Frame argument words: what the slow reading of the same text keeps.
+    if form.text() {
+        text_common::check_args(&case.id(form), &String::from_utf8_lossy(bytes), &snaps);
     }
     for g in &s.goroutines {
         // `gp=0x… m=…` is printed at traceback level 2 (SIGQUIT) since Go 1.23, never otherwise.

@@ -1,8 +1,9 @@
 //! URL fetching against a tiny in-test HTTP server with canned answers: completion of the URL,
-//! redirects, gzip bodies, and the errors for non-200, HTML, other profiles and timeouts.
+//! redirects, gzip bodies, bodies that stream, and the errors (with their kinds) for non-200,
+//! HTML, other profiles, timeouts, refused connections and http/https mix-ups.
 
-use goroscope_ingest::{http, read_input, FormatHint, Options};
-use std::io::{BufRead, BufReader, Write};
+use goroscope_ingest::{http, read_input, ErrorKind, FormatHint, IngestError, Options};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
@@ -61,6 +62,17 @@ fn answer(path: &str) -> Option<Answer> {
             b"heap profile: 1: 2 [3: 4] @ heap/1048576\n1: 2 [3: 4] @ 0x1\n".to_vec(),
         ),
         "/json/debug/pprof/goroutine?debug=2" => ok("application/json", b"{\"ok\": true}".to_vec()),
+        "/nopprof/debug/pprof/goroutine?debug=2" => Answer {
+            status: "404 Not Found",
+            headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
+            body: b"404 page not found\n".to_vec(),
+        },
+        // What Go's TLS server answers a plain-HTTP request.
+        "/tls/debug/pprof/goroutine?debug=2" => Answer {
+            status: "400 Bad Request",
+            headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
+            body: b"Client sent an HTTP request to an HTTPS server.\n".to_vec(),
+        },
         "/slow/debug/pprof/goroutine?debug=2" => return None,
         _ => Answer {
             status: "500 Internal Server Error",
@@ -118,14 +130,18 @@ fn serve(conn: TcpStream, tx: mpsc::Sender<String>) {
     let _ = out.write_all(&a.body);
 }
 
-fn err_of(url: &str, opts: &Options) -> String {
+fn error(url: &str, opts: &Options) -> IngestError {
     match read_input(url, opts) {
         Ok(s) => panic!("{url}: expected an error, got {} snapshots", s.len()),
         Err(e) => {
             eprintln!("{e}");
-            e.to_string()
+            e
         }
     }
+}
+
+fn err_of(url: &str, opts: &Options) -> String {
+    error(url, opts).to_string()
 }
 
 #[test]
@@ -137,12 +153,16 @@ fn fetches_debug1_and_gzip_bodies_and_follows_redirects() {
         "/old/goroutine?debug=1",
     ] {
         let url = format!("{base}{path}");
-        let f = http::fetch(&url, &Options::default()).unwrap();
+        let mut f = http::fetch(&url, &Options::default()).unwrap();
         assert_eq!(f.format, Some(FormatHint::Debug1), "{path}");
-        assert_eq!(f.body, DEBUG1.as_bytes(), "{path}");
+        let mut body = Vec::new();
+        f.body.read_to_end(&mut body).unwrap();
+        assert_eq!(body, DEBUG1.as_bytes(), "{path}");
         let snaps = read_input(&url, &Options::default()).unwrap();
         assert_eq!(snaps[0].total_goroutines(), 3, "{path}");
         assert_eq!(snaps[0].source.input, url);
+        // Fetched from a running service.
+        assert_eq!(snaps[0].context, Some(goroscope_model::Context::Live));
     }
     // The redirect was followed to the real path.
     let seen: Vec<String> = rx.try_iter().collect();
@@ -181,6 +201,98 @@ fn clear_errors_for_answers_that_are_not_dumps() {
 }
 
 #[test]
+fn common_mistakes_say_what_they_are() {
+    let (base, _rx) = server();
+    let o = Options::default();
+    // A server without net/http/pprof.
+    let e = error(&format!("{base}/nopprof/debug/pprof/goroutine"), &o);
+    assert_eq!(e.kind(), &ErrorKind::Http { status: 404 });
+    assert!(e.to_string().contains("no net/http/pprof here"), "{e}");
+    // http:// to a port that speaks HTTPS.
+    let e = error(&format!("{base}/tls/debug/pprof/goroutine"), &o);
+    assert_eq!(e.kind(), &ErrorKind::Http { status: 400 });
+    assert!(e.to_string().contains("use https://"), "{e}");
+    // https:// to a port that speaks plain HTTP (which answers the TLS hello with a 400).
+    let plain = plain_http_error_server().replacen("http://", "https://", 1);
+    let e = error(&format!("{plain}/debug/pprof/goroutine?debug=1"), &o);
+    assert_eq!(e.kind(), &ErrorKind::Connect, "{e}");
+    assert!(e.to_string().contains("answered plain HTTP"), "{e}");
+    assert!(e.to_string().contains("use http://"), "{e}");
+    assert!(!e.to_string().contains("InvalidContentType"), "{e}");
+}
+
+/// A plain-HTTP server that answers whatever first bytes it gets with a 400, as net/http does
+/// with bytes that are not a request (such as a TLS hello).
+fn plain_http_error_server() -> String {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", ln.local_addr().unwrap());
+    thread::spawn(move || {
+        for conn in ln.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request",
+            );
+        }
+    });
+    base
+}
+
+/// A server whose one answer is a text dump sent in two halves, the second only after the
+/// test says so: a reader that waited for the whole body would never see the first half.
+fn halting_server(first: Vec<u8>, rest: Vec<u8>) -> (String, mpsc::Sender<()>) {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", ln.local_addr().unwrap());
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let Ok((conn, _)) = ln.accept() else { return };
+        let mut r = BufReader::new(conn.try_clone().unwrap());
+        loop {
+            let mut l = String::new();
+            if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                break;
+            }
+        }
+        let mut out = conn;
+        // No length: the body ends when the connection closes.
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n";
+        let _ = out.write_all(head.as_bytes());
+        let _ = out.write_all(&first);
+        let _ = out.flush();
+        if go_rx.recv().is_ok() {
+            let _ = out.write_all(&rest);
+        }
+    });
+    (base, go_tx)
+}
+
+#[test]
+fn bodies_stream_like_files() {
+    let dump = include_str!("text_data/goroutine_debug2.txt");
+    // The first half is more than the head detection reads.
+    let filler = "\n".repeat(goroscope_ingest::HEAD_BYTES * 2);
+    let cut = dump[..dump.len() / 2].rfind("\n\n").unwrap() + 2;
+    let first = format!("{}{filler}", &dump[..cut]);
+    let rest = dump[cut..].to_string();
+    let (base, go) = halting_server(first.clone().into_bytes(), rest.clone().into_bytes());
+    let url = format!("{base}/debug/pprof/goroutine?debug=2");
+    let opts = Options {
+        http_timeout: Duration::from_secs(60),
+        ..Options::default()
+    };
+    // fetch returns while the server still holds the second half back.
+    let mut f = http::fetch(&url, &opts).unwrap();
+    let mut got = vec![0u8; first.len()];
+    f.body.read_exact(&mut got).unwrap();
+    assert_eq!(got, first.as_bytes());
+    go.send(()).unwrap();
+    let mut tail = Vec::new();
+    f.body.read_to_end(&mut tail).unwrap();
+    assert_eq!(tail, rest.as_bytes());
+}
+
+#[test]
 fn a_stuck_server_times_out() {
     let (base, _rx) = server();
     let opts = Options {
@@ -188,7 +300,9 @@ fn a_stuck_server_times_out() {
         ..Options::default()
     };
     let t = Instant::now();
-    let e = err_of(&format!("{base}/slow/debug/pprof/"), &opts);
+    let e = error(&format!("{base}/slow/debug/pprof/"), &opts);
+    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    let e = e.to_string();
     assert!(e.contains("no complete answer"), "{e}");
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 }
@@ -201,10 +315,12 @@ fn a_closed_port_is_a_clear_error() {
         .local_addr()
         .unwrap()
         .port();
-    let e = err_of(
+    let e = error(
         &format!("http://127.0.0.1:{port}/debug/pprof/"),
         &Options::default(),
     );
+    assert_eq!(e.kind(), &ErrorKind::Connect);
+    let e = e.to_string();
     assert!(
         e.contains("connection refused") || e.contains("cannot connect"),
         "{e}"

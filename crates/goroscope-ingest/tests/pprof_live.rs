@@ -135,6 +135,14 @@ fn count_with(s: &Snapshot, function: &str) -> (u64, Vec<Vec<(String, String)>>)
 }
 
 /// debug=2 text: goroutine blocks, counted without the text reader.
+/// A fetched answer's whole body.
+fn body_of(f: http::Fetched) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut r = f.body;
+    std::io::Read::read_to_end(&mut r, &mut body).expect("reading the answer");
+    body
+}
+
 fn debug2_blocks(body: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(body)
         .split("\n\n")
@@ -164,7 +172,7 @@ fn check_goroutine_forms(base: &str) {
         )
         .unwrap();
         assert_eq!(d2.format, Some(FormatHint::Text));
-        let blocks = debug2_blocks(&d2.body);
+        let blocks = debug2_blocks(&body_of(d2));
 
         assert_eq!(d1.source.format, Format::Debug1);
         assert_eq!(d0.source.format, Format::Proto);
@@ -213,7 +221,7 @@ fn check_leak_forms(base: &str) {
         &Options::default(),
     )
     .unwrap();
-    let leaked = debug2_blocks(&d2.body)
+    let leaked = debug2_blocks(&body_of(d2))
         .into_iter()
         .filter(|b| b.lines().next().unwrap_or("").contains("(leaked)"))
         .count();
@@ -225,7 +233,18 @@ fn run(version: &str, has_leak_profile: bool) {
     let server = start(&bin, false);
     let base = format!("http://{}", server.addr);
     check_goroutine_forms(&base);
+    // A bare host is completed to the goroutine profile; `https://` to this plain-HTTP port
+    // says so instead of a TLS library's words.
+    let bare = one(&base);
+    assert_eq!(bare.source.format, Format::Debug2);
+    let tls = format!("https://{}/debug/pprof/goroutine", server.addr);
+    let e = read_input(&tls, &Options::default()).unwrap_err();
+    assert_eq!(e.kind(), &goroscope_ingest::ErrorKind::Connect, "{e}");
+    assert!(e.to_string().contains("answered plain HTTP"), "{e}");
     if has_leak_profile {
+        // `--prove`'s URL from the bare host: the goroutineleak profile.
+        let leak = goroscope_ingest::url::leak_profile_url(&base).expect("a leak URL");
+        assert_eq!(one(&leak).source.kind, ProfileKind::GoroutineLeak);
         check_leak_forms(&base);
         // A delta profile over one second: protobuf with a duration and signed counts.
         let delta = one(&format!("{base}/debug/pprof/goroutine?seconds=1"));
@@ -280,7 +299,7 @@ fn live_go_1_27_leak_profile_counts_main_in_select_as_an_empty_stack() {
         &Options::default(),
     )
     .unwrap();
-    let leaked = debug2_blocks(&d2.body)
+    let leaked = debug2_blocks(&body_of(d2))
         .into_iter()
         .filter(|b| b.lines().next().unwrap_or("").contains("(leaked)"))
         .count();

@@ -1,5 +1,7 @@
-//! The fuzz harness of `fuzz/` (`cargo fuzz run text`, nightly) on stable: every corpus input
-//! and a few thousand deterministic mutations of them go through the same checks.
+//! The fuzz harnesses of `fuzz/` (`cargo fuzz run text` and `any`, nightly) on stable: every
+//! corpus input and a few thousand deterministic mutations of them go through the same checks;
+//! the `any` harness also gets the inputs gzipped (once, twice, three times), wrapped in
+//! `go test -json` events and behind heads longer than format detection reads.
 
 #[path = "../fuzz/src/harness.rs"]
 mod harness;
@@ -98,7 +100,7 @@ fn corpus() -> Vec<Vec<u8>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
             .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "json"))
             .collect();
         files.sort();
         for f in files {
@@ -132,6 +134,95 @@ fn mutated_inputs_pass_the_harness() {
         if r.is_err() {
             let path = std::env::temp_dir().join(format!("goroscope-text-fuzz-{i}.txt"));
             std::fs::write(&path, &m).unwrap();
+            panic!("iteration {i} failed; input saved to {}", path.display());
+        }
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Lines as `go test -json` output events (JSON-escaped by hand, as test2json does).
+fn as_test2json(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, line) in bytes.split_inclusive(|&c| c == b'\n').enumerate() {
+        let mut esc = String::new();
+        for c in String::from_utf8_lossy(line).chars() {
+            match c {
+                '"' => esc.push_str("\\\""),
+                '\\' => esc.push_str("\\\\"),
+                '\n' => esc.push_str("\\n"),
+                '\t' => esc.push_str("\\t"),
+                c if (c as u32) < 0x20 => esc.push_str(&format!("\\u{:04x}", c as u32)),
+                c => esc.push(c),
+            }
+        }
+        let pkg = ["p/a", "p/b"][rng.below(2)];
+        out.extend_from_slice(
+            format!(
+                "{{\"Action\":\"output\",\"Package\":\"{pkg}\",\"Test\":\"T{}\",\"Output\":\"{esc}\"}}\n",
+                i % 3
+            )
+            .as_bytes(),
+        );
+    }
+    out
+}
+
+/// An input in one of the containers and heads the `any` harness must see through.
+fn wrap(rng: &mut Rng, input: Vec<u8>) -> Vec<u8> {
+    match rng.below(6) {
+        0 => gzip(&input),
+        1 => gzip(&gzip(&input)),
+        2 => gzip(&gzip(&gzip(&input))),
+        3 => as_test2json(&input, rng),
+        4 => {
+            let mut v = vec![b'\n'; goroscope_ingest::HEAD_BYTES + rng.below(100)];
+            v.extend_from_slice(&input);
+            v
+        }
+        _ => input,
+    }
+}
+
+#[test]
+fn corpus_inputs_pass_the_any_harness() {
+    let mut rng = Rng(0x51ED_2701_F00D_CAFE);
+    for input in corpus() {
+        harness::any_one(&input);
+        for _ in 0..4 {
+            harness::any_one(&wrap(&mut rng, input.clone()));
+        }
+    }
+}
+
+#[test]
+fn mutated_wrapped_inputs_pass_the_any_harness() {
+    let inputs = corpus();
+    let iterations: usize = std::env::var("GOROSCOPE_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for i in 0..iterations {
+        let a = &inputs[rng.below(inputs.len())];
+        let b = &inputs[rng.below(inputs.len())];
+        let m = mutate(&mut rng, a, b);
+        let w = wrap(&mut rng, m);
+        // Mutate the wrapped bytes too, sometimes (corrupt gzip, broken JSON).
+        let w = if rng.below(3) == 0 {
+            mutate(&mut rng, &w, b)
+        } else {
+            w
+        };
+        let r = std::panic::catch_unwind(|| harness::any_one(&w));
+        if r.is_err() {
+            let path = std::env::temp_dir().join(format!("goroscope-any-fuzz-{i}.bin"));
+            std::fs::write(&path, &w).unwrap();
             panic!("iteration {i} failed; input saved to {}", path.display());
         }
     }

@@ -290,13 +290,21 @@ fn sigquit_dump_of_a_live_process() {
     let what = format!("go{version} SIGQUIT GOTRACEBACK=system");
     let s = read(&out_stderr, &what);
     assert_eq!(s.reason.as_deref(), Some("SIGQUIT: quit"), "{what}");
-    assert_eq!(s.goroutines.len(), naive_headers(&out_stderr), "{what}");
-    check_common(&s, &version, &what);
-    // The signalled thread's g0 is printed as goroutine 0, with gp/m and registers around.
+    // The signalled thread's g0 is printed as goroutine 0, with gp/m and registers around: a
+    // system stack, not a goroutine.
     assert!(
-        s.goroutines.iter().any(|g| g.goid.0 == 0 && g.gp.is_some()),
+        s.system_stacks
+            .iter()
+            .any(|g| g.goid.0 == 0 && g.gp.is_some()),
         "{what}"
     );
+    assert!(s.goroutines.iter().all(|g| g.goid.0 != 0), "{what}");
+    assert_eq!(
+        s.goroutines.len() + s.system_stacks.len(),
+        naive_headers(&out_stderr),
+        "{what}"
+    );
+    check_common(&s, &version, &what);
     let stderr = String::from_utf8_lossy(&out_stderr);
     assert!(
         stderr.contains("\nrax "),

@@ -4,4 +4,4 @@
 #[path = "harness.rs"]
 mod harness;
 
-pub use harness::text_one;
+pub use harness::{any_one, text_one};

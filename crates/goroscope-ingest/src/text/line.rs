@@ -625,6 +625,27 @@ fn is_register(t: &[u8]) -> bool {
     v.starts_with(b"0x") && parse_hex(v).is_some()
 }
 
+/// A test under a `go test` timeout's `running tests:` line: `TestName/sub (1m0s)` (the
+/// indentation already stripped or not); returns the name.
+pub(crate) fn parse_running_test(s: &[u8]) -> Option<&[u8]> {
+    let t = trim_end(strip_indent(s));
+    let open = memchr::memrchr(b'(', t)?;
+    if !t.ends_with(b")") || open == 0 || t[open - 1] != b' ' {
+        return None;
+    }
+    let name = &t[..open - 1];
+    let dur = &t[open + 1..t.len() - 1];
+    // A Go duration: `1s`, `1m0s`, `250ms`, `1.5µs`.
+    let is_duration = !dur.is_empty()
+        && dur.iter().all(|c| {
+            c.is_ascii_digit() || matches!(c, b'.' | b'h' | b'm' | b's' | b'u' | b'n' | 0xc2 | 0xb5)
+        });
+    let is_test = [&b"Test"[..], b"Example", b"Fuzz", b"Benchmark"]
+        .iter()
+        .any(|p| name.starts_with(p));
+    (is_duration && is_test).then_some(name)
+}
+
 /// `WARNING: DATA RACE` (race detector).
 pub(crate) fn is_race(s: &[u8]) -> bool {
     memchr::memmem::find(s, b"WARNING: DATA RACE").is_some()

@@ -3,8 +3,12 @@
 //! A [`Parser`] is resumable: it can be fed several consecutive blocks of whole lines. Blocks
 //! that start at a goroutine header can be parsed by independent parsers (the header resets
 //! every piece of per-goroutine state); the merger then puts their outputs together in order.
-//! Everything a parser produces is owned (interned into its own [`Interner`]), so a parser can
-//! outlive the bytes it read.
+//! Everything a parser produces is owned (interned into its own [`Interner`] and [`ArgStore`]),
+//! so a parser can outlive the bytes it read.
+//!
+//! Beside this state machine: [`frames`] (the frame cache behind the one-step path for frames
+//! seen before), [`prefix`] (log prefixes and the report markers waiting for a header), and
+//! [`args`] (the argument words printed after function names).
 
 mod args;
 mod frames;
@@ -13,10 +17,10 @@ mod prefix;
 pub(crate) use prefix::Candidate;
 
 use super::line::{self, FileLine, MarkerKind};
-use frames::FrameCache;
+use frames::{ArgRole, FrameCache};
 use goroscope_model::{
-    Ancestor, ArgStore, Elision, FrameId, Goid, Goroutine, Interner, LabelSetId, NewFrameArgs,
-    StateText, Sym, Warning, MAX_ARG_FRAMES, MAX_ARG_WORDS_PER_FRAME,
+    Ancestor, ArgStore, Elision, FrameId, Goid, Goroutine, Interner, LabelSetId, RunFrame,
+    StateText, Sym, Warning,
 };
 use prefix::Prefix;
 use rustc_hash::FxHashMap;
@@ -33,6 +37,20 @@ const MAX_REASON: usize = 1024;
 const MAX_WARNINGS: usize = 1000;
 /// Marker lines remembered while looking for the next header.
 const MAX_CANDIDATES: usize = 8;
+/// Innermost frames whose words are kept (the model allows [`goroscope_model::MAX_ARG_FRAMES`];
+/// see `BENCHMARKS.md`, 2026-12-07: three frames of four words, and up to four receivers,
+/// cost reading a million-goroutine dump 15–20 % more CPU and 313 MB instead of 188 MB, over
+/// the goal of 0.25 of the file). Two cover the blocking call and its
+/// caller (`runtime.chanrecv` and `chanrecv1`, `sync.runtime_SemacquireWaitGroup` and
+/// `(*WaitGroup).Wait`, a user function blocked in a send), the park frame skipped.
+pub(crate) const INNER_ARG_FRAMES: usize = 2;
+/// Words kept of each innermost frame: the object the call works on and the one after it
+/// (a pipeline stage's `in` and `out`, a string's pointer and length).
+pub(crate) const INNER_ARG_WORDS: usize = 2;
+/// Receivers of deeper method frames kept per goroutine, innermost first, printed for sure
+/// only. The objects that matter for a lock chain are the ones the blocking call is nearest
+/// to (the method holding a lock calls the one that waits).
+pub(crate) const MAX_RECEIVERS: usize = 2;
 
 /// Per-goroutine facts the merger needs besides the [`Goroutine`] itself.
 #[derive(Debug, Clone, Copy)]
@@ -106,10 +124,15 @@ struct Cur {
     anc: Vec<AncestorBuf>,
     anc_frames: Vec<FrameId>,
     frames_capped: bool,
-    /// Argument words of its frames: (frame index, words) per frame kept.
-    arg_frames: Vec<(u16, args::Words)>,
-    /// Frames kept among the innermost that print words (at most [`MAX_ARG_FRAMES`]).
+    /// Argument words of its frames kept, in order, and per frame what [`args::parse`] found
+    /// (with the frame's index in the stack).
+    arg_words: Vec<u64>,
+    arg_frames: Vec<RunFrame>,
+    /// Frames kept among the innermost that print words (at most [`INNER_ARG_FRAMES`]).
     arg_inner: usize,
+    /// Receivers of deeper method frames kept (at most [`MAX_RECEIVERS`]), and the last one.
+    arg_receivers: usize,
+    last_receiver: Option<u64>,
 }
 
 /// Cached result of a header's bracket text.
@@ -157,8 +180,9 @@ pub(crate) struct Parser {
 
     /// Argument words of the goroutines finished so far ([`Goroutine::args`] points here).
     pub args: ArgStore,
-    /// The words of the pending function line, if they are to be kept.
-    pend_args: Option<args::Words>,
+    /// The pending function line's words are kept (already appended to the goroutine's
+    /// words): what was found, and whether they are a deeper method frame's receiver.
+    pend_args: Option<(args::Parsed, bool)>,
     /// The last line outside goroutines was a `-----` thread separator.
     after_separator: bool,
     /// A candidate is reading its `running tests:` list.
@@ -418,34 +442,56 @@ impl Parser {
         if !valid {
             return false;
         }
-        let (id, method) = (k.id, k.method);
+        let (id, role) = (k.id, k.role);
         self.lines += 2;
         self.noise_in_g = 0;
         self.note_args(f.args);
-        self.pend_args = self.keep_args(f.args, method);
+        self.pend_args = self.keep_args(f.args, role);
         self.push_frame(Target::Frame, id);
         true
     }
 
-    /// The words of a frame's arguments, when they are among those kept (see
-    /// [`goroscope_model::ArgStore`]): all of them (up to the per-frame cap) for the innermost
-    /// [`MAX_ARG_FRAMES`] frames that print any, the receiver of deeper method frames. Frames
-    /// of ancestors are not kept.
-    #[inline]
-    fn keep_args(&self, args: &[u8], method: bool) -> Option<args::Words> {
-        let c = self.cur.as_ref()?;
-        if args.is_empty() || !c.anc.is_empty() {
+    /// Appends the words of a frame's arguments to the goroutine's, when they are among
+    /// those kept (see [`goroscope_model::ArgStore`]): all of them (up to the per-frame cap)
+    /// for the innermost [`INNER_ARG_FRAMES`] frames that print any (up to
+    /// [`INNER_ARG_WORDS`] each; `runtime.gopark` skipped), and the receivers of
+    /// deeper method frames printed for sure (a `?` receiver is a stale register spill, as
+    /// often `0x0?` as not: it would tie the goroutine to an object it may not be inside),
+    /// at most [`MAX_RECEIVERS`] of them, a receiver equal to the one kept before it (a
+    /// method recursing on its object) not again. Frames of ancestors are not kept. The bool
+    /// says the words are a deeper receiver.
+    #[inline(always)]
+    fn keep_args(&mut self, args: &[u8], role: ArgRole) -> Option<(args::Parsed, bool)> {
+        let c = self.cur.as_mut()?;
+        let receiver = c.arg_inner >= INNER_ARG_FRAMES;
+        // Most frames are not kept: decide before any call. Inlined frames print `(...)`.
+        if args.is_empty()
+            || args == b"..."
+            || role == ArgRole::Park
+            || (receiver && !(role == ArgRole::Method && c.arg_receivers < MAX_RECEIVERS))
+            || !c.anc.is_empty()
+        {
             return None;
         }
-        let max = if c.arg_inner < MAX_ARG_FRAMES {
-            MAX_ARG_WORDS_PER_FRAME
-        } else if method {
-            1
-        } else {
+        Self::parse_kept(c, args, receiver)
+    }
+
+    /// The words of a frame [`Parser::keep_args`] keeps, appended to the goroutine's.
+    fn parse_kept(c: &mut Cur, args: &[u8], receiver: bool) -> Option<(args::Parsed, bool)> {
+        if receiver && args::first_uncertain(args) {
             return None;
-        };
-        let w = args::parse(args, max);
-        (w.n > 0).then_some(w)
+        }
+        let max = if receiver { 1 } else { INNER_ARG_WORDS };
+        let before = c.arg_words.len();
+        let p = args::parse(args, max, &mut c.arg_words);
+        if p.n == 0
+            || (receiver
+                && (p.uncertain != 0 || c.last_receiver == c.arg_words.get(before).copied()))
+        {
+            c.arg_words.truncate(before);
+            return None;
+        }
+        Some((p, receiver))
     }
 
     /// What a function line's arguments say about the Go version.
@@ -482,7 +528,11 @@ impl Parser {
                 // Most file lines were seen before with the same function: look the frame up by
                 // its raw bytes and parse the line only when it is new.
                 let key = line::file_key(content);
-                if let Some(id) = self.frames.get(&self.pend_name, key, self.pend_dots).map(|k| k.id) {
+                if let Some(id) = self
+                    .frames
+                    .get(&self.pend_name, key, self.pend_dots)
+                    .map(|k| k.id)
+                {
                     self.noise_in_g = 0;
                     self.push_frame(t, id);
                     self.state = State::Func;
@@ -556,7 +606,7 @@ impl Parser {
             self.pend_name.extend_from_slice(f.name);
             self.pend_dots = f.args == b"...";
             self.note_args(f.args);
-            self.pend_args = self.keep_args(f.args, frames::is_method(f.name));
+            self.pend_args = self.keep_args(f.args, ArgRole::of(f.name));
             self.state = State::File(Target::Frame);
             return;
         }
@@ -673,6 +723,13 @@ impl Parser {
             }
             self.reading_tests = false;
         }
+        let t = line::trim_end(raw);
+        if t.ends_with(b":") && content.starts_with(b"goroutine ") {
+            if let Some(h) = line::parse_header(content) {
+                self.start_goroutine(h, raw, None);
+                return;
+            }
+        }
         let stripped = line::trim_end(line::strip_indent(content));
         if stripped == b"running tests:" && !self.candidates.is_empty() {
             self.reading_tests = true;
@@ -683,14 +740,7 @@ impl Parser {
             self.after_separator = true;
             return;
         }
-        let t = line::trim_end(raw);
         if t.ends_with(b":") {
-            if content.starts_with(b"goroutine ") {
-                if let Some(h) = line::parse_header(content) {
-                    self.start_goroutine(h, raw, None);
-                    return;
-                }
-            }
             if let Some(p) = line::find_header(raw) {
                 let h = line::parse_header(&raw[p..]).expect("find_header checked it");
                 self.start_goroutine(h, raw, Some(p));
@@ -884,8 +934,11 @@ impl Parser {
             anc: Vec::new(),
             anc_frames: Vec::new(),
             frames_capped: false,
+            arg_words: Vec::new(),
             arg_frames: Vec::new(),
             arg_inner: 0,
+            arg_receivers: 0,
+            last_receiver: None,
         });
         c.g = g;
         c.line = self.lines;
@@ -894,8 +947,11 @@ impl Parser {
         c.anc.clear();
         c.anc_frames.clear();
         c.frames_capped = false;
+        c.arg_words.clear();
         c.arg_frames.clear();
         c.arg_inner = 0;
+        c.arg_receivers = 0;
+        c.last_receiver = None;
         self.pend_args = None;
         self.cur = Some(c);
         self.state = State::Func;
@@ -903,13 +959,17 @@ impl Parser {
 
     /// Finishes the pending function or `created by` line with its file line (or none).
     fn complete_frame(&mut self, t: Target, f: Option<FileLine<'_>>) {
-        let id = self
-            .frames
-            .frame_id(&mut self.interner, &self.pend_name, self.pend_dots, f.as_ref());
+        let id = self.frames.frame_id(
+            &mut self.interner,
+            &self.pend_name,
+            self.pend_dots,
+            f.as_ref(),
+        );
         self.push_frame(t, id);
     }
 
     /// Adds a finished frame to the goroutine (or its current ancestor).
+    #[inline(always)]
     fn push_frame(&mut self, t: Target, id: FrameId) {
         let Some(c) = self.cur.as_mut() else {
             return;
@@ -922,13 +982,20 @@ impl Parser {
                     &mut c.anc_frames
                 };
                 if dst.len() < MAX_FRAMES {
-                    if let Some(w) = self.pend_args.take() {
-                        if c.anc.is_empty() {
-                            if c.arg_inner < MAX_ARG_FRAMES {
-                                c.arg_inner += 1;
-                            }
-                            c.arg_frames.push((dst.len() as u16, w));
+                    if let Some((p, receiver)) = self.pend_args.filter(|_| c.anc.is_empty()) {
+                        self.pend_args = None;
+                        if receiver {
+                            c.arg_receivers += 1;
+                            c.last_receiver = c.arg_words.last().copied();
+                        } else {
+                            c.arg_inner += 1;
                         }
+                        c.arg_frames.push(RunFrame {
+                            frame: dst.len() as u16,
+                            words: p.n,
+                            uncertain: p.uncertain,
+                            more: p.more,
+                        });
                     }
                     dst.push(id);
                 } else if !c.frames_capped {
@@ -953,7 +1020,11 @@ impl Parser {
             },
         }
         self.pend_creator = None;
-        self.pend_args = None;
+        // Words of a frame that was not kept (past the frame cap): take them back.
+        if let (Some((p, _)), Some(c)) = (self.pend_args.take(), self.cur.as_mut()) {
+            let keep = c.arg_words.len() - usize::from(p.n);
+            c.arg_words.truncate(keep);
+        }
     }
 
     fn close_goroutine(&mut self) {
@@ -988,12 +1059,7 @@ impl Parser {
             g.ancestors = out.into_boxed_slice();
         }
         if !c.arg_frames.is_empty() {
-            g.args = self.args.push(c.arg_frames.iter().map(|(frame, w)| NewFrameArgs {
-                frame: usize::from(*frame),
-                words: w.words(),
-                uncertain: w.uncertain,
-                more: w.more,
-            }));
+            g.args = self.args.push_run(&c.arg_words, &c.arg_frames);
         }
         self.goroutines.push(g);
         self.info.push(GInfo {
