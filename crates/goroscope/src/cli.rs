@@ -793,25 +793,6 @@ impl AnalysisArgs {
     }
 }
 
-/// `http://h/debug/pprof/goroutine?…` → `http://h/debug/pprof/goroutineleak?debug=1`.
-pub fn leak_profile_url(input: &str) -> Option<String> {
-    if !(input.starts_with("http://") || input.starts_with("https://")) {
-        return None;
-    }
-    let base = input.split('?').next()?;
-    let base = base.trim_end_matches('/');
-    let root = if let Some(r) = base.strip_suffix("/goroutine") {
-        r
-    } else if base.ends_with("/goroutineleak") {
-        return None;
-    } else if base.ends_with("/debug/pprof") {
-        base
-    } else {
-        return None;
-    };
-    Some(format!("{root}/goroutineleak?debug=1"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -856,19 +837,5 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("x").is_err());
         assert!(parse_duration("3 weeks").is_err());
-    }
-
-    #[test]
-    fn leak_urls() {
-        assert_eq!(
-            leak_profile_url("http://h:1/debug/pprof/goroutine?debug=2").as_deref(),
-            Some("http://h:1/debug/pprof/goroutineleak?debug=1")
-        );
-        assert_eq!(
-            leak_profile_url("http://h:1/debug/pprof/").as_deref(),
-            Some("http://h:1/debug/pprof/goroutineleak?debug=1")
-        );
-        assert_eq!(leak_profile_url("dump.txt"), None);
-        assert_eq!(leak_profile_url("http://h/debug/pprof/goroutineleak"), None);
     }
 }

@@ -276,7 +276,7 @@ impl App {
         let mut snapshots = self.read_each(&read, &ingest);
         if args.prove {
             for input in &inputs {
-                if let Some(url) = cli::leak_profile_url(input) {
+                if let Some(url) = goroscope_ingest::url::leak_profile_url(input) {
                     let mut o = ingest.clone();
                     o.http_timeout = args.prove_timeout.into();
                     match goroscope_ingest::read_input(&url, &o) {
