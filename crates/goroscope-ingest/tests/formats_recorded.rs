@@ -2,7 +2,10 @@
 //! and `fixtures/gotest/timeout` with Go 1.21.13 and 1.27.3, paths anonymised; kept in the fuzz
 //! corpus), read without a Go toolchain: `formats_wild.rs` makes them afresh with every release.
 
-use goroscope_ingest::{read_reader, Options};
+#[path = "pprof_common/mod.rs"]
+mod pprof_common;
+
+use goroscope_ingest::{read_reader, text, Options};
 use goroscope_model::{Context, Snapshot};
 use std::collections::BTreeSet;
 
@@ -91,4 +94,21 @@ fn a_go_test_json_stream_gives_one_snapshot_per_timed_out_package() {
             )
         ]
     );
+}
+
+#[test]
+fn contexts_of_real_go127_reports() {
+    let dir = pprof_common::samples_dir().expect("the Go 1.27 samples");
+    for (name, want) in [
+        ("fatal_deadlock.txt", Some(Context::Deadlock)),
+        // A testing/synctest bubble's deadlock, which the runtime reports as a panic.
+        ("synctest_leak.txt", Some(Context::Deadlock)),
+        ("panic_gotraceback_all.txt", Some(Context::Crash)),
+        ("sigquit_default.txt", Some(Context::Crash)),
+        ("goroutine_debug2.txt", None),
+    ] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let snaps = text::read(name, &bytes[..], &Options::default()).unwrap();
+        assert_eq!(snaps[0].context, want, "{name}");
+    }
 }

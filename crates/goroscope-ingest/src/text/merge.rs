@@ -170,9 +170,17 @@ pub(crate) struct Marker {
     pub tests: Vec<String>,
 }
 
+/// The runtime's own deadlock verdicts: every goroutine, or a `testing/synctest` bubble
+/// (Go 1.24+).
+const DEADLOCKS: &[&str] = &[
+    "all goroutines are asleep - deadlock!",
+    "deadlock: main bubble goroutine has exited but blocked goroutines remain",
+    "deadlock: all goroutines in bubble are blocked",
+];
+
 /// What a report's first line says about the moment of the snapshot.
 fn context_of(reason: &str) -> Context {
-    if reason.starts_with("fatal error: all goroutines are asleep - deadlock!") {
+    if DEADLOCKS.iter().any(|d| reason.contains(d)) {
         Context::Deadlock
     } else if reason.starts_with("panic: test timed out after ") {
         Context::Test
