@@ -39,12 +39,20 @@ impl Probe for UrlProbe {
         // Rebuild the message from the reader's error without its input (the target is named
         // once, redacted), and redact any URL the message quotes.
         let mut snaps = goroscope_ingest::read_input(&self.url, &self.opts).map_err(|e| {
-            let at = match (e.line, e.offset) {
+            let at = match (e.line(), e.offset()) {
                 (Some(l), _) => format!("line {l}: "),
                 (None, Some(o)) => format!("byte {o}: "),
                 _ => String::new(),
             };
-            err(format!("{at}{}", redact_urls_in(&e.message)))
+            // The reader's message never repeats its cause (chained as the source): add it.
+            let mut message = format!("{at}{}", e.message());
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                message.push_str(": ");
+                message.push_str(&c.to_string());
+                cause = c.source();
+            }
+            err(redact_urls_in(&message).into_owned())
         })?;
         if snaps.len() != 1 {
             return Err(err(format!(

@@ -39,7 +39,8 @@ fn created_by(s: &Snapshot, g: &Goroutine) -> Option<String> {
     g.created_by.map(|f| s.function(f).to_string())
 }
 
-/// Counts of headers (from `grep -c '^goroutine [0-9]'`) for every sample that is a dump.
+/// Counts of headers (from `grep -c '^goroutine [0-9]'`) for every sample that is a dump: its
+/// goroutines plus its system stacks (`goroutine 0`, a thread's g0: kept apart, not counted).
 const COUNTS: &[(&str, u64)] = &[
     ("goroutine_debug2.txt", 18),
     ("goroutineleak_debug2.txt", 18),
@@ -61,8 +62,17 @@ const COUNTS: &[(&str, u64)] = &[
 fn every_sample_has_all_its_goroutines() {
     for &(name, want) in COUNTS {
         let Some(v) = read(name) else { return };
-        let total: u64 = v.iter().map(|s| s.total_goroutines()).sum();
+        let total: u64 = v
+            .iter()
+            .map(|s| s.total_goroutines() + s.system_stacks.len() as u64)
+            .sum();
         assert_eq!(total, want, "{name}");
+        for s in &v {
+            assert!(
+                s.goroutines.iter().all(|g| g.goid.0 != 0),
+                "{name}: goroutine 0 counted"
+            );
+        }
         for s in &v {
             assert!(!s.truncated, "{name} is complete");
             for g in &s.goroutines {
@@ -213,8 +223,10 @@ fn sigquit_headers_and_registers() {
     let Some(h) = one("sigquit_abspaths_head.txt") else {
         return;
     };
-    let g0 = g(&h, 0);
-    assert_eq!((g0.gp, g0.m), (Some(0xac8f20), Some(0)));
+    // `goroutine 0` is the thread's g0: a system stack, not a goroutine.
+    assert_eq!(h.total_goroutines(), 2);
+    let g0 = &h.system_stacks[0];
+    assert_eq!((g0.goid.0, g0.gp, g0.m), (0, Some(0xac8f20), Some(0)));
     assert_eq!(g0.status, Status::Idle);
     assert_eq!(top(&h, g0), "runtime.futex");
     let g2 = g(&h, 2);

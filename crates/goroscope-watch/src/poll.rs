@@ -447,27 +447,44 @@ fn read_stream<R: Read>(
             Ok((snap, read, kept))
         }
         Err(e) => {
+            use goroscope_ingest::ErrorKind as K;
+            // A body read that ran out of time: an io::Error of kind TimedOut, or the HTTP
+            // client's own timeout error wrapped in one.
+            let mut timed_out = false;
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                timed_out |= c
+                    .downcast_ref::<io::Error>()
+                    .is_some_and(|x| x.kind() == io::ErrorKind::TimedOut)
+                    || text.contains("timeout")
+                    || text.contains("timed out");
+                cause = c.source();
+            }
             let kind = if over.load(Ordering::Relaxed) {
                 ErrorKind::TooLarge
-            } else if let Some(src) = &e.source {
-                if src.kind() == io::ErrorKind::TimedOut || src.to_string().contains("timeout") {
-                    ErrorKind::Timeout
-                } else {
-                    ErrorKind::Io
-                }
-            } else if e.offset == Some(0)
-                || e.message.contains("empty input")
-                || e.message.contains("no goroutine dump")
-            {
-                ErrorKind::NotADump
             } else {
-                ErrorKind::Parse
+                match e.kind() {
+                    K::TooLarge { .. } => ErrorKind::TooLarge,
+                    K::Timeout => ErrorKind::Timeout,
+                    K::Io if timed_out => ErrorKind::Timeout,
+                    K::Empty | K::NotADump => ErrorKind::NotADump,
+                    K::Syntax { .. } => ErrorKind::Parse,
+                    _ => ErrorKind::Io,
+                }
             };
-            let message = match (e.line, e.offset) {
-                (Some(l), _) => format!("line {l}: {}", e.message),
-                (None, Some(o)) => format!("byte {o}: {}", e.message),
-                _ => e.message.clone(),
+            let mut message = match (e.line(), e.offset()) {
+                (Some(l), _) => format!("line {l}: {}", e.message()),
+                (None, Some(o)) => format!("byte {o}: {}", e.message()),
+                _ => e.message().to_string(),
             };
+            // The message never repeats its cause; the target's page shows both.
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                message.push_str(": ");
+                message.push_str(&c.to_string());
+                cause = c.source();
+            }
             Err(PollError { kind, message })
         }
     }

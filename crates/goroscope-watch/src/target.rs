@@ -56,7 +56,7 @@ pub fn goroutine_base(input: &str) -> Result<String, String> {
         format!("http://{input}")
     };
     let t =
-        goroscope_ingest::http::goroutine_url(&with_scheme, &goroscope_ingest::Options::default())?;
+        goroscope_ingest::url::goroutine_url(&with_scheme, &goroscope_ingest::Options::default())?;
     Ok(t.url.split('?').next().unwrap_or(&t.url).to_string())
 }
 

@@ -118,12 +118,25 @@ fn a_read_only_database_is_a_clear_error_at_start() {
     };
     let db = dir.path().join("h.db");
     drop(goroscope_watch::store::open_rw(&db).unwrap());
-    let ok = Command::new("mount")
-        .args(["-o", "remount,ro"])
-        .arg(dir.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "remount read-only");
+    // A remount fails with EBUSY while any process holds a file of it open for writing: a
+    // process forked meanwhile by a test running beside this one holds copies of this test's
+    // descriptors until it execs. Retry until it goes through (bounded).
+    let mut last = String::new();
+    let mut ok = false;
+    for _ in 0..50 {
+        let out = Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            ok = true;
+            break;
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ok, "remount read-only: {last}");
     let c = cfg(&db);
     let t = Target::from_arg("http://127.0.0.1:1", &c).unwrap();
     let e = Watcher::start(c, vec![t])
