@@ -165,6 +165,26 @@ fn parked(cx: &Ctx<'_>) -> bool {
 
 /// The wait a `testing/synctest` durable wait is (`chan send (durable)` is a `chan send` inside a
 /// bubble): the rules judge the operation.
+/// A main goroutine waiting to hand a value over or to take a lock is not waiting for the
+/// program's end (a signal, a server, `wg.Wait`, `select`): it waits for another goroutine, and
+/// if that never comes the program hangs. It is judged like any other goroutine (issue 8: `main`
+/// blocked in a send of a deadlocked pipeline is never benign).
+/// Where the form prints no state (`debug=1`, protobuf without runtime frames) main stays
+/// benign: a service's main nearly always waits for its end, and a need-more-samples on every
+/// healthy service's main would be noise.
+fn main_stuck(r: Option<WaitReason>) -> bool {
+    matches!(
+        base_reason(r),
+        Some(
+            WaitReason::ChanSend
+                | WaitReason::ChanSendNilChan
+                | WaitReason::SyncMutexLock
+                | WaitReason::SyncRwMutexLock
+                | WaitReason::SyncRwMutexRLock
+        )
+    )
+}
+
 fn base_reason(r: Option<WaitReason>) -> Option<WaitReason> {
     Some(match r? {
         WaitReason::SynctestChanReceive => WaitReason::ChanReceive,
@@ -269,9 +289,11 @@ pub(crate) fn decide(
         return d;
     }
     let benign = benign_match(cx).filter(|b| {
-        !best
+        let overridden = best
             .as_ref()
-            .is_some_and(|(r, f)| b.unless.contains(&r.id) && f.verdict != Verdict::Benign)
+            .is_some_and(|(r, f)| b.unless.contains(&r.id) && f.verdict != Verdict::Benign);
+        let main_waits_on_another = b.id == "main-goroutine" && main_stuck(cx.reason);
+        !(overridden || main_waits_on_another)
     });
     let runtime_worker = benign.is_some_and(|b| b.at_exit && b.id != "main-goroutine");
 
@@ -790,6 +812,41 @@ mod tests {
             (Verdict::Leak, Some("blocked-at-exit"))
         );
         assert_eq!(one_in(Context::Live, &sleeping).verdict, Verdict::Benign);
+    }
+
+    #[test]
+    fn main_waiting_for_another_goroutine_is_not_benign() {
+        // main and a server's accept loop (so the program is not stuck as a whole).
+        let main_in = |reason: &'static str, top: (&'static str, &'static str, u32)| {
+            let gs = [
+                G::new(reason, &[top, ("main.main", "main.go", 20)]).goid(1),
+                G::new(
+                    "IO wait",
+                    &[
+                        ("internal/poll.runtime_pollWait", "netpoll.go", 1),
+                        ("net/http.(*Server).Serve", "server.go", 1),
+                    ],
+                )
+                .goid(7),
+            ];
+            let r = report_in(Context::Live, &gs);
+            r.groups.into_iter().find(|g| g.goids == vec![1]).unwrap()
+        };
+        let g = main_in("chan send", ("runtime.chansend1", "chan.go", 161));
+        assert_ne!(g.verdict, Verdict::Benign, "{g:#?}");
+        let g = main_in(
+            "sync.Mutex.Lock",
+            ("sync.(*Mutex).lockSlow", "mutex.go", 149),
+        );
+        assert_ne!(g.verdict, Verdict::Benign, "{g:#?}");
+        // Waiting for the program's end is what main does in a service.
+        let g = main_in("select", ("runtime.selectgo", "select.go", 1));
+        assert_eq!(g.verdict, Verdict::Benign, "{g:#?}");
+        let g = main_in(
+            "sync.WaitGroup.Wait",
+            ("sync.(*WaitGroup).Wait", "waitgroup.go", 1),
+        );
+        assert_eq!(g.verdict, Verdict::Benign, "{g:#?}");
     }
 
     #[test]

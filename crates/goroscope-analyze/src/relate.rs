@@ -29,7 +29,7 @@
 //! words), and — only when there are such objects — one pass over every kept argument word;
 //! nothing per goroutine otherwise.
 
-use crate::frames::is_plumbing;
+use crate::frames::{is_plumbing, package_of};
 use crate::group::Grouped;
 use goroscope_model::{Goroutine, Snapshot, Status, WaitReason};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -252,6 +252,14 @@ fn wait_object(snap: &Snapshot, g: &Goroutine) -> Option<(u64, ObjectKind, Op)> 
 
 /// The receiver type of a pointer-receiver method (`pkg.(*T).M` → `T`), not of closures inside
 /// methods (`.func1`) or generic methods (their first word is a dictionary).
+/// A method of the runtime's or `sync`'s own primitives: its receiver is a lock, WaitGroup,
+/// Cond or channel, never an object that contains one.
+fn lock_primitive(function: &str) -> bool {
+    let pkg = package_of(function);
+    matches!(pkg, "runtime" | "sync" | "sync/atomic" | "internal/sync")
+        || pkg.starts_with("runtime/internal")
+}
+
 pub(crate) fn pointer_receiver(function: &str) -> Option<&str> {
     let open = function.find(".(*")?;
     let rest = &function[open + 3..];
@@ -460,7 +468,13 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                 let Some(&fid) = frames.get(fa.frame) else {
                     continue;
                 };
-                let Some(ty) = pointer_receiver(snap.function(fid)) else {
+                let function = snap.function(fid);
+                // The sync primitives' own methods (`(*WaitGroup).Wait`, `(*Mutex).lockSlow`)
+                // have the waited object as receiver: it contains no other lock.
+                if lock_primitive(function) {
+                    continue;
+                }
+                let Some(ty) = pointer_receiver(function) else {
                     continue;
                 };
                 let t = *type_index.entry(ty.to_string()).or_insert_with(|| {
@@ -590,10 +604,24 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
     // Start from every goroutine with a known object whose freers are visible; remove, until
     // nothing changes, any goroutine one of whose freers is not in the set (a worklist over the
     // reverse edges: linear in the edges).
+    // A channel or Cond that only its waiters mention, or a WaitGroup only its one waiter
+    // mentions, is an orphan, not a cycle: blocked in the same operation, none of them can free
+    // another, and nobody visible can (the pattern rules judge it: a receive with no sender, a
+    // missing Done). Several goroutines waiting on a WaitGroup that only they hold are the ones
+    // that should call Done: a deadlock. A lock its waiter holds is a true self-deadlock.
+    let orphan = |o: usize| {
+        let obj = &rel.objects[o];
+        obj.self_held
+            && match obj.kind {
+                ObjectKind::WaitGroup => obj.freers.len() < 2,
+                ObjectKind::Chan | ObjectKind::Cond => true,
+                ObjectKind::Mutex | ObjectKind::RwMutex => false,
+            }
+    };
     let mut set: FxHashSet<u32> = rel
         .waits
         .iter()
-        .filter(|(_, (o, _))| !rel.objects[*o].freers.is_empty())
+        .filter(|(_, (o, _))| !rel.objects[*o].freers.is_empty() && !orphan(*o))
         .map(|(&g, _)| g)
         .collect();
     // Freer → the objects it could free.
@@ -984,6 +1012,73 @@ mod tests {
             .find(|g| g.pattern.as_deref() == Some("deadlock"))
             .unwrap();
         assert_eq!((g.verdict, g.count), (Verdict::Leak, 2));
+    }
+
+    #[test]
+    fn orphans_and_neighbours_are_not_cycles() {
+        // Go 1.27 debug=2 (shared/research/go127-samples): a WaitGroup whose worker returned
+        // without Done, and a mutex 16 bytes above it, locked by a creator that returned. The
+        // WaitGroup's own `Wait` receiver does not contain the mutex; a lone waiter of an object
+        // only it mentions is an orphan, not a deadlock.
+        const WG: u64 = 0x252c4aa681e0;
+        const MU: u64 = 0x252c4aa681f0;
+        const CH: u64 = 0xc000120000;
+        let mut gs = vec![
+            G::new("IO wait", &[MAIN]).goid(1),
+            G::new(
+                "sync.WaitGroup.Wait",
+                &[
+                    ("sync.(*WaitGroup).Wait", "waitgroup.go", 206),
+                    ("main.leakWG.func1", "main.go", 48),
+                ],
+            )
+            .args(0, &[WG])
+            .by(("main.leakWG", "main.go", 48))
+            .creator(1)
+            .goid(16),
+            G::new(
+                "sync.Mutex.Lock",
+                &[LOCK_SLOW, LOCK, ("main.leakMutex.func1", "main.go", 55)],
+            )
+            .args(0, &[MU])
+            .by(("main.leakMutex", "main.go", 55))
+            .creator(1)
+            .goid(18),
+        ];
+        // Eight workers receive from a jobs channel only they mention (main keeps it unseen).
+        for i in 0..8 {
+            gs.push(
+                G::new(
+                    "chan receive",
+                    &[
+                        ("runtime.chanrecv", "chan.go", 583),
+                        ("runtime.chanrecv2", "chan.go", 447),
+                        ("main.worker", "main.go", 19),
+                    ],
+                )
+                .args(0, &[CH, 0])
+                .args(1, &[CH, 0])
+                .args(2, &[CH])
+                .by(("main.main.func1", "main.go", 30))
+                .creator(1)
+                .goid(30 + i),
+            );
+        }
+        for ctx in [Context::Live, Context::Crash] {
+            let r = report_in(ctx, &gs);
+            assert!(
+                r.relations.iter().all(|x| x.kind != "deadlock"),
+                "{ctx:?}: {:#?}",
+                r.relations
+            );
+            for g in &r.groups {
+                assert_ne!(g.pattern.as_deref(), Some("deadlock"), "{ctx:?}: {g:#?}");
+            }
+            let wg = r.groups.iter().find(|g| g.goids == vec![16]).unwrap();
+            assert_eq!(wg.pattern.as_deref(), Some("waitgroup-missing-done"));
+            let mu = r.groups.iter().find(|g| g.goids == vec![18]).unwrap();
+            assert_eq!(mu.pattern.as_deref(), Some("mutex-never-unlocked"));
+        }
     }
 
     #[test]
