@@ -249,7 +249,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
     if let Some(users) = rel.stuck {
         let id = "stuck-1".to_string();
         let summary = format!(
-            "nothing can run: all {users} user goroutine{} wait on channels or locks, none runs, sleeps, does I/O or waits in a select, and no signal can arrive",
+            "the program is hung: all {users} user goroutine{} wait on channels or locks and none runs, sleeps or waits in a select, so none can free another",
             if users == 1 { "" } else { "s" }
         );
         let mut listed = Vec::new();
@@ -282,7 +282,16 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
             count: users,
             goroutines: listed,
             objects: {
-                let mut o: Vec<usize> = rel.waits.values().map(|&(o, _)| o).collect();
+                // The objects its user goroutines wait on (not the runtime's own).
+                let mut o: Vec<usize> = rel
+                    .waits
+                    .iter()
+                    .filter(|(&g, _)| {
+                        let (_, a) = &grouped.groups[gi(g)];
+                        grouped.facts[&a.stack].has_user_frame
+                    })
+                    .map(|(_, &(o, _))| o)
+                    .collect();
                 o.sort_unstable();
                 o.dedup();
                 o.into_iter()

@@ -337,7 +337,7 @@ pub(crate) fn decide(
         let what = if ev.rel.deadlocked > 0 {
             "deadlocked: each goroutine of the cycle waits for another one of it to send, receive or unlock"
         } else {
-            "nothing in the program can run: every user goroutine waits on a channel or a lock, and no I/O, timer or signal can wake one"
+            "the program is hung: every user goroutine waits on a channel or a lock, none runs, sleeps or waits in a select, so none can free another"
         };
         match &best {
             // A pattern certain on its own (a nil channel, `select {}`) explains it better.

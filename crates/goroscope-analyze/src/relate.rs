@@ -21,6 +21,12 @@
 //! * **Stuck program**: no user goroutine can run or be woken by I/O, a timer or a signal, and
 //!   every user goroutine waits on a channel or a lock: what the runtime's own deadlock detector
 //!   would report, had something (a listener, a cgo thread, `signal.Notify`) not kept it quiet.
+//!   Also when only the network poller or the standard library could run (a pprof listener)
+//!   but `main` and every other user goroutine wait to *hand something over* — a send, a lock —
+//!   which only another user goroutine could take: a hung pipeline behind a debug server.
+//! * **Orphans are not cycles**: an object only its waiters mention (a jobs channel main keeps
+//!   unseen) is left to the pattern rules, except a WaitGroup several goroutines wait on (they
+//!   are the ones that should call Done) and a lock its waiter holds.
 //! * **Lock chain**: from the waiters of a lock, follow the probable holder while it waits on
 //!   another lock; the chain ends at a holder that runs (the lock is held too long), one blocked
 //!   on something else (a channel, I/O), a cycle, or no visible holder.
@@ -29,7 +35,7 @@
 //! words), and — only when there are such objects — one pass over every kept argument word;
 //! nothing per goroutine otherwise.
 
-use crate::frames::{is_plumbing, package_of};
+use crate::frames::{is_plumbing, is_std, package_of};
 use crate::group::Grouped;
 use goroscope_model::{Goroutine, Snapshot, Status, WaitReason};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -517,6 +523,44 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
         let mut freers: Vec<u32> = Vec::new();
         match obj.kind {
             ObjectKind::Mutex | ObjectKind::RwMutex => {
+                // A lock taken from user code is a field of a user type (the standard
+                // library's locks are unexported): its holder is inside a user method, never
+                // an HTTP listener or a file that happens to sit just below it in memory.
+                let user_lock = obj.waiters.iter().any(|&(w, _)| {
+                    let g = &snap.goroutines[w as usize];
+                    snap.stack(g.stack)
+                        .iter()
+                        .map(|&f| snap.function(f))
+                        .find(|f| !lock_primitive(f))
+                        .is_some_and(|f| !is_std(f))
+                });
+                // The Go idiom `func (c *Cache) Get() { c.mu.Lock() … }`: the method that calls
+                // Lock in the waiters names the type that holds the lock. When the waiters agree
+                // on one, only goroutines inside that type's methods can be holders (objects of
+                // other types may sit just below the lock in memory).
+                let mut caller_types = obj.waiters.iter().map(|&(w, _)| {
+                    let g = &snap.goroutines[w as usize];
+                    snap.stack(g.stack)
+                        .iter()
+                        .map(|&f| snap.function(f))
+                        .find(|f| !lock_primitive(f))
+                        .and_then(pointer_receiver)
+                });
+                let first = caller_types.next().flatten();
+                let caller_type: Option<u32> = first
+                    .filter(|t| caller_types.all(|x| x == Some(*t)))
+                    .and_then(|t| type_index.get(t).copied());
+                let plausible = |g: u32, frame: usize| {
+                    let st = snap.stack(snap.goroutines[g as usize].stack);
+                    let user_ok =
+                        !user_lock || st.get(frame).is_some_and(|&f| !is_std(snap.function(f)));
+                    let type_ok = caller_type.is_none_or(|t| {
+                        st.get(frame)
+                            .and_then(|&f| pointer_receiver(snap.function(f)))
+                            .is_some_and(|ty| type_index.get(ty) == Some(&t))
+                    });
+                    user_ok && type_ok
+                };
                 // The innermost object that contains the lock: the largest receiver at or below
                 // its address, within MAX_FIELD_OFFSET; its goroutines that do not wait on the
                 // lock are the probable holders. Then any goroutine that mentions the lock.
@@ -525,7 +569,7 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                 let end = receivers.partition_point(|r| r.0 <= obj.addr);
                 let mut best: Option<u64> = None;
                 for r in receivers[start..end].iter().rev() {
-                    if waiters.contains(&r.1) {
+                    if waiters.contains(&r.1) || !plausible(r.1, r.3) {
                         continue;
                     }
                     match best {
@@ -546,10 +590,21 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                     // The owner type from the waiters' own receivers, for the report; then the
                     // goroutines inside a method of that type whose receiver the dump does not
                     // name (printed `0x0?`): they may hold it — by type only, so never sure.
-                    if let Some(r) = receivers[start..end].last() {
-                        obj.owner_type = Some(types[r.2 as usize].clone());
+                    let owner = caller_type.or_else(|| {
+                        receivers[start..end]
+                            .iter()
+                            .rev()
+                            .find(|r| plausible(r.1, r.3))
+                            .map(|r| r.2)
+                    });
+                    if let Some(ot) = owner {
+                        obj.owner_type = Some(types[ot as usize].clone());
                         for &(t, g, f) in &unknown_receivers {
-                            if t == r.2 && !waiters.contains(&g) && !freers.contains(&g) {
+                            if t == ot
+                                && !waiters.contains(&g)
+                                && !freers.contains(&g)
+                                && plausible(g, f)
+                            {
                                 freers.push(g);
                                 obj.holder_frames.push((g, f));
                                 obj.by_type = true;
@@ -813,15 +868,27 @@ fn stuck(snap: &Snapshot, grouped: &Grouped) -> Option<u64> {
         return None;
     }
     let mut users = 0u64;
+    // Whether a goroutine of the standard library alone, or one in the network poller, can
+    // progress (an HTTP server's accept loop, the signal loop): it could start user code (a
+    // handler) that frees someone.
+    let mut std_progress = false;
+    // Whether every user goroutine waits to hand something over — a send, a lock — which only
+    // another user goroutine could take: then nothing from outside can help.
+    let mut all_handover = true;
+    // A program whose main goroutine serves (I/O wait) is alive, whatever else is stuck: the
+    // rules judge those. Main blocked handing over is a hung program.
+    let mut main_blocked = false;
     for (i, g) in snap.goroutines.iter().enumerate() {
         let (_, a) = &grouped.groups[grouped.member[i] as usize];
         let reason = g.wait_reason.or(a.reason);
         let stack = snap.stack(g.stack);
+        let user = grouped.facts[&a.stack].has_user_frame;
         if stack
             .iter()
             .any(|&f| snap.function(f).starts_with("os/signal."))
         {
-            return None;
+            std_progress = true;
+            continue;
         }
         if can_progress(g, reason) {
             if stack
@@ -830,13 +897,30 @@ fn stuck(snap: &Snapshot, grouped: &Grouped) -> Option<u64> {
             {
                 continue; // a runtime worker
             }
-            return None;
+            // A goroutine in the network poller (a server's accept loop, user code or not)
+            // progresses only by starting other code: like the standard library's own.
+            if user && reason != Some(WaitReason::IoWait) {
+                return None;
+            }
+            std_progress = true;
+            continue;
         }
-        if grouped.facts[&a.stack].has_user_frame {
+        if user {
             users += 1;
+            main_blocked |= g.goid.0 == 1;
+            all_handover &= matches!(
+                reason,
+                Some(
+                    WaitReason::ChanSend
+                        | WaitReason::ChanSendNilChan
+                        | WaitReason::SyncMutexLock
+                        | WaitReason::SyncRwMutexLock
+                        | WaitReason::SyncRwMutexRLock
+                )
+            );
         }
     }
-    (users > 0).then_some(users)
+    (users > 0 && (!std_progress || (all_handover && main_blocked))).then_some(users)
 }
 
 #[cfg(test)]
@@ -1201,6 +1285,21 @@ mod tests {
         );
         let r = report_in(Context::Crash, &with_server);
         assert!(r.relations.is_empty(), "{:#?}", r.relations);
+        // Unless every user goroutine waits to hand something over (a pipeline of senders): a
+        // request's handler could receive, but none of these is waiting for one.
+        let mut senders = with_server.clone();
+        senders[1] = G::new("chan send", &[("main.stage", "main.go", 20)])
+            .by(("main.main", "main.go", 8))
+            .creator(1)
+            .goid(5);
+        let r = report_in(Context::Live, &senders);
+        assert!(
+            r.relations.iter().any(|x| x.kind == "stuck"),
+            "{:#?}",
+            r.relations
+        );
+        let g = r.groups.iter().find(|g| g.goids == vec![5]).unwrap();
+        assert_eq!(g.verdict, Verdict::Leak, "{g:#?}");
         // A dump that may not list every goroutine (no goroutine 1) proves nothing stuck.
         let partial: Vec<G> = gs[1..].to_vec();
         let r = report_in(Context::Crash, &partial);

@@ -9,9 +9,10 @@
 //! (`main.(*Sim).Update(0xc0000a0000)`), at most [`MAX_ARG_WORDS_PER_FRAME`] words a frame.
 //! Words inside `{…}` (a struct or string argument) are kept in order, braces dropped.
 //! These are upper bounds: readers may keep less. The text reader keeps two words of the two
-//! innermost frames that print any (`runtime.gopark` skipped: it never names the object), and
-//! the receivers of the next two method frames printed for sure (not `0x0?`), not one equal
-//! to the receiver before it; at a million goroutines the full allowance cost 15–20 % more
+//! innermost frames that print any (`runtime.gopark` skipped: it never names the object), the
+//! words of every `sync` primitive's method frame (`(*Mutex).lockSlow`: the object waited on),
+//! and the receivers of the next two other method frames printed for sure (not `0x0?`), not
+//! one equal to the receiver before it; at a million goroutines the full allowance cost 15–20 % more
 //! reading time and 0.26 of the file in memory (`BENCHMARKS.md`, 2026-12-07).
 
 /// Words kept from the innermost frames that print arguments.

@@ -95,7 +95,7 @@ fn words(args: &str, max: usize) -> (Vec<u64>, Vec<bool>, bool) {
 /// Per goroutine header of an unprefixed text dump, in order: its goid and the words the text
 /// reader keeps (see `goroscope_model::ArgStore`): up to [`INNER_WORDS`] words of the
 /// [`INNER_FRAMES`] innermost frames that print any (`runtime.gopark` and `goparkunlock`
-/// skipped), then the receivers of deeper method frames printed without `?`, at most
+/// skipped) and of every `sync` primitive's method frame, then the receivers of deeper method frames printed without `?`, at most
 /// [`MAX_RECEIVERS`], a receiver equal to the one kept before it not again.
 pub fn naive_args(text: &str) -> Vec<(u64, Vec<Kept>)> {
     let mut out: Vec<(u64, Vec<Kept>)> = Vec::new();
@@ -133,7 +133,11 @@ pub fn naive_args(text: &str) -> Vec<(u64, Vec<Kept>)> {
         if *anc || args.is_empty() || name == "runtime.gopark" || name == "runtime.goparkunlock" {
             continue;
         }
-        let receiver = *inner >= INNER_FRAMES;
+        // A sync primitive's method (`sync.(*Mutex).lockSlow`) names the object waited on:
+        // kept like an innermost frame, whatever its depth.
+        let primitive = naive_is_method(name)
+            && (name.starts_with("sync.") || name.starts_with("internal/sync."));
+        let receiver = *inner >= INNER_FRAMES && !primitive;
         let max = if !receiver {
             INNER_WORDS
         } else if naive_is_method(name) && *receivers < MAX_RECEIVERS {

@@ -80,6 +80,10 @@ pub(crate) enum ArgRole {
     /// `runtime.gopark`/`goparkunlock` (tracebacks at level 2): the park callback, a lock
     /// word and the wait reason, never the object waited on (the frame after it has that).
     Park,
+    /// A method of `sync`'s primitives (`(*Mutex).lockSlow`, `(*WaitGroup).Wait`): its
+    /// receiver is the object waited on. Always kept, and not counted among the deeper
+    /// receivers, so the user methods outside it (the lock's holder candidates) still are.
+    Primitive,
 }
 
 impl ArgRole {
@@ -87,7 +91,11 @@ impl ArgRole {
         if name == b"runtime.gopark" || name == b"runtime.goparkunlock" {
             ArgRole::Park
         } else if is_method(name) {
-            ArgRole::Method
+            if name.starts_with(b"sync.") || name.starts_with(b"internal/sync.") {
+                ArgRole::Primitive
+            } else {
+                ArgRole::Method
+            }
         } else {
             ArgRole::Plain
         }

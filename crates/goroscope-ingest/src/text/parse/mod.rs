@@ -463,7 +463,7 @@ impl Parser {
     #[inline(always)]
     fn keep_args(&mut self, args: &[u8], role: ArgRole) -> Option<(args::Parsed, bool)> {
         let c = self.cur.as_mut()?;
-        let receiver = c.arg_inner >= INNER_ARG_FRAMES;
+        let receiver = c.arg_inner >= INNER_ARG_FRAMES && role != ArgRole::Primitive;
         // Most frames are not kept: decide before any call. Inlined frames print `(...)`.
         if args.is_empty()
             || args == b"..."
