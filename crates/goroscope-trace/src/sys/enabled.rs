@@ -195,6 +195,7 @@ pub(super) fn run(
     {
         let mut st = shared.lock().unwrap_or_else(|p| p.into_inner());
         *st = State::new(start_ns);
+        st.series_points = opts.series_points;
         st.park_sample = if opts.park {
             opts.park_sample.max(1)
         } else {
