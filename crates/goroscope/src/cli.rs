@@ -204,7 +204,7 @@ pub struct WatchArgs {
     #[arg(long)]
     pub no_stdout_alerts: bool,
     /// Trace pid: targets with eBPF: births, deaths and live goroutines per creation site, and
-    /// leaks called from them (needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE, and a
+    /// the sites that leak (needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE, and a
     /// goroscope built with the `ebpf` feature).
     #[arg(long)]
     pub trace: bool,
