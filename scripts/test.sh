@@ -117,8 +117,10 @@ cargo test --workspace --locked
 # The eBPF tracer (goroscope trace): built and tested with its feature. Its tests that load BPF
 # and attach uprobes need root (CI runs as root); elsewhere they print SKIPPED and why.
 step "cargo clippy and cargo test with the eBPF tracer (--features ebpf)"
-cargo clippy -p goroscope-trace -p goroscope --all-targets --locked \
-  --features goroscope-trace/ebpf,goroscope/ebpf -- -D warnings
+cargo clippy -p goroscope-trace -p goroscope-watch -p goroscope --all-targets --locked \
+  --features goroscope-trace/ebpf,goroscope-watch/ebpf,goroscope/ebpf -- -D warnings
 cargo test -p goroscope-trace --locked --features ebpf
-# Of the CLI's tests only trace's change with the feature; the others ran above.
+# Of the CLI's tests only trace's change with the feature; the others ran above. The same for
+# the watcher: `watch --trace` on a leaking service.
 cargo test -p goroscope --locked --features ebpf --test trace
+cargo test -p goroscope-watch --locked --features ebpf --test trace

@@ -256,6 +256,9 @@ pub struct State {
     pub create_stacks: HashMap<(usize, u32), u64>,
     /// Sampled parks per `(site, stack id)`, when stacks are taken.
     pub park_stacks: HashMap<(usize, u32), u64>,
+    /// Most points kept in each site's alive series (the oldest go first); `None`: all of
+    /// them (a trace's report charts its whole window; a long-running watcher keeps a few).
+    pub series_points: Option<usize>,
     last_tick: Option<u64>,
 }
 
@@ -274,6 +277,7 @@ impl State {
             park_sample: 1,
             create_stacks: HashMap::new(),
             park_stacks: HashMap::new(),
+            series_points: None,
             last_tick: None,
         }
     }
@@ -426,6 +430,12 @@ impl State {
                 s.series.pop();
             }
             s.series.push((at, s.live));
+            if let Some(max) = self.series_points {
+                if s.series.len() > max {
+                    let extra = s.series.len() - max;
+                    s.series.drain(..extra);
+                }
+            }
             if dt > 0 {
                 s.births_per_s = (s.born - s.last.0) as f64 * 1e9 / dt as f64;
                 s.deaths_per_s = (s.ended - s.last.1) as f64 * 1e9 / dt as f64;
@@ -555,6 +565,28 @@ mod tests {
         assert_eq!(st.ages(None), vec![700, 800]);
         assert_eq!(st.oldest(1)[0].0, 11);
         assert_eq!(st.sites[0].series, vec![(1_000, 1)]);
+    }
+
+    #[test]
+    fn a_capped_series_keeps_the_newest_points() {
+        let mut st = State::new(0);
+        st.series_points = Some(3);
+        let sym = &mut Table;
+        st.apply(&ev(Kind::Create, 10, 1, 0x10a), sym);
+        for (i, t) in [100u64, 200, 300, 400, 500].iter().enumerate() {
+            st.apply(&ev(Kind::Create, *t, 100 + i as u64, 0x10a), sym);
+            st.tick(*t);
+        }
+        let s = st.site(&key(10)).unwrap();
+        assert_eq!(s.series, vec![(300, 4), (400, 5), (500, 6)]);
+        // The counts are untouched by the cap.
+        assert_eq!((s.born, s.live), (6, 6));
+        let mut all = State::new(0);
+        all.apply(&ev(Kind::Create, 10, 1, 0x10a), sym);
+        for t in [100u64, 200, 300, 400, 500] {
+            all.tick(t);
+        }
+        assert_eq!(all.sites[0].series.len(), 5, "no cap: every tick");
     }
 
     #[test]

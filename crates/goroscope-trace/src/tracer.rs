@@ -45,6 +45,9 @@ pub struct TraceOptions {
     /// Snapshot the goroutines alive at the end (attach, before the probes are detached):
     /// the snapshot the report analyses, with the window's lifecycles.
     pub end_snapshot: bool,
+    /// Most points kept in each site's alive series (one a tick); `None`: the whole window.
+    /// A tracer that runs for days (`goroscope watch --trace`) keeps a few.
+    pub series_points: Option<usize>,
 }
 
 impl Default for TraceOptions {
@@ -58,6 +61,7 @@ impl Default for TraceOptions {
             tick: Duration::from_secs(1),
             events: None,
             end_snapshot: false,
+            series_points: None,
         }
     }
 }
@@ -189,6 +193,14 @@ impl Tracer {
                 existed_at_start: s.existed_at_start,
             })
             .collect()
+    }
+
+    /// The BPF program's counters as of the last tick: events delivered and lost.
+    pub fn counters(&self) -> crate::event::Counters {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .counters
     }
 
     /// Whether the tracer stopped by itself (the target exited, or an error).

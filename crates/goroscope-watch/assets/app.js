@@ -117,7 +117,7 @@ async function fleet() {
   const up = o.targets.filter(t => t.health.up).length;
   main.push(el("h1", {}, `Fleet · ${o.targets.length} targets · ${up} up · ${o.alerts_firing} alerts firing`));
   // What needs a look first: leaking, then down or failing, then by name.
-  const rank = t => (t.leaking ? 0 : 2) + (t.health.up ? 1 : 0);
+  const rank = t => (t.leaking || t.leaking_sites ? 0 : 2) + (t.health.up ? 1 : 0);
   const targets = o.targets.slice().sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const rows = targets.map(t => el("tr", { "data-target": t.key },
     el("td", {}, targetLink(t.key, t.name)),
@@ -125,7 +125,8 @@ async function fleet() {
     el("td", { class: "num" }, fmtNum(t.total)),
     el("td", {}, chart(t.totals, { spark: true, width: 120, height: 26, hot: t.leaking > 0 })),
     el("td", { class: "num" }, fmtNum(t.groups)),
-    el("td", { class: "num" }, t.leaking ? badge(String(t.leaking), "leaking") : "0"),
+    el("td", { class: "num" }, t.leaking ? badge(String(t.leaking), "leaking") : "0",
+      t.leaking_sites ? el("span", { title: "creation sites leaking (eBPF)" }, " + ", badge(t.leaking_sites + " sites", "leaking")) : null),
     el("td", { class: "num" }, fmtRate(t.max_growth_per_minute)),
     el("td", { class: "num" }, String(t.budgets_firing)),
     el("td", { class: "muted" }, t.form || "", t.go_version ? " · " + t.go_version : ""),
@@ -170,6 +171,7 @@ async function target(key) {
       el("td", {}, g.state),
       el("td", {}, groupLink(t.key, g.id, g.site)),
       el("td", { class: "muted" }, loc(g.created_by)))))));
+  if (t.trace) main.push(...traceSection(t.trace));
   if (t.budgets.length) {
     main.push(el("h2", {}, "Budgets"));
     main.push(el("table", {},
@@ -190,6 +192,41 @@ async function target(key) {
     main.push(el("ul", {}, ...t.alerts.map(a => el("li", {}, badge(a.status, a.status === "firing" ? "leak" : "muted"), " ", a.at, " ", a.summary))));
   }
   return main;
+}
+
+function fmtPerSec(r) {
+  if (!r) return "0";
+  return r.toFixed(r >= 10 ? 0 : 1) + "/s";
+}
+
+// eBPF births and deaths per creation site (`goroscope watch --trace`, pid targets).
+function traceSection(tr) {
+  const out = [el("h2", {}, "Creation sites (eBPF) ", badge(tr.state === "up" ? "traced" : tr.state, tr.state === "up" ? "steady" : "down"))];
+  const facts = [`${fmtNum(tr.born)} born · ${fmtNum(tr.ended)} ended · ${fmtNum(tr.lost)} events lost`];
+  if (tr.since) facts.push(" · tracing since " + fmtTime(tr.since));
+  if (tr.sessions > 1) facts.push(` · ${tr.sessions} tracer starts`);
+  out.push(el("p", { class: "muted", id: "trace-facts" }, ...facts));
+  if (tr.error) out.push(el("p", { class: "down", id: "trace-error", text: "Tracer: " + tr.error }));
+  if (!tr.sites.length) {
+    out.push(el("p", { class: "muted", text: "No goroutine seen yet." }));
+    return out;
+  }
+  out.push(el("table", { id: "sites" },
+    el("thead", {}, el("tr", {}, ...["growth", "go statement", "runs", "alive", "", "per min", "born/s", "ended/s", "born", "ended"].map(h => el("th", { text: h })))),
+    el("tbody", {}, ...tr.sites.map(s => el("tr", { "data-site": s.id, "data-growth": s.growth, title: (s.evidence || []).join("\n") },
+      el("td", {}, badge(s.growth)),
+      el("td", {}, s.site, s.system ? el("span", { class: "muted", text: " (runtime)" }) : null),
+      el("td", { class: "muted", text: s.entry || "–" }),
+      el("td", { class: "num" }, fmtNum(s.live)),
+      el("td", {}, chart(s.points, { spark: true, width: 120, height: 26, hot: s.growth === "leaking" })),
+      el("td", { class: "num" }, fmtRate(s.slope)),
+      el("td", { class: "num" }, fmtPerSec(s.births_per_second)),
+      el("td", { class: "num" }, fmtPerSec(s.deaths_per_second)),
+      el("td", { class: "num" }, fmtNum(s.born)),
+      el("td", { class: "num" }, fmtNum(s.ended)))))));
+  const leaking = tr.sites.filter(s => s.growth === "leaking");
+  if (leaking.length) out.push(el("ul", { id: "site-evidence" }, ...leaking.map(s => el("li", {}, el("b", { text: s.site + ": " }), (s.evidence || []).join("; ")))));
+  return out;
 }
 
 async function group(key, gid) {

@@ -219,6 +219,11 @@ pub struct WatchSection {
     pub max_backoff: Dur,
     /// Groups per target exported in `/metrics` (the rest are summed as `other`).
     pub top_groups: usize,
+    /// Creation sites per traced target exported in `/metrics` (the rest are summed as
+    /// `other`).
+    pub top_sites: usize,
+    /// Trace every `pid` target with eBPF (`--trace`): births and deaths per creation site.
+    pub trace: bool,
     /// Print alerts and events as JSON lines on stdout.
     pub stdout_alerts: bool,
     /// Allow `listen` on a non-loopback address.
@@ -237,6 +242,8 @@ impl Default for WatchSection {
             max_body: Bytes(32 << 20),
             max_backoff: Dur(Duration::from_secs(300)),
             top_groups: 10,
+            top_sites: 10,
+            trace: false,
             stdout_alerts: true,
             allow_remote: false,
         }
@@ -334,6 +341,9 @@ pub struct TargetSection {
     /// Header name → `env:VAR` or `file:PATH` (never the value itself).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// `pid` targets: follow every goroutine's birth and death with goroscope's eBPF tracer
+    /// (births, deaths and live goroutines per creation site). Default: `[watch] trace`.
+    pub trace: Option<bool>,
 }
 
 /// One `[[file_sd]]`: Prometheus file-based discovery.
@@ -567,6 +577,12 @@ impl WatchConfig {
                 ));
             }
             check_labels(&t.labels).map_err(|m| ConfigError::new(&place, m))?;
+            if t.trace == Some(true) && t.pid.is_none() {
+                return Err(ConfigError::new(
+                    place,
+                    "trace = true needs a pid target: eBPF probes go into a process on this machine",
+                ));
+            }
             if let Some(d) = t.debug {
                 if d > 1 {
                     return Err(ConfigError::new(
@@ -741,6 +757,12 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("never the value"), "{e}");
         assert!(!e.to_string().contains("abc"), "{e}");
+        let e = WatchConfig::from_toml("[[target]]\nurl = \"http://h\"\ntrace = true\n", "g.toml")
+            .unwrap_err();
+        assert!(e.message.contains("needs a pid target"), "{e}");
+        let c = WatchConfig::from_toml("[watch]\ntrace = true\n[[target]]\npid = 9\n", "g.toml")
+            .unwrap();
+        assert!(c.watch.trace);
         let e = WatchConfig::from_toml(
             "[[target]]\nurl = \"http://h\"\nlabels = { target = \"x\" }\n",
             "g.toml",

@@ -269,34 +269,11 @@ impl Tracker {
                 }
             }
             let c = track.count;
-            // Hourly maxima.
-            let hour = (t / 3600.0).floor() as i64;
-            match track.hourly.back_mut() {
-                Some((h, m)) if *h == hour => *m = (*m).max(c),
-                _ => {
-                    track.hourly.push_back((hour, c));
-                    if track.hourly.len() > HOURS {
-                        track.hourly.pop_front();
-                    }
-                }
-            }
+            note_hourly(&mut track.hourly, t, c);
             if t < warm_until {
                 continue;
             }
-            // Thin to the window's resolution: the newest point of a slot replaces the one
-            // before it, so the window keeps at most MAX_POINTS points.
-            if track.points.len() >= 2 {
-                let n = track.points.len();
-                if track.points[n - 1].0 - track.points[n - 2].0 < spacing {
-                    track.points.pop_back();
-                }
-            }
-            track.points.push_back((t, c));
-            while track.points.front().is_some_and(|&(pt, _)| pt < t - window)
-                || track.points.len() > MAX_POINTS
-            {
-                track.points.pop_front();
-            }
+            push_point(&mut track.points, t, c, window);
         }
         for id in gone {
             self.groups.remove(&id);
@@ -314,18 +291,7 @@ fn judge(id: &str, g: &mut GroupTrack, t: f64, cfg: &DetectSection, events: &mut
     let n = g.points.len();
     let snap = g.obs.verdict;
     g.evidence.clear();
-    let (slope, p) = if n >= 2 {
-        let ys: Vec<f64> = g.points.iter().map(|&(_, c)| c as f64).collect();
-        if ys.windows(2).all(|w| w[0] == w[1]) {
-            (0.0, 1.0)
-        } else {
-            let t0 = g.points[0].0;
-            let xs: Vec<f64> = g.points.iter().map(|&(x, _)| (x - t0) / 60.0).collect();
-            (theil_sen(&xs, &ys), mann_kendall(&ys).2)
-        }
-    } else {
-        (0.0, 1.0)
-    };
+    let (slope, p) = trend(&g.points);
     g.slope = slope;
     g.p_value = p;
     let first = g.points.front().map_or(0, |p| p.1);
@@ -337,13 +303,7 @@ fn judge(id: &str, g: &mut GroupTrack, t: f64, cfg: &DetectSection, events: &mut
     };
     let growth = last.saturating_sub(first);
     let window_start = g.points.front().map_or(t, |p| p.0);
-    let older: Vec<u64> = g
-        .hourly
-        .iter()
-        .filter(|(h, _)| ((*h + 1) as f64) * 3600.0 <= window_start)
-        .map(|&(_, m)| m)
-        .collect();
-    let new_high = older.len() < 12 || last > older.iter().copied().max().unwrap_or(0);
+    let new_high = new_high(&g.hourly, window_start, last);
     let judged = cfg.include_benign || snap != Verdict::Benign;
     let cond = n >= cfg.min_points
         && p < cfg.alpha
@@ -428,6 +388,63 @@ fn judge(id: &str, g: &mut GroupTrack, t: f64, cfg: &DetectSection, events: &mut
         }
         _ => snap,
     };
+}
+
+/// Theil–Sen slope (per minute) and one-sided Mann–Kendall p-value of a window's points;
+/// `(0, 1)` for fewer than two points or a flat line.
+pub(crate) fn trend(points: &VecDeque<(f64, u64)>) -> (f64, f64) {
+    if points.len() < 2 {
+        return (0.0, 1.0);
+    }
+    let ys: Vec<f64> = points.iter().map(|&(_, c)| c as f64).collect();
+    if ys.windows(2).all(|w| w[0] == w[1]) {
+        return (0.0, 1.0);
+    }
+    let t0 = points[0].0;
+    let xs: Vec<f64> = points.iter().map(|&(x, _)| (x - t0) / 60.0).collect();
+    (theil_sen(&xs, &ys), mann_kendall(&ys).2)
+}
+
+/// Keeps the hourly maxima of a count (the "new high" rule).
+pub(crate) fn note_hourly(hourly: &mut VecDeque<(i64, u64)>, t: f64, c: u64) {
+    let hour = (t / 3600.0).floor() as i64;
+    match hourly.back_mut() {
+        Some((h, m)) if *h == hour => *m = (*m).max(c),
+        _ => {
+            hourly.push_back((hour, c));
+            if hourly.len() > HOURS {
+                hourly.pop_front();
+            }
+        }
+    }
+}
+
+/// Whether `last` is above every hourly maximum before `window_start`, or there are fewer than
+/// 12 such hours (a pool that swings with daily load goes back to where it was yesterday; a
+/// leak does not).
+pub(crate) fn new_high(hourly: &VecDeque<(i64, u64)>, window_start: f64, last: u64) -> bool {
+    let older: Vec<u64> = hourly
+        .iter()
+        .filter(|(h, _)| ((*h + 1) as f64) * 3600.0 <= window_start)
+        .map(|&(_, m)| m)
+        .collect();
+    older.len() < 12 || last > older.iter().copied().max().unwrap_or(0)
+}
+
+/// Adds `(t, c)` to a window of `window` seconds, thinned to its resolution: the newest point
+/// of a slot replaces the one before it, so the window keeps at most [`MAX_POINTS`] points.
+pub(crate) fn push_point(points: &mut VecDeque<(f64, u64)>, t: f64, c: u64, window: f64) {
+    let spacing = window / MAX_POINTS as f64;
+    if points.len() >= 2 {
+        let n = points.len();
+        if points[n - 1].0 - points[n - 2].0 < spacing {
+            points.pop_back();
+        }
+    }
+    points.push_back((t, c));
+    while points.front().is_some_and(|&(pt, _)| pt < t - window) || points.len() > MAX_POINTS {
+        points.pop_front();
+    }
 }
 
 fn stable(points: &VecDeque<(f64, u64)>) -> bool {

@@ -97,6 +97,7 @@ fn make_target(
         debug: None,
         headers: Vec::new(),
         origin: origin.to_string(),
+        trace: false,
     })
 }
 

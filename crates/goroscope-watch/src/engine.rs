@@ -79,6 +79,8 @@ pub struct TargetView {
     pub epoch: u32,
     /// Recent totals (unix seconds, goroutines) for the dashboard's live chart.
     pub totals: std::collections::VecDeque<(f64, u64)>,
+    /// eBPF births and deaths per creation site (traced `pid:` targets).
+    pub trace: Option<crate::traced::TraceView>,
 }
 
 /// State shared by the tasks, `/metrics`, the dashboard and the API.
@@ -176,6 +178,11 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
     let mut sent_verdicts: HashMap<String, (Verdict, &'static str)> = HashMap::new();
     let mut attempt: u64 = 0;
     let cfg = &env.shared.cfg;
+    // Dropped with the task (the target is dropped, the watcher stops): the probes go.
+    let mut traced = match target.source {
+        Source::Pid(pid) if target.trace => Some(crate::traced::Tracing::new(pid)),
+        _ => None,
+    };
     loop {
         {
             let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
@@ -214,6 +221,9 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
         } else {
             cheap
         };
+        if let Some(tr) = traced.as_mut() {
+            tr.ensure(&target.key, every, cfg.watch.max_backoff.0).await;
+        }
         let mut outcome = run_poll(&env, &target, form, cheap).await;
         // Where protobuf is not served (a custom handler, a proxy that rewrites), fall back
         // to debug=1 once and remember.
@@ -243,6 +253,14 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
             proto_ever_ok = true;
         }
         let now = crate::util::secs(outcome.at);
+        if let Some(tr) = traced.as_mut() {
+            let events = tr.read(now, &cfg.detect);
+            let tv = tr.view();
+            for e in events {
+                env.shared.emit(site_alert(&target, &tv, &e));
+            }
+            view.lock().unwrap_or_else(|p| p.into_inner()).trace = Some(tv);
+        }
         let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
         v.stats.last_duration = outcome.duration.as_secs_f64();
         v.stats.last_bytes = outcome.bytes;
@@ -389,6 +407,9 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
                 for e in events {
                     match e {
                         Event::Restart { why } => {
+                            if let Some(tr) = traced.as_mut() {
+                                tr.tracker.restart(now, &cfg.detect);
+                            }
                             env.shared.emit(
                                 base_alert(
                                     &target,
@@ -473,6 +494,50 @@ pub(crate) async fn target_task(env: Env, target: Target, view: Arc<Mutex<Target
             }
         }
     }
+}
+
+/// A traced site's leak starting or ending: kind `leak`, the `go` statement as `site`,
+/// `created_by` and `key`.
+fn site_alert(t: &Target, tv: &crate::traced::TraceView, e: &crate::traced::SiteEvent) -> Alert {
+    use crate::traced::SiteEvent;
+    let id = match e {
+        SiteEvent::LeakStarted { id, .. } | SiteEvent::Recovered { id } => id,
+    };
+    let s = tv.sites.iter().find(|s| &s.id == id);
+    let site = s.map_or_else(|| id.clone(), |s| s.site.clone());
+    let live = s.map_or(0, |s| s.live);
+    let mut a = match e {
+        SiteEvent::LeakStarted { rate, .. } => {
+            let (born, ended) = s.map_or((0, 0), |s| (s.born_in_window, s.ended_in_window));
+            let mut a = base_alert(
+                t,
+                "leak",
+                "firing",
+                "warning",
+                format!(
+                    "{}: goroutines created at {site} grow {rate:.2}/min ({live} alive; traced: {born} born, {ended} ended in the window)",
+                    t.display_name()
+                ),
+            );
+            a.rate_per_minute = Some(*rate);
+            a
+        }
+        SiteEvent::Recovered { .. } => base_alert(
+            t,
+            "leak",
+            "resolved",
+            "warning",
+            format!(
+                "{}: goroutines created at {site} stopped growing ({live} alive)",
+                t.display_name()
+            ),
+        ),
+    };
+    a.site = Some(site.clone());
+    a.created_by = Some(site.clone());
+    a.key = Some(site);
+    a.value = Some(live as f64);
+    a.fingerprinted()
 }
 
 fn budget_alert(t: &Target, c: &BudgetChange) -> Alert {
@@ -599,6 +664,10 @@ pub(crate) fn reconcile(env: &Env, running: &mut HashMap<String, Running>, desir
             detail: None,
             epoch: 0,
             totals: Default::default(),
+            trace: t.trace.then(|| crate::traced::TraceView {
+                state: "starting",
+                ..Default::default()
+            }),
         }));
         env.shared
             .targets
@@ -611,12 +680,14 @@ pub(crate) fn reconcile(env: &Env, running: &mut HashMap<String, Running>, desir
     }
 }
 
-/// Discovery: re-reads file-SD files, HTTP-SD endpoints and Prometheus, and reconciles.
+/// Discovery: re-reads file-SD files, HTTP-SD endpoints and Prometheus, takes the targets
+/// named up front (replaced by [`crate::Watcher::set_targets`]), and reconciles.
 pub(crate) async fn discovery_task(
     env: Env,
-    statics: Vec<Target>,
+    mut statics_rx: tokio::sync::watch::Receiver<Vec<Target>>,
     mut running: HashMap<String, Running>,
 ) {
+    let mut statics = statics_rx.borrow_and_update().clone();
     let cfg = env.shared.cfg.clone();
     let mut file_sds: Vec<FileSd> = Vec::new();
     for f in &cfg.file_sd {
@@ -633,9 +704,16 @@ pub(crate) async fn discovery_task(
     let mut prom: (Instant, Vec<Target>) =
         (Instant::now() - Duration::from_secs(86400), Vec::new());
     let mut first = true;
+    // Set when the wait below saw new statics (`changed()` marks them seen, so
+    // `has_changed()` no longer says so).
+    let mut statics_new = false;
     loop {
         let mut changed = first;
         first = false;
+        if std::mem::take(&mut statics_new) || statics_rx.has_changed().unwrap_or(false) {
+            statics = statics_rx.borrow_and_update().clone();
+            changed = true;
+        }
         // File SD: cheap stat of every file each round.
         let c2 = cfg.clone();
         let (sds, res) = tokio::task::spawn_blocking(move || {
@@ -731,7 +809,14 @@ pub(crate) async fn discovery_task(
             .unwrap_or(Duration::from_secs(5))
             .min(Duration::from_secs(5))
             .max(Duration::from_millis(200));
-        tokio::time::sleep(refresh).await;
+        tokio::select! {
+            _ = tokio::time::sleep(refresh) => {}
+            // A closed channel (the watcher is stopping) is not a change: sleep on.
+            r = statics_rx.changed() => match r {
+                Ok(()) => statics_new = true,
+                Err(_) => tokio::time::sleep(refresh).await,
+            },
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! default, `debug=2` and the goroutineleak proof only on demand and rate-limited) → the same
 //! analysis as `goroscope analyze` in the `live` context → detection over time (per-group trend,
 //! restarts, deploys) and budgets → alerts (JSON lines, webhook, Alertmanager), history
-//! (SQLite), `/metrics` and a dashboard.
+//! (SQLite), `/metrics` and a dashboard. `pid:` targets can also be traced with eBPF
+//! ([`traced`]: births and deaths per creation site, with the `ebpf` feature).
 //!
 //! ```no_run
 //! let cfg = goroscope_watch::config::WatchConfig::default();
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod poll;
 pub mod store;
 pub mod target;
+pub mod traced;
 pub mod util;
 pub mod web;
 
@@ -60,6 +62,7 @@ pub struct Watcher {
     addr: SocketAddr,
     pub shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    statics: tokio::sync::watch::Sender<Vec<Target>>,
 }
 
 impl Watcher {
@@ -84,6 +87,7 @@ impl Watcher {
         for t in &cfg.targets {
             statics.push(Target::from_section(t, &cfg)?);
         }
+        check_tracing(&statics)?;
         util::raise_fd_limit();
         util::limit_malloc_arenas();
         let addr = cfg.listen_addr()?;
@@ -187,7 +191,8 @@ impl Watcher {
             let _in_runtime = rt.enter();
             engine::reconcile(&env, &mut running, statics.clone());
         }
-        rt.spawn(engine::discovery_task(env, statics, running));
+        let (statics_tx, statics_rx) = tokio::sync::watch::channel(statics);
+        rt.spawn(engine::discovery_task(env, statics_rx, running));
         tracing::info!(
             "goroscope watch: dashboard and /metrics on http://{addr}/, history in {}",
             db.display()
@@ -197,7 +202,19 @@ impl Watcher {
             addr,
             shared,
             stop: Some(stop),
+            statics: statics_tx,
         })
+    }
+
+    /// Replaces the targets named up front (the command line's and the config's; discovered
+    /// targets stay): new ones are watched, those no longer named are dropped (their polls
+    /// stop, a tracer detaches), changed ones start over. Refused, like at start, when a
+    /// target wants tracing that this build or machine cannot do.
+    pub fn set_targets(&self, targets: Vec<Target>) -> Result<(), WatchError> {
+        check_tracing(&targets)?;
+        self.statics
+            .send(targets)
+            .map_err(|_| WatchError::Other("the watcher has stopped".into()))
     }
 
     /// The address the dashboard and `/metrics` are served on.
@@ -253,6 +270,26 @@ impl Watcher {
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Traced targets need the `ebpf` feature and the privileges: refused up front, naming what is
+/// missing, rather than failing at each poll.
+fn check_tracing(targets: &[Target]) -> Result<(), WatchError> {
+    let traced: Vec<&str> = targets
+        .iter()
+        .filter(|t| t.trace)
+        .map(|t| t.key.as_str())
+        .collect();
+    if traced.is_empty() {
+        return Ok(());
+    }
+    match traced::cannot_trace() {
+        None => Ok(()),
+        Some(why) => Err(WatchError::Other(format!(
+            "cannot trace {} with eBPF (--trace): {why}",
+            traced.join(", ")
+        ))),
     }
 }
 

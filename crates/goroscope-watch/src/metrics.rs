@@ -8,7 +8,8 @@
 //! Every per-target series carries `target` (the target's key) and the target's own labels
 //! (service, instance, env…), so several watchers' series aggregate in Prometheus. Cardinality
 //! is bounded: per target, states (a few dozen at most), the top `top_groups` groups (leaking
-//! groups first, then by count) plus one `group="other"` series, and the budgets that apply.
+//! groups first, then by count) plus one `group="other"` series, the budgets that apply, and
+//! for traced targets the top `top_sites` creation sites plus one `site="other"` series.
 
 use crate::engine::Shared;
 use prometheus_client::encoding::{
@@ -190,8 +191,43 @@ fn families(shared: &Shared) -> Vec<Fam> {
         Counter,
     );
 
+    let mut t_up = Fam::new(
+        "goroscope_trace_up",
+        "1 while the eBPF tracer is attached to the traced pid target, else 0.",
+        Gauge,
+    );
+    let mut t_born = Fam::new(
+        "goroscope_trace_births",
+        "Goroutines born in the traced target since the watcher began tracing it.",
+        Counter,
+    );
+    let mut t_ended = Fam::new(
+        "goroscope_trace_deaths",
+        "Goroutines of the traced target that ended since the watcher began tracing it.",
+        Counter,
+    );
+    let mut t_lost = Fam::new(
+        "goroscope_trace_lost_events",
+        "Tracer events lost (ring buffer full, unreadable goroutine): the per-site counts are partial when this grows.",
+        Counter,
+    );
+    let mut s_live = Fam::new("goroscope_site_goroutines", "Live goroutines per creation site (go statement) of a traced target: the top sites (leaking first, then largest); site=\"other\" sums the rest.", Gauge);
+    let mut s_births = Fam::new(
+        "goroscope_site_births_per_second",
+        "Goroutines born per second at a creation site over the last poll interval (traced targets, top sites and other).",
+        Gauge,
+    );
+    let mut s_deaths = Fam::new(
+        "goroscope_site_deaths_per_second",
+        "Goroutines from a creation site ending per second over the last poll interval (traced targets, top sites and other).",
+        Gauge,
+    );
+    let mut s_growth = Fam::new("goroscope_site_growth_per_minute", "Growth of a creation site's live goroutines per minute (Theil-Sen slope over the detection window; traced targets, top sites).", Gauge);
+    let mut s_leaking = Fam::new("goroscope_site_leaking", "1 if the creation site's live goroutines grow steadily while births and deaths run (a leak), else 0; traced targets, top sites.", Gauge);
+
     let views: Vec<_> = shared.views();
     let top_n = shared.cfg.watch.top_groups;
+    let top_sites = shared.cfg.watch.top_sites;
     for v in &views {
         let v = v.lock().unwrap_or_else(|p| p.into_inner());
         let mut base: Labels = vec![("target".into(), V(v.target.key.clone()))];
@@ -213,6 +249,38 @@ fn families(shared: &Shared) -> Vec<Fam> {
         }
         restarts.push(base.clone(), v.stats.restarts as f64);
         deploys.push(base.clone(), v.stats.deploys as f64);
+        if let Some(tv) = &v.trace {
+            t_up.push(base.clone(), f64::from(u8::from(tv.state == "up")));
+            t_born.push(base.clone(), tv.born as f64);
+            t_ended.push(base.clone(), tv.ended as f64);
+            t_lost.push(base.clone(), tv.lost as f64);
+            // Top sites: leaking first, then by live goroutines (tv.sites is sorted that way).
+            let mut other = (0u64, 0f64, 0f64);
+            for (i, st) in tv.sites.iter().enumerate() {
+                if i >= top_sites {
+                    other.0 += st.live;
+                    other.1 += st.births_per_second;
+                    other.2 += st.deaths_per_second;
+                    continue;
+                }
+                let l = labels(&base, &[("site", &st.site)]);
+                s_live.push(l.clone(), st.live as f64);
+                s_births.push(l.clone(), st.births_per_second);
+                s_deaths.push(l.clone(), st.deaths_per_second);
+                s_growth.push(l.clone(), st.slope);
+                s_leaking.push(
+                    l,
+                    f64::from(u8::from(matches!(
+                        st.growth,
+                        crate::detect::Growth::Leaking { .. }
+                    ))),
+                );
+            }
+            let l = labels(&base, &[("site", "other")]);
+            s_live.push(l.clone(), other.0 as f64);
+            s_births.push(l.clone(), other.1);
+            s_deaths.push(l, other.2);
+        }
         let Some(obs) = &v.last else { continue };
         total.push(base.clone(), obs.total as f64);
         for (state, n) in &obs.states {
@@ -382,9 +450,9 @@ fn families(shared: &Shared) -> Vec<Fam> {
 
     vec![
         up, total, by_state, group, growth, leaking, verdicts, leaking_n, b_value, b_limit,
-        b_usage, b_breach, dur, bytes, scrapes, errors, fails, last_ok, restarts, deploys,
-        w_targets, info, s_up, s_err, s_bytes, s_drop, a_total, a_firing, a_err, cpu, rss, fds,
-        thr, start,
+        b_usage, b_breach, t_up, t_born, t_ended, t_lost, s_live, s_births, s_deaths, s_growth,
+        s_leaking, dur, bytes, scrapes, errors, fails, last_ok, restarts, deploys, w_targets, info,
+        s_up, s_err, s_bytes, s_drop, a_total, a_firing, a_err, cpu, rss, fds, thr, start,
     ]
     .into_iter()
     .filter(|f| !f.rows.is_empty())

@@ -34,6 +34,8 @@ pub struct Target {
     pub headers: Vec<(String, Secret)>,
     /// Where it came from: `cli`, `config`, `file_sd:PATH`, `http_sd:URL`, `prometheus`.
     pub origin: String,
+    /// Traced with eBPF (`pid` targets with `--trace` or `trace = true`).
+    pub trace: bool,
 }
 
 /// A URL without its secrets (userinfo, credential-like parameters), for logs, labels, keys
@@ -126,6 +128,13 @@ impl Target {
             .map_err(|m| ConfigError::new(&key, m))?;
             headers.push((h.clone(), Secret::new(v)));
         }
+        let trace = matches!(source, Source::Pid(_)) && sec.trace.unwrap_or(cfg.watch.trace);
+        if sec.trace == Some(true) && !matches!(source, Source::Pid(_)) {
+            return Err(ConfigError::new(
+                &key,
+                "trace = true needs a pid target: eBPF probes go into a process on this machine",
+            ));
+        }
         Ok(Target {
             key,
             source,
@@ -135,6 +144,7 @@ impl Target {
             debug: sec.debug,
             headers,
             origin: "config".into(),
+            trace,
         })
     }
 
@@ -213,6 +223,32 @@ mod tests {
             Source::Pid(42)
         );
         assert!(Target::from_arg("pid:x", &cfg).is_err());
+        assert!(!Target::from_arg("pid:42", &cfg).unwrap().trace);
+        let traced = WatchConfig {
+            watch: crate::config::WatchSection {
+                trace: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(Target::from_arg("pid:42", &traced).unwrap().trace);
+        assert!(
+            !Target::from_arg("http://h:1", &traced).unwrap().trace,
+            "--trace is for pid targets; URLs are polled as before"
+        );
+        let sec = TargetSection {
+            url: Some("http://h:1".into()),
+            trace: Some(true),
+            ..Default::default()
+        };
+        let e = Target::from_section(&sec, &cfg).unwrap_err();
+        assert!(e.message.contains("needs a pid target"), "{e}");
+        let sec = TargetSection {
+            pid: Some(7),
+            trace: Some(false),
+            ..Default::default()
+        };
+        assert!(!Target::from_section(&sec, &traced).unwrap().trace);
     }
 
     #[test]

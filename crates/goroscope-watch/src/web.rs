@@ -147,6 +147,12 @@ async fn overview(State(app): State<App>) -> Response {
             "budgets_firing": v.budgets.iter().filter(|b| b.firing.is_some()).count(),
             "totals": v.totals,
             "restarts": v.stats.restarts,
+            "traced": v.trace.as_ref().map(|t| t.state),
+            "leaking_sites": v.trace.as_ref().map_or(0, |t| t
+                .sites
+                .iter()
+                .filter(|s| s.growth.as_str() == "leaking")
+                .count()),
         }));
         for g in v
             .groups
@@ -269,7 +275,34 @@ async fn target(State(app): State<App>, Query(q): Query<TargetQ>) -> Response {
         "deploys": v.stats.deploys,
         "dump": v.dump.as_ref().map(|d| json!({"form": d.form.as_str(), "at": crate::util::secs(d.at), "bytes": d.bytes.len()})),
         "detail": v.detail.as_ref().map(|d| json!({"form": d.form.as_str(), "at": crate::util::secs(d.at), "bytes": d.bytes.len()})),
+        "trace": v.trace.as_ref().map(trace_json),
     }))
+}
+
+/// A traced target's tracer and sites (growth as a word, like the groups').
+fn trace_json(t: &crate::traced::TraceView) -> Value {
+    let sites: Vec<Value> = t
+        .sites
+        .iter()
+        .map(|s| {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["growth"] = json!(s.growth.as_str());
+            v["growth_detail"] = serde_json::to_value(s.growth).unwrap_or_default();
+            v
+        })
+        .collect();
+    json!({
+        "state": t.state,
+        "error": t.error,
+        "since": t.since,
+        "sessions": t.sessions,
+        "go_version": t.go_version,
+        "probes": t.probes,
+        "born": t.born,
+        "ended": t.ended,
+        "lost": t.lost,
+        "sites": sites,
+    })
 }
 
 #[derive(Deserialize)]

@@ -9,74 +9,7 @@ use common::*;
 use goroscope_watch::config::{Dur, WatchConfig};
 use goroscope_watch::target::Target;
 use goroscope_watch::Watcher;
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Page {
-    dom: String,
-    log: String,
-}
-
-/// Loads `url` in headless Chromium (no network but loopback), lets the page's scripts and
-/// fetches run for a few seconds of virtual time, and returns the DOM and the log.
-fn open(browser: &Path, url: &str, profile: &Path) -> Page {
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--window-size=1280,2000",
-            "--virtual-time-budget=8000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            let (dom, log) = (o.join().unwrap(), e.join().unwrap());
-            assert!(st.success(), "chromium failed ({st}):\n{log}");
-            return Page { dom, log };
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 180 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn console_errors(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
-        .collect()
-}
 
 #[test]
 fn the_dashboard_shows_a_leak_growing_and_its_creation_site() {

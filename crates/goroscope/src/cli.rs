@@ -203,7 +203,9 @@ pub struct WatchArgs {
     /// Do not print alerts as JSON lines on stdout.
     #[arg(long)]
     pub no_stdout_alerts: bool,
-    /// eBPF births and deaths per site for pid: targets (needs the tracer, not built yet).
+    /// Trace pid: targets with eBPF: births, deaths and live goroutines per creation site, and
+    /// the sites that leak (needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE, and a
+    /// goroscope built with the `ebpf` feature).
     #[arg(long)]
     pub trace: bool,
 }
@@ -234,13 +236,18 @@ impl WatchArgs {
         Vec<goroscope_watch::target::Target>,
     )> {
         use goroscope_watch::config as wc;
-        if self.trace {
-            anyhow::bail!("--trace is not built yet: it needs goroscope's eBPF tracer, which does not exist yet; watch pid: targets without it");
-        }
         let mut cfg = match &self.config {
             Some(p) => wc::WatchConfig::load(p)?,
             None => wc::WatchConfig::default(),
         };
+        if self.trace {
+            let pid_named = self.targets.iter().any(|t| t.starts_with("pid:"))
+                || cfg.targets.iter().any(|t| t.pid.is_some());
+            if !pid_named {
+                anyhow::bail!("--trace traces pid:PID targets (eBPF probes go into a process on this machine); name one, e.g. goroscope watch --trace pid:1234");
+            }
+            cfg.watch.trace = true;
+        }
         if let Some(e) = self.every {
             cfg.watch.every = wc::Dur(e.0);
         }

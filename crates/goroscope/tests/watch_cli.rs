@@ -258,9 +258,19 @@ fn watch_refuses_what_it_cannot_do_with_clear_errors() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (code, err) = run(&["watch", "--trace", "pid:1"]);
+    let (code, err) = run(&["watch", "--trace", "http://127.0.0.1:1"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("--trace is not built yet"), "{err}");
+    assert!(err.contains("--trace traces pid:PID targets"), "{err}");
+    if !cfg!(feature = "ebpf") {
+        // Refused up front, naming the missing feature, rather than failing at each poll.
+        let (code, err) = run(&["watch", "--trace", "pid:1"]);
+        assert_eq!(code, Some(2));
+        assert!(
+            err.contains("cannot trace pid:1 with eBPF (--trace)"),
+            "{err}"
+        );
+        assert!(err.contains("`ebpf`"), "{err}");
+    }
     let (code, err) = run(&["watch"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no targets"), "{err}");

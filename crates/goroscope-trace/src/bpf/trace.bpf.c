@@ -53,6 +53,7 @@ const volatile __u32 startpc_off = 0;
 const volatile __u32 park_sample = 1;  // parks of goroutines with goid % park_sample == 0
 const volatile __u8 want_stacks = 0;
 const volatile __u8 want_park = 0;
+const volatile __u64 wakeup_bytes = 0;  // wake goroscope once this much is waiting
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -85,6 +86,17 @@ struct {
 	__type(key, __u64);
 	__type(value, struct parked);
 } parked SEC(".maps");
+
+// Submits an event without waking goroscope until `wakeup_bytes` are waiting: it drains the
+// ring on its own every 50 ms, so the target's threads do not pay for a wake-up (irq_work, a
+// context switch on a busy machine) at nearly every event.
+static __always_inline void submit(struct event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
 
 static __always_inline void count(__u32 c)
 {
@@ -165,7 +177,7 @@ static __always_inline int emit(struct pt_regs *ctx, __u8 kind, __u32 c)
 		__u64 goid = e->goid;
 		bpf_map_delete_elem(&parked, &goid);
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	count(c);
 	return 0;
 }
@@ -211,7 +223,7 @@ int goroscope_park(struct pt_regs *ctx)
 		return 0;
 	}
 	e->reason = p.reason;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	count(C_PARK);
 	return 0;
 }
@@ -251,7 +263,7 @@ int goroscope_resume(struct pt_regs *ctx)
 	e->aux = now - since;
 	e->gopc = 0;
 	e->startpc = 0;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	count(C_RESUME);
 	return 0;
 }

@@ -105,6 +105,7 @@ pub(super) fn run(
         detail: e.to_string(),
     })?;
 
+    let ring = opts.ring_bytes.max(4096).next_power_of_two();
     let mut storage = MaybeUninit::uninit();
     let mut open = TraceSkelBuilder::default()
         .open(&mut storage)
@@ -125,8 +126,9 @@ pub(super) fn run(
         ro.park_sample = opts.park_sample.max(1);
         ro.want_stacks = opts.stacks as u8;
         ro.want_park = opts.park as u8;
+        // A quarter of the ring: the reader wakes by itself every 50 ms meanwhile.
+        ro.wakeup_bytes = u64::from(ring / 4);
     }
-    let ring = opts.ring_bytes.max(4096).next_power_of_two();
     open.maps
         .events
         .set_max_entries(ring)
@@ -195,6 +197,7 @@ pub(super) fn run(
     {
         let mut st = shared.lock().unwrap_or_else(|p| p.into_inner());
         *st = State::new(start_ns);
+        st.series_points = opts.series_points;
         st.park_sample = if opts.park {
             opts.park_sample.max(1)
         } else {
@@ -251,8 +254,11 @@ pub(super) fn run(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        // EINTR (a signal to goroscope) is not an error: poll again.
+        // EINTR (a signal to goroscope) is not an error: poll again. The BPF program wakes
+        // this poll only once a quarter of the ring is full; what is waiting below that is
+        // drained here after the timeout.
         let _ = rb.poll(Duration::from_millis(50));
+        let _ = rb.consume();
         if !pending.borrow().is_empty() {
             let mut st = shared.lock().unwrap_or_else(|p| p.into_inner());
             apply(&mut sym, &mut st);

@@ -297,3 +297,197 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file())
 }
+
+/// A page as headless Chromium left it.
+pub struct Page {
+    pub dom: String,
+    pub log: String,
+}
+
+/// Loads `url` in headless Chromium (no network but loopback), lets the page's scripts and
+/// fetches run for a few seconds of virtual time, and returns the DOM and the log.
+pub fn open(browser: &Path, url: &str, profile: &Path) -> Page {
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,2000",
+            "--virtual-time-budget=8000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let e = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let (dom, log) = (o.join().unwrap(), e.join().unwrap());
+            assert!(st.success(), "chromium failed ({st}):\n{log}");
+            return Page { dom, log };
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn console_errors(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .collect()
+}
+
+/// A running `fixtures/go/trace_service` (no pprof endpoint: `/work` starts 4 goroutines that
+/// end, `/leak` also one that never does); killed on drop.
+pub struct TraceService {
+    pub child: Child,
+    pub addr: String,
+    pub binary: PathBuf,
+}
+
+impl TraceService {
+    pub fn start() -> TraceService {
+        let binary = goroscope_fixtures::build("trace_service", &go());
+        let mut child = Command::new(&binary)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting trace_service");
+        let mut addr = String::new();
+        for l in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let l = l.expect("reading trace_service");
+            if let Some(a) = l.strip_prefix("ADDR ") {
+                addr = a.trim().to_string();
+            }
+            if l == "READY" {
+                break;
+            }
+        }
+        assert!(!addr.is_empty(), "trace_service printed no ADDR");
+        TraceService {
+            child,
+            addr,
+            binary,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Still running (not exited).
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+
+    /// Its load generator: `conns` keep-alive connections GET `path` at `rate` requests a
+    /// second in all, until stopped.
+    pub fn load(&self, path: &str, conns: u32, rate: f64) -> Load {
+        let child = Command::new(&self.binary)
+            .args([
+                "load",
+                &self.addr,
+                path,
+                &conns.to_string(),
+                "3600",
+                &rate.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting the load generator");
+        Load { child: Some(child) }
+    }
+
+    /// The source line of `main.leakOne`'s `go` statement (read from the fixture's source).
+    pub fn leak_line() -> u32 {
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/go/trace_service/main.go");
+        let text = std::fs::read_to_string(&src).expect("trace_service source");
+        let mut in_leak = false;
+        for (i, l) in text.lines().enumerate() {
+            if l.starts_with("func leakOne()") {
+                in_leak = true;
+            } else if in_leak && l.trim_start().starts_with("go ") {
+                return i as u32 + 1;
+            }
+        }
+        panic!("no go statement in leakOne");
+    }
+}
+
+impl Drop for TraceService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running load generator; killed on drop.
+pub struct Load {
+    child: Option<Child>,
+}
+
+/// What the load generator reports.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadResult {
+    pub requests: u64,
+    pub failures: u64,
+}
+
+impl Load {
+    /// Stops it (SIGTERM: it ends its requests and reports) and reads its result.
+    pub fn stop(mut self) -> LoadResult {
+        let child = self.child.take().unwrap();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().expect("load generator");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("LOAD "))
+            .unwrap_or_else(|| panic!("no LOAD line: {text}"));
+        let v: serde_json::Value = serde_json::from_str(line).expect("LOAD json");
+        LoadResult {
+            requests: v["requests"].as_u64().unwrap(),
+            failures: v["failures"].as_u64().unwrap(),
+        }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
