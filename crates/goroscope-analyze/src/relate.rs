@@ -297,6 +297,9 @@ pub(crate) struct Object {
     /// For locks: the holders are goroutines inside a method of the owner's type whose receiver
     /// the dump does not print (`0x0?`) — matched by type, not address: probable.
     pub by_type: bool,
+    /// For locks: the holders are plain functions with a pointer to the object containing the
+    /// lock among their arguments, not methods on it: probable.
+    pub by_arg: bool,
     /// For locks: the receiver type of the object the lock is a field of, when known.
     pub owner_type: Option<String>,
     /// For locks: the frame (goroutine, frame index) of each probable holder whose receiver is
@@ -401,6 +404,7 @@ pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
                 sole_holder: false,
                 self_held: false,
                 by_type: false,
+                by_arg: false,
                 owner_type: None,
                 holder_frames: Vec::new(),
             });
@@ -456,6 +460,8 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
     let mut type_index: FxHashMap<String, u32> = FxHashMap::default();
     // (type index, goroutine, frame index) of methods whose receiver word is stale or missing.
     let mut unknown_receivers: Vec<(u32, u32, usize)> = Vec::new();
+    // (addr, goroutine, frame index) of plain user functions' pointer arguments.
+    let mut pointer_args: Vec<(u64, u32, usize)> = Vec::new();
     for (i, g) in snap.goroutines.iter().enumerate() {
         if g.args.is_empty() {
             continue;
@@ -481,6 +487,15 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                     continue;
                 }
                 let Some(ty) = pointer_receiver(function) else {
+                    // A plain user function's pointer arguments: the objects it works inside
+                    // (`transfer(from, to *Account)`), weaker than a receiver.
+                    if !is_std(function) && !function.contains(".func") {
+                        for (k, &w) in fa.words.iter().enumerate() {
+                            if !fa.uncertain(k) && pointer_like(w) {
+                                pointer_args.push((w, i as u32, fa.frame));
+                            }
+                        }
+                    }
                     continue;
                 };
                 let t = *type_index.entry(ty.to_string()).or_insert_with(|| {
@@ -499,6 +514,8 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
     }
     receivers.sort_unstable();
     receivers.dedup();
+    pointer_args.sort_unstable();
+    pointer_args.dedup();
     // Children of each waiter, for WaitGroups (a worker calls Done).
     let waiter_goids: FxHashSet<u64> = rel
         .objects
@@ -612,6 +629,25 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                         }
                     }
                 }
+                if freers.is_empty() {
+                    // Then a plain function inside the object by a pointer argument: the largest
+                    // such pointer at or below the lock, within MAX_FIELD_OFFSET — probable.
+                    let start = pointer_args.partition_point(|p| p.0 < lo);
+                    let end = pointer_args.partition_point(|p| p.0 <= obj.addr);
+                    let mut best: Option<u64> = None;
+                    for p in pointer_args[start..end].iter().rev() {
+                        if waiters.contains(&p.1) || !plausible(p.1, p.2) {
+                            continue;
+                        }
+                        if best.is_some_and(|b| b != p.0) {
+                            break;
+                        }
+                        best = Some(p.0);
+                        freers.push(p.1);
+                        obj.holder_frames.push((p.1, p.2));
+                        obj.by_arg = true;
+                    }
+                }
                 for &m in &mentions[o] {
                     if !waiters.contains(&m) {
                         freers.push(m);
@@ -639,7 +675,7 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
         }
         freers.sort_unstable();
         freers.dedup();
-        obj.sole_holder = obj.kind.is_lock() && freers.len() == 1 && !obj.by_type;
+        obj.sole_holder = obj.kind.is_lock() && freers.len() == 1 && !obj.by_type && !obj.by_arg;
         obj.freers = freers;
     }
 }
@@ -1096,6 +1132,41 @@ mod tests {
             .find(|g| g.pattern.as_deref() == Some("deadlock"))
             .unwrap();
         assert_eq!((g.verdict, g.count), (Verdict::Leak, 2));
+    }
+
+    #[test]
+    fn lock_order_through_plain_functions_is_a_probable_deadlock() {
+        // `transfer(from, to *Account)` locks from.mu then to.mu (the fixture lock-order):
+        // each holds its first account's lock by a pointer argument, not a receiver.
+        const A: u64 = 0xc00010c100;
+        const B: u64 = 0xc00010c120;
+        let transfer = ("main.transfer", "main.go", 35);
+        let gs = vec![
+            G::new("IO wait", &[MAIN]).goid(1),
+            G::new("sync.Mutex.Lock", &[LOCK_SLOW, LOCK, transfer])
+                .args(0, &[B + 0x18])
+                .args(2, &[A, B])
+                .goid(5),
+            G::new("sync.Mutex.Lock", &[LOCK_SLOW, LOCK, transfer])
+                .args(0, &[A + 0x18])
+                .args(2, &[B, A])
+                .goid(6),
+        ];
+        let r = report_in(Context::Live, &gs);
+        let d = r
+            .relations
+            .iter()
+            .find(|x| x.kind == "deadlock")
+            .unwrap_or_else(|| panic!("{:#?}", r.relations));
+        assert!(!d.sure, "holders by pointer argument are probable: {d:#?}");
+        let mut goids: Vec<u64> = d.goroutines.iter().map(|g| g.goid).collect();
+        goids.sort();
+        assert_eq!(goids, vec![5, 6]);
+        let g = r.groups.iter().find(|g| g.count == 2).unwrap();
+        assert_eq!(
+            (g.verdict, g.pattern.as_deref()),
+            (Verdict::Suspect, Some("deadlock"))
+        );
     }
 
     #[test]

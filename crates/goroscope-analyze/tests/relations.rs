@@ -64,11 +64,9 @@ fn evidence(name: &str, form: Form, minor: u32) -> bool {
         // frame names both of its channels): found from SIGQUIT dumps, where main blocked
         // sending makes it a hung program.
         ("deadlock-pipeline", Form::Debug2) => false,
-        ("deadlock-pipeline" | "lock-chain", _) => true,
-        // Not found yet from text: each transfer holds its first account's lock through a
-        // plain function's pointer argument (`transfer(from, to)`), and the reader keeps the
-        // words of the two innermost frames and of deeper methods only (BENCHMARKS.md).
-        ("lock-order", _) => false,
+        // Each transfer holds its first account's lock through a plain function's pointer
+        // argument (`transfer(from, to *Account)`): the words of the caller that blocks.
+        ("deadlock-pipeline" | "lock-chain" | "lock-order", _) => true,
         // The WaitGroup's address is a certain word from Go 1.25 on.
         ("wg-self", _) => minor >= 25,
         // debug=2 prints only the owner struct; SIGQUIT the semaphores inside the RWMutex.

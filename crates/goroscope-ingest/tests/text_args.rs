@@ -86,9 +86,10 @@ created by main.main in goroutine 1
             // runtime.gopark is skipped: the two innermost frames after it, two words each.
             k(1, &[0xc00006e120, 0x4b32a8], &[false, false], true),
             k(2, &[0, 0], &[true, true], false),
-            // Deeper: the receivers of methods printed for sure (value receivers too),
-            // nothing of functions and inlined frames.
-            k(3, &[0xc000012345], &[false], true),
+            // The caller that blocks (the first frame outside runtime, sync and internal/),
+            // two words like an innermost frame; deeper, the receivers of methods printed for
+            // sure (value receivers too), nothing of functions and inlined frames.
+            k(3, &[0xc000012345, 0], &[false, true], false),
             k(4, &[1], &[false], true),
         ]
     );

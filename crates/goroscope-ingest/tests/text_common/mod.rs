@@ -95,12 +95,15 @@ fn words(args: &str, max: usize) -> (Vec<u64>, Vec<bool>, bool) {
 /// Per goroutine header of an unprefixed text dump, in order: its goid and the words the text
 /// reader keeps (see `goroscope_model::ArgStore`): up to [`INNER_WORDS`] words of the
 /// [`INNER_FRAMES`] innermost frames that print any (`runtime.gopark` and `goparkunlock`
-/// skipped) and of every `sync` primitive's method frame, then the receivers of deeper method frames printed without `?`, at most
+/// skipped), of every `sync` primitive's method frame and of the caller that blocks (the first
+/// frame outside the runtime, sync and internal/ that prints words), then the receivers of
+/// deeper method frames (outside those packages) printed without `?`, at most
 /// [`MAX_RECEIVERS`], a receiver equal to the one kept before it not again.
 pub fn naive_args(text: &str) -> Vec<(u64, Vec<Kept>)> {
     let mut out: Vec<(u64, Vec<Kept>)> = Vec::new();
-    // goid, kept, frame index, inner frames kept, in ancestors, receivers kept, last receiver
-    type Cur = (u64, Vec<Kept>, usize, usize, bool, usize, Option<u64>);
+    // goid, kept, frame index, inner frames kept, in ancestors, receivers kept, last receiver,
+    // caller kept
+    type Cur = (u64, Vec<Kept>, usize, usize, bool, usize, Option<u64>, bool);
     let mut cur: Option<Cur> = None;
     for l in text.lines() {
         let l = l.strip_suffix('\r').unwrap_or(l);
@@ -108,10 +111,10 @@ pub fn naive_args(text: &str) -> Vec<(u64, Vec<Kept>)> {
             if let Some((g, k, ..)) = cur.take() {
                 out.push((g, k));
             }
-            cur = Some((goid, Vec::new(), 0, 0, false, 0, None));
+            cur = Some((goid, Vec::new(), 0, 0, false, 0, None, false));
             continue;
         }
-        let Some((_, kept, frame, inner, anc, receivers, last)) = cur.as_mut() else {
+        let Some((_, kept, frame, inner, anc, receivers, last, caller_kept)) = cur.as_mut() else {
             continue;
         };
         if l.trim().is_empty() {
@@ -137,10 +140,19 @@ pub fn naive_args(text: &str) -> Vec<(u64, Vec<Kept>)> {
         // kept like an innermost frame, whatever its depth.
         let primitive = naive_is_method(name)
             && (name.starts_with("sync.") || name.starts_with("internal/sync."));
-        let receiver = *inner >= INNER_FRAMES && !primitive;
+        // The caller that blocks: the first frame outside the runtime, sync and internal/
+        // that prints words, kept like an innermost frame.
+        let low = name.starts_with("runtime.")
+            || name.starts_with("sync.")
+            || name.starts_with("internal/");
+        let caller = !*caller_kept && !primitive && !low && args != "...";
+        if caller {
+            *caller_kept = true;
+        }
+        let receiver = *inner >= INNER_FRAMES && !primitive && !caller;
         let max = if !receiver {
             INNER_WORDS
-        } else if naive_is_method(name) && *receivers < MAX_RECEIVERS {
+        } else if naive_is_method(name) && !low && *receivers < MAX_RECEIVERS {
             1
         } else {
             continue;

@@ -80,6 +80,10 @@ pub(crate) enum ArgRole {
     /// `runtime.gopark`/`goparkunlock` (tracebacks at level 2): the park callback, a lock
     /// word and the wait reason, never the object waited on (the frame after it has that).
     Park,
+    /// A function or method of the runtime, `sync` or an `internal/` package
+    /// (`runtime.chansend`, `internal/poll.(*FD).Accept`): plumbing under the caller that
+    /// blocks, kept only among the innermost frames.
+    Low,
     /// A method of `sync`'s primitives (`(*Mutex).lockSlow`, `(*WaitGroup).Wait`): its
     /// receiver is the object waited on. Always kept, and not counted among the deeper
     /// receivers, so the user methods outside it (the lock's holder candidates) still are.
@@ -88,14 +92,21 @@ pub(crate) enum ArgRole {
 
 impl ArgRole {
     pub fn of(name: &[u8]) -> ArgRole {
+        let low = name.starts_with(b"runtime.")
+            || name.starts_with(b"sync.")
+            || name.starts_with(b"internal/");
         if name == b"runtime.gopark" || name == b"runtime.goparkunlock" {
             ArgRole::Park
         } else if is_method(name) {
             if name.starts_with(b"sync.") || name.starts_with(b"internal/sync.") {
                 ArgRole::Primitive
+            } else if low {
+                ArgRole::Low
             } else {
                 ArgRole::Method
             }
+        } else if low {
+            ArgRole::Low
         } else {
             ArgRole::Plain
         }

@@ -133,6 +133,9 @@ struct Cur {
     /// Receivers of deeper method frames kept (at most [`MAX_RECEIVERS`]), and the last one.
     arg_receivers: usize,
     last_receiver: Option<u64>,
+    /// Whether the caller that blocks (the first frame outside the runtime, `sync` and
+    /// `internal/` packages) has had its words kept.
+    arg_caller: bool,
 }
 
 /// Cached result of a header's bracket text.
@@ -454,7 +457,10 @@ impl Parser {
     /// Appends the words of a frame's arguments to the goroutine's, when they are among
     /// those kept (see [`goroscope_model::ArgStore`]): all of them (up to the per-frame cap)
     /// for the innermost [`INNER_ARG_FRAMES`] frames that print any (up to
-    /// [`INNER_ARG_WORDS`] each; `runtime.gopark` skipped), and the receivers of
+    /// [`INNER_ARG_WORDS`] each; `runtime.gopark` skipped), as many of every `sync`
+    /// primitive's method frame (its receiver is the object waited on) and of the caller that
+    /// blocks (the first frame outside the runtime, `sync` and `internal/` that prints words:
+    /// its pointer arguments are the objects it works inside), and the receivers of
     /// deeper method frames printed for sure (a `?` receiver is a stale register spill, as
     /// often `0x0?` as not: it would tie the goroutine to an object it may not be inside),
     /// at most [`MAX_RECEIVERS`] of them, a receiver equal to the one kept before it (a
@@ -463,7 +469,16 @@ impl Parser {
     #[inline(always)]
     fn keep_args(&mut self, args: &[u8], role: ArgRole) -> Option<(args::Parsed, bool)> {
         let c = self.cur.as_mut()?;
-        let receiver = c.arg_inner >= INNER_ARG_FRAMES && role != ArgRole::Primitive;
+        // The caller that blocks is kept like an innermost frame wherever it is: its pointer
+        // arguments are the objects it works inside (`transfer(from, to *Account)`).
+        let caller = !c.arg_caller
+            && matches!(role, ArgRole::Plain | ArgRole::Method)
+            && !args.is_empty()
+            && args != b"...";
+        if caller && c.anc.is_empty() {
+            c.arg_caller = true;
+        }
+        let receiver = c.arg_inner >= INNER_ARG_FRAMES && role != ArgRole::Primitive && !caller;
         // Most frames are not kept: decide before any call. Inlined frames print `(...)`.
         if args.is_empty()
             || args == b"..."
@@ -939,6 +954,7 @@ impl Parser {
             arg_inner: 0,
             arg_receivers: 0,
             last_receiver: None,
+            arg_caller: false,
         });
         c.g = g;
         c.line = self.lines;
@@ -952,6 +968,7 @@ impl Parser {
         c.arg_inner = 0;
         c.arg_receivers = 0;
         c.last_receiver = None;
+        c.arg_caller = false;
         self.pend_args = None;
         self.cur = Some(c);
         self.state = State::Func;
