@@ -7,7 +7,13 @@ use crate::error::AttachError;
 /// `pcHeader.magic` for Go 1.20 and later.
 pub const MAGIC_GO120: u32 = 0xffff_fff1;
 const PCDATA_INL_TREE_INDEX: usize = 2;
+/// `abi.PCDATA_ArgLiveIndex` (the same in Go 1.21 to 1.27).
+pub const PCDATA_ARG_LIVE_INDEX: usize = 3;
 const FUNCDATA_INL_TREE: usize = 3;
+/// `abi.FUNCDATA_ArgInfo`: how `printArgs` prints the arguments.
+pub const FUNCDATA_ARG_INFO: usize = 5;
+/// `abi.FUNCDATA_ArgLiveInfo`: which register-argument spill slots are live at a pc.
+pub const FUNCDATA_ARG_LIVE_INFO: usize = 6;
 /// `abi.FuncFlagTopFrame`: the outermost frame of a stack (`runtime.goexit`, `mstart`, …).
 pub const FUNC_FLAG_TOP_FRAME: u8 = 1;
 
@@ -299,6 +305,15 @@ impl Pclntab {
             return None;
         }
         self.u32_at(f.off + 44 + 4 * i)
+    }
+
+    /// `pcdatavalue`: the value of pcdata table `i` at `pc`, -1 when the function has no such
+    /// table or it has no entry for `pc`.
+    pub fn pcdata_value(&self, f: &Func, i: usize, pc: u64) -> i32 {
+        match self.pcdata_table(f, i) {
+            Some(t) if t != 0 => self.pcvalue(f, t, pc).unwrap_or(-1),
+            _ => -1,
+        }
     }
 
     /// The funcdata offset (relative to `moduledata.gofunc`) of slot `i`.

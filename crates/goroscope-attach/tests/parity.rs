@@ -54,6 +54,19 @@ fn parity_one(exe: &std::path::Path, tc: &Toolchain, stripped: bool) {
             dump.len()
         );
         // The fixture's shapes really are there (so parity is not vacuous).
+        // Argument words: kept for most goroutines, certain ones among them, and compared.
+        let with_args = ours.iter().filter(|g| !g.args.is_empty()).count();
+        let certain = ours
+            .iter()
+            .flat_map(|g| &g.args)
+            .filter(|a| a.split('|').nth(1).is_some_and(|w| w.contains("0x")))
+            .count();
+        assert!(
+            with_args * 3 >= ours.len() && certain >= 8,
+            "go{} stripped={stripped}: {with_args} of {} goroutines with argument words, {certain} frames with certain words",
+            tc.version,
+            ours.len()
+        );
         let gs = &snap.goroutines;
         assert!(gs.iter().any(|g| g.locked_to_thread));
         // Generic shapes print as `[...]`, like the runtime's printFuncName.
@@ -178,6 +191,85 @@ fn parity_with_debug2_cgo() {
 #[test]
 fn parity_with_debug2_stripped() {
     parity(true);
+}
+
+/// Attach with `system` (runtime goroutines and frames shown) against the process's own
+/// SIGQUIT dump under `GOTRACEBACK=system`: the same goroutines, frames and argument words,
+/// runtime frames included (`runtime.chansend(0xc…)`, `runtime.semacquire1(0xc…)`: the words
+/// the relation analysis reads), on every release, stripped and not.
+#[test]
+fn parity_with_sigquit_system() {
+    use std::io::BufRead;
+    let _ = installed();
+    for tc in &goroscope_fixtures::extra_toolchains() {
+        for stripped in [false, true] {
+            let exe = build("attach_basic", tc, stripped);
+            let mut child = std::process::Command::new(&exe)
+                .env("GOTRACEBACK", "system")
+                .env("GODEBUG", "tracebacklabels=1")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start fixture");
+            let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            while out.read_line(&mut line).unwrap() > 0 && line.trim() != "READY" {
+                line.clear();
+            }
+            let mut child = KillOnDrop(child);
+            let pid = child.0.id();
+            let opts = AttachOptions {
+                system: true,
+                ..Default::default()
+            };
+            let snap = attach_pid(pid, &opts)
+                .unwrap_or_else(|e| panic!("go{} stripped={stripped}: {e}", tc.version));
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid as i32, libc::SIGQUIT) };
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut err).unwrap();
+            let _ = child.0.wait();
+            let dump = parse_debug2(&err);
+            assert!(
+                dump.len() >= 22,
+                "go{}: only {} goroutines in the SIGQUIT dump:\n{err}",
+                tc.version,
+                dump.len()
+            );
+            let ours = from_snapshot(&snap);
+            let labels_printed = dump.iter().any(|g| !g.labels.is_empty());
+            // Goroutine 0: each thread's g0 section, not a goroutine.
+            let diffs = compare(&dump, &ours, &[0], labels_printed);
+            assert!(
+                diffs.is_empty(),
+                "go{} stripped={stripped}: {} differences:\n{}",
+                tc.version,
+                diffs.len(),
+                diffs.join("\n")
+            );
+            // The runtime frames' words are there: the channel of a blocked send.
+            let chansend = ours
+                .iter()
+                .filter(|g| {
+                    g.frames.iter().enumerate().any(|(i, f)| {
+                        f.starts_with("runtime.chansend|")
+                            && g.args.iter().any(|a| a.starts_with(&format!("{i}|0x")))
+                    })
+                })
+                .count();
+            assert!(
+                chansend >= 1,
+                "go{} stripped={stripped}: no runtime.chansend frame with its channel word",
+                tc.version
+            );
+            eprintln!(
+                "go{} stripped={stripped}: {} goroutines identical to the SIGQUIT dump (GOTRACEBACK=system)",
+                tc.version,
+                ours.len()
+            );
+        }
+    }
 }
 
 /// Go 1.26+: after the goroutineleak profile ran, leaked goroutines are `_Gleaked`; the

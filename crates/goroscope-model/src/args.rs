@@ -3,22 +3,42 @@
 //! Argument values differ per goroutine, so they are not part of the interned [`crate::Frame`];
 //! each goroutine refers to a run of [`ArgStore`] entries instead. Readers keep only the words
 //! the relation analysis uses, so that a million goroutines cost tens of bytes each, not
-//! hundreds: the words of the innermost [`MAX_ARG_FRAMES`] frames that print any (the blocking
-//! operation: `runtime.chansend1(0xc0001840c0, …)`, `sync.(*Mutex).Lock(0xc000012345)`, the
-//! user frame that blocks), and the first word (the receiver) of deeper method frames
-//! (`main.(*Sim).Update(0xc0000a0000)`), at most [`MAX_ARG_WORDS_PER_FRAME`] words a frame.
-//! Words inside `{…}` (a struct or string argument) are kept in order, braces dropped.
-//! These are upper bounds: readers may keep less. The text reader keeps two words of the two
-//! innermost frames that print any (`runtime.gopark` skipped: it never names the object), the
-//! words of every `sync` primitive's method frame (`(*Mutex).lockSlow`: the object waited on),
-//! and the receivers of the next two other method frames printed for sure (not `0x0?`), not
-//! one equal to the receiver before it; at a million goroutines the full allowance cost 15–20 % more
-//! reading time and 0.26 of the file in memory (`BENCHMARKS.md`, 2026-12-07).
+//! hundreds. The keep policy is one piece of code, [`ArgKeeper`] (with [`ArgRole`]), used by
+//! every reader that reads arguments (text tracebacks, attach, cores), so that they keep
+//! exactly the same words of the same frames:
+//!
+//! * the words (at most [`INNER_ARG_WORDS`]) of the innermost [`INNER_ARG_FRAMES`] frames that
+//!   print any, `runtime.gopark`/`goparkunlock` skipped (they print the park callback, a lock
+//!   word and the wait reason, never the object waited on): the blocking operation and its
+//!   caller (`runtime.chanrecv` and `chanrecv1`, `sync.runtime_SemacquireWaitGroup` and
+//!   `(*WaitGroup).Wait`, a user function blocked in a send);
+//! * the words of every `sync` primitive's method frame, whatever its depth
+//!   (`(*Mutex).lockSlow`: the object waited on), not counted among the receivers below, so
+//!   that the user method holding a lock (`(*Cache).Refresh` under `(*Sim).Snapshot`) is kept;
+//! * then the receivers (first words) of at most [`MAX_RECEIVERS`] deeper method frames
+//!   (`main.(*Sim).Update(0xc0000a0000)`), printed for sure (a `0x0?` receiver is a stale
+//!   register spill: it would tie the goroutine to an object it may not be inside), one equal
+//!   to the receiver kept before it (a method recursing on its object) not again.
+//!
+//! Words inside `{…}` (a struct or string argument) are kept in order, braces dropped
+//! ([`FrameWords`]). The store itself holds up to [`MAX_ARG_WORDS_PER_FRAME`] words a frame.
+//! The policy's sizes were measured on the 1M-goroutine benchmark dump (`BENCHMARKS.md`,
+//! 2026-12-07): three frames of four words and up to four receivers cost reading it 15–20 %
+//! more CPU and 313 MB instead of 188 MB, over the goal of 0.25 of the file.
 
-/// Words kept from the innermost frames that print arguments.
-pub const MAX_ARG_FRAMES: usize = 3;
-/// Words kept per frame.
+/// Innermost frames (that print words, the park frame skipped) whose words are kept.
+pub const INNER_ARG_FRAMES: usize = 2;
+/// Words kept of each innermost frame: the object the call works on and the one after it (a
+/// pipeline stage's `in` and `out`, a string's pointer and length).
+pub const INNER_ARG_WORDS: usize = 2;
+/// Receivers of deeper method frames kept per goroutine, innermost first. The objects that
+/// matter for a lock chain are the ones the blocking call is nearest to (the method holding a
+/// lock calls the one that waits).
+pub const MAX_RECEIVERS: usize = 2;
+/// Words an [`ArgStore`] holds per frame (what its packed frame heads have room for).
 pub const MAX_ARG_WORDS_PER_FRAME: usize = 4;
+
+const _: () = assert!(INNER_ARG_WORDS <= MAX_ARG_WORDS_PER_FRAME);
 
 /// Where a goroutine's argument frames are in its snapshot's [`ArgStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -334,6 +354,234 @@ impl ArgStore {
     }
 }
 
+/// What a frame's argument words are to the keep policy, from its function's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgRole {
+    Plain,
+    /// A method: its first word is the receiver ([`is_method`]).
+    Method,
+    /// `runtime.gopark`/`goparkunlock`: the park callback, a lock word and the wait reason,
+    /// never the object waited on (the frame after it has that). Never kept.
+    Park,
+    /// A method of `sync`'s primitives (`(*Mutex).lockSlow`, `(*WaitGroup).Wait`): its
+    /// receiver is the object waited on. Always kept like an innermost frame, and not counted
+    /// among the deeper receivers, so the user methods outside it (the lock's holder
+    /// candidates) still are.
+    Primitive,
+}
+
+impl ArgRole {
+    /// The role of a function as printed in a traceback.
+    pub fn of(name: impl AsRef<[u8]>) -> ArgRole {
+        let name = name.as_ref();
+        if name == b"runtime.gopark" || name == b"runtime.goparkunlock" {
+            ArgRole::Park
+        } else if is_method(name) {
+            if name.starts_with(b"sync.") || name.starts_with(b"internal/sync.") {
+                ArgRole::Primitive
+            } else {
+                ArgRole::Method
+            }
+        } else {
+            ArgRole::Plain
+        }
+    }
+}
+
+/// The keep policy (see the module docs), frame by frame, innermost first: for each frame the
+/// runtime prints with arguments (hidden frames are not printed, inlined ones print `(...)`:
+/// neither counts), ask [`ArgKeeper::max_words`] how many words to read (0: the frame is not
+/// kept), then [`ArgKeeper::keep`] whether the words read are kept (which records them).
+/// Readers that parse words their own way use [`ArgKeeper::accepts`] and
+/// [`ArgKeeper::kept`] instead.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArgKeeper {
+    inner: u8,
+    receivers: u8,
+    last_receiver: Option<u64>,
+}
+
+impl ArgKeeper {
+    pub fn new() -> Self {
+        ArgKeeper::default()
+    }
+
+    /// Whether a frame of this role would be kept as a deeper receiver: the innermost frames
+    /// are done and it is no sync primitive's. Its first word must then be printed for sure
+    /// (readers may test that before parsing).
+    #[inline(always)]
+    pub fn as_receiver(&self, role: ArgRole) -> bool {
+        usize::from(self.inner) >= INNER_ARG_FRAMES && role != ArgRole::Primitive
+    }
+
+    /// How many words of the next printed frame to read: [`INNER_ARG_WORDS`] while the
+    /// innermost frames last and for a sync primitive's method, then 1 (the receiver) of a
+    /// method frame while fewer than [`MAX_RECEIVERS`] are kept, else 0 (the frame is not
+    /// kept); 0 for the park frame.
+    #[inline(always)]
+    pub fn max_words(&self, role: ArgRole) -> usize {
+        match role {
+            ArgRole::Park => 0,
+            _ if !self.as_receiver(role) => INNER_ARG_WORDS,
+            ArgRole::Method if usize::from(self.receivers) < MAX_RECEIVERS => 1,
+            _ => 0,
+        }
+    }
+
+    /// Whether a frame whose words were read (at most [`ArgKeeper::max_words`]; `uncertain`:
+    /// bit i, word i printed with `?`) is kept: it printed a word, and a deeper receiver was
+    /// printed for sure and is not the receiver kept before it.
+    #[inline(always)]
+    pub fn accepts(&self, role: ArgRole, words: &[u64], uncertain: u8) -> bool {
+        match words.first() {
+            None => false,
+            Some(&w) => {
+                !self.as_receiver(role) || (uncertain & 1 == 0 && self.last_receiver != Some(w))
+            }
+        }
+    }
+
+    /// Records a kept frame (one [`ArgKeeper::accepts`] took) by its first word.
+    #[inline(always)]
+    pub fn kept(&mut self, role: ArgRole, first: u64) {
+        if self.as_receiver(role) {
+            self.receivers = self.receivers.saturating_add(1);
+            self.last_receiver = Some(first);
+        } else {
+            self.inner = self.inner.saturating_add(1);
+        }
+    }
+
+    /// [`ArgKeeper::accepts`] and, when it does, [`ArgKeeper::kept`].
+    pub fn keep(&mut self, role: ArgRole, w: &FrameWords) -> bool {
+        let ok = self.accepts(role, w.words(), w.uncertain);
+        if ok {
+            self.kept(role, w.words()[0]);
+        }
+        ok
+    }
+}
+
+/// One frame's words as they are kept, built from what the runtime prints in order
+/// (`printArgs` in `runtime/traceback.go`): a word (`0xc0001840c0`, `0x0?`), `_` (an offset too
+/// large to print: kept as an uncertain 0), `...` (the list goes on unprinted: nothing more is
+/// kept), with the words inside `{…}` flattened in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameWords {
+    words: [u64; MAX_ARG_WORDS_PER_FRAME],
+    n: u8,
+    max: u8,
+    /// Bit i: word i printed with `?` (or as `_`).
+    pub uncertain: u8,
+    /// The list went on past the words kept (`...`, the cap, or text that is not a word).
+    pub more: bool,
+}
+
+impl FrameWords {
+    /// Keeps at most `max` (≤ [`MAX_ARG_WORDS_PER_FRAME`]) words.
+    pub fn new(max: usize) -> Self {
+        FrameWords {
+            max: max.min(MAX_ARG_WORDS_PER_FRAME) as u8,
+            ..FrameWords::default()
+        }
+    }
+
+    /// Adds a printed word; false (with `more` set) once the cap is reached: stop feeding.
+    #[inline]
+    pub fn word(&mut self, v: u64, uncertain: bool) -> bool {
+        if self.more {
+            return false;
+        }
+        let n = usize::from(self.n);
+        if n >= usize::from(self.max) {
+            self.more = true;
+            return false;
+        }
+        self.words[n] = v;
+        if uncertain {
+            self.uncertain |= 1 << n;
+        }
+        self.n += 1;
+        true
+    }
+
+    /// `_`: a word at an offset too large to print.
+    #[inline]
+    pub fn underscore(&mut self) -> bool {
+        self.word(0, true)
+    }
+
+    /// `...` (or anything that is not a word): the list goes on, nothing more is kept.
+    #[inline]
+    pub fn rest(&mut self) {
+        self.more = true;
+    }
+
+    pub fn words(&self) -> &[u64] {
+        &self.words[..usize::from(self.n)]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The frame to push with [`ArgStore::push`] (frame `frame` of the stack), when it kept any
+    /// word.
+    pub fn at(&self, frame: usize) -> Option<NewFrameArgs<'_>> {
+        (self.n > 0).then(|| NewFrameArgs {
+            frame,
+            words: self.words(),
+            uncertain: self.uncertain,
+            more: self.more,
+        })
+    }
+}
+
+/// Whether a function name is a method, whose first argument word is its receiver:
+/// `pkg.(*T).M` or `pkg/path.T.M` (generic types included), not a closure (`f.func1`,
+/// `f.gowrap2`, `T.M.func1.3`) or a plain function.
+pub fn is_method(name: impl AsRef<[u8]>) -> bool {
+    let name = name.as_ref();
+    // The part after the package path: `T.M`, `(*T).M`, `f.func1`…
+    let tail = match name.iter().rposition(|&c| c == b'/') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    let Some(dot) = tail.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    // Split what follows the package name at the dots outside brackets and parentheses.
+    let rest = &tail[dot + 1..];
+    let mut depth = 0i32;
+    let mut cut = None;
+    for (i, &c) in rest.iter().enumerate() {
+        match c {
+            b'[' | b'(' | b'{' => depth += 1,
+            b']' | b')' | b'}' => depth -= 1,
+            b'.' if depth == 0 => {
+                if cut.is_some() {
+                    // Three names or more: a closure inside a method (`T.M.func1`).
+                    return false;
+                }
+                cut = Some(i);
+            }
+            _ => {}
+        }
+    }
+    let Some(cut) = cut else {
+        return false;
+    };
+    let (recv, method) = (&rest[..cut], &rest[cut + 1..]);
+    let closure = method.first().is_some_and(u8::is_ascii_digit)
+        || [&b"func"[..], b"gowrap", b"deferwrap"].iter().any(|p| {
+            method
+                .strip_prefix(*p)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        });
+    // `-fm`: a method value's wrapper, not a method.
+    !recv.is_empty() && !method.is_empty() && !closure && !method.contains(&b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +669,145 @@ mod tests {
         // A reference into the middle of a run is no reference.
         let inside = ArgsRef { start: 1, len: 1 };
         assert_eq!(st.frames(inside).count(), 0);
+    }
+
+    /// Runs the policy over printed frames `(name, words, uncertain)`: (frame, words, more).
+    fn keep_all(frames: &[(&str, &[u64], u8)]) -> Vec<(usize, Vec<u64>, bool)> {
+        let mut k = ArgKeeper::new();
+        let mut kept = Vec::new();
+        for (i, &(name, words, unc)) in frames.iter().enumerate() {
+            let mut w = FrameWords::new(k.max_words(ArgRole::of(name)));
+            for (b, &v) in words.iter().enumerate() {
+                if !w.word(v, unc & (1 << b) != 0) {
+                    break;
+                }
+            }
+            if k.keep(ArgRole::of(name), &w) {
+                let f = w.at(i).unwrap();
+                kept.push((f.frame, f.words.to_vec(), f.more));
+            }
+        }
+        kept
+    }
+
+    #[test]
+    fn keep_policy_innermost_frames_then_receivers() {
+        let kept = keep_all(&[
+            ("runtime.gopark", &[1, 2, 3], 0), // never kept, does not count
+            ("runtime.chansend", &[4, 5, 6], 0),
+            ("main.helper.func1", &[], 0), // `()`: does not count
+            ("runtime.chansend1", &[0, 0], 0b11), // uncertain words count among the innermost
+            ("main.stage", &[7], 0),       // a plain function past them: no words
+            ("main.(*Sim).Update", &[9, 10], 0),
+            ("main.(*Sim).Update", &[9], 0), // the same receiver again (recursion): not again
+            ("main.(*Sim).step", &[0], 1),   // a `?` receiver: not kept
+            ("main.T.Get", &[12, 13], 0),
+            ("main.(*U).Run", &[14], 0), // past MAX_RECEIVERS
+        ]);
+        assert_eq!(
+            kept,
+            vec![
+                (1, vec![4, 5], true),
+                (3, vec![0, 0], false),
+                (5, vec![9], true),
+                (8, vec![12], true),
+            ]
+        );
+        assert_eq!(
+            INNER_ARG_FRAMES + MAX_RECEIVERS,
+            kept.len(),
+            "the test covers the caps"
+        );
+        // A receiver that differs from the one kept just before is kept, even if seen earlier.
+        let kept = keep_all(&[
+            ("main.a", &[1], 0),
+            ("main.b", &[2], 0),
+            ("main.(*T).x", &[0xa0], 0),
+            ("main.(*T).y", &[0xa0], 0),
+            ("main.(*T).z", &[0xb0], 0),
+        ]);
+        assert_eq!(kept[2..], [(2, vec![0xa0], false), (4, vec![0xb0], false)]);
+        // A sync primitive's method is kept like an innermost frame whatever its depth, and
+        // leaves both receiver places to the user methods outside it.
+        let kept = keep_all(&[
+            ("runtime.semacquire1", &[1, 2, 3], 0),
+            ("sync.runtime_SemacquireMutex", &[1, 0], 0b10),
+            ("internal/sync.(*Mutex).lockSlow", &[0xc0, 7], 0b10),
+            ("main.(*Cache).Refresh", &[0xa0], 0),
+            ("sync.(*RWMutex).Lock", &[0xd0], 0),
+            ("main.(*Sim).Snapshot", &[0xb0], 0),
+        ]);
+        assert_eq!(
+            kept,
+            vec![
+                (0, vec![1, 2], true),
+                (1, vec![1, 0], false),
+                (2, vec![0xc0, 7], false),
+                (3, vec![0xa0], false),
+                (4, vec![0xd0], false),
+                (5, vec![0xb0], false),
+            ]
+        );
+        assert_eq!(
+            ArgRole::of("internal/sync.(*Mutex).lockSlow"),
+            ArgRole::Primitive
+        );
+        assert_eq!(ArgRole::of("runtime.goparkunlock"), ArgRole::Park);
+        assert_eq!(ArgRole::of(b"main.T.Get"), ArgRole::Method);
+        assert_eq!(ArgRole::of("main.main"), ArgRole::Plain);
+    }
+
+    #[test]
+    fn frame_words_flags() {
+        let mut w = FrameWords::new(4);
+        assert!(w.word(0xc000010000, false));
+        assert!(w.underscore());
+        assert!(w.word(7, true));
+        w.rest();
+        assert!(!w.word(8, false));
+        assert_eq!(w.words(), &[0xc000010000, 0, 7]);
+        assert_eq!((w.uncertain, w.more), (0b110, true));
+        assert!(FrameWords::new(0).at(0).is_none());
+        let mut one = FrameWords::new(1);
+        assert!(one.word(1, false));
+        assert!(!one.more);
+        assert!(!one.word(2, false));
+        assert!(one.more);
+    }
+
+    #[test]
+    fn methods_by_name() {
+        for m in [
+            "main.(*Sim).Update",
+            "net/http.(*persistConn).readLoop",
+            "main.T.Get",
+            "main.(*List[...]).Push",
+            "example.com/a/b.(*T).m",
+            "sync.(*Mutex).Lock",
+            "internal/sync.(*Mutex).lockSlow",
+            "example.com/x.(*List[go.shape.struct { A int }]).Push",
+            "main.List[...].Push",
+            "github.com/a/b%2ev2.Config.Validate",
+            "gopkg.in/yaml%2ev2.(*decoder).unmarshal",
+        ] {
+            assert!(is_method(m), "{m}");
+        }
+        for f in [
+            "main.main",
+            "main.stage",
+            "main.(*T).M.func1",
+            "main.main.func2",
+            "main.f.gowrap1",
+            "main.T.M.func1.3",
+            "main.(*T).M-fm",
+            "runtime.gopark",
+            "nodot",
+            "main.f.deferwrap1",
+            "main.Map[...]",
+            "github.com/a/b%2ev2.fn",
+            "non-Go function",
+        ] {
+            assert!(!is_method(f), "{f}");
+        }
     }
 }

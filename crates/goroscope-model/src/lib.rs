@@ -14,16 +14,21 @@ mod args;
 mod context;
 mod intern;
 pub mod lifecycle;
+mod memory;
 mod redact;
 mod status;
 
 pub use args::{
-    Appended, ArgStore, ArgsRef, FrameArgs, NewFrameArgs, RunFrame, MAX_ARG_FRAMES,
-    MAX_ARG_WORDS_PER_FRAME,
+    is_method, Appended, ArgKeeper, ArgRole, ArgStore, ArgsRef, FrameArgs, FrameWords,
+    NewFrameArgs, RunFrame, INNER_ARG_FRAMES, INNER_ARG_WORDS, MAX_ARG_WORDS_PER_FRAME,
+    MAX_RECEIVERS,
 };
 pub use context::Context;
 pub use intern::{Frame, FrameId, Interner, LabelSetId, StackId, Sym};
 pub use lifecycle::Lifecycles;
+pub use memory::{
+    ChanState, HoldKind, Holder, MemWait, MemoryFacts, ObjectKind, WaitOp, MAX_RECEIVER_PREFIX,
+};
 pub use redact::{redact_url, redact_urls_in, REDACTED};
 pub use status::{StateText, Status, WaitReason};
 
@@ -315,6 +320,9 @@ pub struct Snapshot {
     /// Births, deaths and lifetimes over a window of time, from a source that watched one (an
     /// execution trace, eBPF); the snapshot is then the window's end. See [`lifecycle`].
     pub lifecycle: Option<Box<Lifecycles>>,
+    /// What memory says about who waits on what (attach and cores); `None` for every form
+    /// read from text or a profile.
+    pub memory: Option<MemoryFacts>,
 }
 
 impl Snapshot {
@@ -340,6 +348,7 @@ impl Snapshot {
             interner: Interner::new(),
             args: ArgStore::default(),
             lifecycle: None,
+            memory: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! before and during the stop. Values read from the target are untrusted (see the crate's
 //! overflow policy).
 
+mod args;
 mod gfields;
 mod precopy;
 mod print;
@@ -21,12 +22,13 @@ use crate::error::AttachError;
 use crate::memory::ProcessMemory;
 use crate::pclntab::Func;
 use goroscope_model::{
-    Elision, Frame, FrameId, Goid, Goroutine, Interner, LabelSetId, Snapshot, Status, WaitReason,
+    ArgStore, Elision, Frame, FrameId, Goid, Goroutine, Interner, LabelSetId, Snapshot, Status,
+    WaitReason,
 };
 use print::Logical;
 use std::collections::HashMap;
 use std::rc::Rc;
-use unwind::Step;
+use unwind::{Step, Unwound};
 
 /// What to read and how.
 #[derive(Debug, Clone)]
@@ -82,6 +84,8 @@ pub struct Walker<'a> {
     interner: Interner,
     cache: HashMap<(u64, bool), Rc<[Logical]>>,
     steps: HashMap<u64, Result<Step, String>>,
+    arg_plans: HashMap<(u64, bool), Option<Rc<[args::ArgOp]>>>,
+    args: ArgStore,
     creators: HashMap<u64, Option<FrameId>>,
     pub warnings: Vec<String>,
     /// Physical frames unwound (for benchmarks).
@@ -91,7 +95,7 @@ pub struct Walker<'a> {
 /// Raw data of one goroutine before it becomes a model `Goroutine`.
 struct Raw {
     g: GFields,
-    frames: Option<Vec<(u64, bool)>>,
+    frames: Option<Unwound>,
 }
 
 impl<'a> Walker<'a> {
@@ -109,6 +113,8 @@ impl<'a> Walker<'a> {
             interner: Interner::new(),
             cache: HashMap::new(),
             steps: HashMap::new(),
+            arg_plans: HashMap::new(),
+            args: ArgStore::default(),
             creators: HashMap::new(),
             warnings: Vec::new(),
             frames_unwound: 0,
@@ -252,7 +258,7 @@ impl<'a> Walker<'a> {
         let (live, ranges) = self.live_and_stack_ranges()?;
         // Unwind straight from the merged read blocks (no per-goroutine copy); ranges whose
         // block could not be read are read alone.
-        type StackResult = Result<Option<Vec<(u64, bool)>>, String>;
+        type StackResult = Result<Option<Unwound>, String>;
         let mut results: Vec<Option<StackResult>> = vec![None; live.len()];
         let mem = self.mem;
         crate::memory::visit_coalesced(mem, &ranges, 512, |i, bytes| {
@@ -316,13 +322,14 @@ impl<'a> Walker<'a> {
             ));
         }
         snap.interner = std::mem::take(&mut self.interner);
+        snap.args = std::mem::take(&mut self.args);
         Ok(())
     }
 
     fn retry(
         &mut self,
         mut g: GFields,
-        mut last: Result<Option<Vec<(u64, bool)>>, String>,
+        mut last: Result<Option<Unwound>, String>,
     ) -> Result<Raw, AttachError> {
         let gsz = self.bin.layout.g_size as usize;
         let mut b = vec![0u8; gsz];
@@ -364,14 +371,16 @@ impl<'a> Walker<'a> {
             return None;
         }
         let (stack, elided) = match &raw.frames {
-            Some(ph) => {
-                let (v, e) = self.printed(ph);
-                (self.interner.intern_stack(&v), e)
-            }
+            Some(u) => (self.interner.intern_stack(&u.frames), u.elided),
             None => (self.interner.intern_stack(&[]), Elision::None),
         };
         let mut gr = Goroutine::new(Goid(g.goid), stack);
         gr.elided = elided;
+        if let Some(u) = &raw.frames {
+            gr.args = self
+                .args
+                .push(u.args.iter().filter_map(|(i, w)| w.at(usize::from(*i))));
+        }
         gr.stack_unavailable = raw.frames.is_none();
         gr.gp = Some(g.addr);
         let reason_text = if (st == G_WAITING || st == G_LEAKED) && g.waitreason != 0 {

@@ -3,7 +3,7 @@
 //! named the way `printFuncName` names them.
 
 use super::{Walker, INNER_FRAMES, OUTER_FRAMES};
-use goroscope_model::{Elision, Frame, FrameId};
+use goroscope_model::{ArgRole, Elision, Frame, FrameId};
 use std::rc::Rc;
 
 /// One logical frame, symbolized once per physical pc.
@@ -18,6 +18,27 @@ pub(super) struct Logical {
     wrapper: bool,
     /// `gopanic`, `sigpanic`, `panicwrap`: a wrapper calling these is shown.
     panicky: bool,
+    /// Inlined into its physical frame: printed with `(...)`.
+    inlined: bool,
+    /// What its argument words are to the keep policy (a method: its first word is the
+    /// receiver).
+    role: ArgRole,
+}
+
+/// A frame the runtime prints.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Shown {
+    pub id: FrameId,
+    /// Index of its physical frame.
+    pub phys: u32,
+    pub inlined: bool,
+    pub role: ArgRole,
+}
+
+/// The frames the runtime prints, with elision.
+pub(super) struct Printed {
+    pub frames: Vec<Shown>,
+    pub elided: Elision,
 }
 
 impl Walker<'_> {
@@ -45,7 +66,9 @@ impl Walker<'_> {
             .enumerate()
             .map(|(i, sf)| {
                 let physical = i + 1 == n;
-                let function = self.interner.intern_str(&print_name(&sf.name, bin.minor));
+                let printed = print_name(&sf.name, bin.minor);
+                let role = ArgRole::of(printed.as_bytes());
+                let function = self.interner.intern_str(&printed);
                 let file = self.interner.intern_str(&sf.file);
                 let id = self.interner.intern_frame(Frame {
                     function,
@@ -67,6 +90,8 @@ impl Walker<'_> {
                         name,
                         "runtime.gopanic" | "runtime.sigpanic" | "runtime.panicwrap"
                     ),
+                    inlined: !physical,
+                    role,
                 }
             })
             .collect();
@@ -75,15 +100,17 @@ impl Walker<'_> {
     }
 
     /// The frames the runtime would print, with elision.
-    pub(super) fn printed(&mut self, phys: &[(u64, bool)]) -> (Vec<FrameId>, Elision) {
-        let mut all = Vec::new();
-        for &(pc, trap) in phys {
-            all.extend_from_slice(&self.logical(pc, trap));
+    pub(super) fn printed(&mut self, phys: &[super::unwind::Phys]) -> Printed {
+        let mut all: Vec<(Logical, u32)> = Vec::new();
+        for (k, p) in phys.iter().enumerate() {
+            for l in self.logical(p.pc, p.trap).iter() {
+                all.push((*l, k as u32));
+            }
         }
-        let pick = |show_runtime: bool| -> Vec<FrameId> {
-            let mut out = Vec::new();
+        let pick = |show_runtime: bool| -> Vec<Shown> {
+            let mut out: Vec<Shown> = Vec::new();
             let mut callee_panicky = false;
-            for l in &all {
+            for (l, k) in &all {
                 let callee = callee_panicky;
                 callee_panicky = l.panicky;
                 let show = show_runtime
@@ -93,7 +120,12 @@ impl Walker<'_> {
                         l.always || (l.gopanic && !out.is_empty()) || l.visible_by_name
                     };
                 if show {
-                    out.push(l.id);
+                    out.push(Shown {
+                        id: l.id,
+                        phys: *k,
+                        inlined: l.inlined,
+                        role: l.role,
+                    });
                 }
             }
             out
@@ -104,11 +136,16 @@ impl Walker<'_> {
         }
         if shown.len() > INNER_FRAMES + OUTER_FRAMES {
             let elided = shown.len() - INNER_FRAMES - OUTER_FRAMES;
-            let mut v = shown[..INNER_FRAMES].to_vec();
-            v.extend_from_slice(&shown[shown.len() - OUTER_FRAMES..]);
-            return (v, Elision::Count(elided as u32));
+            shown.drain(INNER_FRAMES..shown.len() - OUTER_FRAMES);
+            return Printed {
+                frames: shown,
+                elided: Elision::Count(elided as u32),
+            };
         }
-        (shown, Elision::None)
+        Printed {
+            frames: shown,
+            elided: Elision::None,
+        }
     }
 }
 

@@ -6,6 +6,29 @@ use super::gfields::{rd64, GFields};
 use super::{Walker, G_DEAD, G_DEADEXTRA, G_RUNNING, G_SCAN, MAX_PHYS_FRAMES, STACK_WINDOW};
 use crate::pclntab::FUNC_FLAG_TOP_FRAME;
 
+/// One physical frame: its pc, stack pointer and frame pointer (`fp`: the caller's `sp`,
+/// which is also `argp` on amd64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Phys {
+    pub pc: u64,
+    pub sp: u64,
+    pub fp: u64,
+    /// The pc is not a return address (the innermost frame of a signal or a `sigpanic`).
+    pub trap: bool,
+}
+
+/// A stack as the runtime would print it: frames, elision, the argument words kept, and the
+/// method frames (for finding who holds what).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Unwound {
+    pub frames: Vec<goroscope_model::FrameId>,
+    pub elided: goroscope_model::Elision,
+    /// Printed frame index → its kept words.
+    pub args: Vec<(u16, goroscope_model::FrameWords)>,
+    /// Printed method frames: (index, sp, fp) of their physical frame.
+    pub methods: Vec<(u16, u64, u64)>,
+}
+
 /// One unwinding step: the pcsp delta at a pc and the flags that matter.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Step {
@@ -39,7 +62,20 @@ impl Walker<'_> {
         }
     }
 
-    /// Unwinds from `(pc, sp)` using pcsp; returns physical frames as `(pc, trap)`.
+    /// The word at `a` of a stack whose bytes from `base` on are `stack` (read from memory
+    /// when outside them, up to `hi`).
+    fn stack_word(&self, stack: &[u8], base: u64, hi: u64, a: u64) -> Option<u64> {
+        let o = a.checked_sub(base)?;
+        if o.checked_add(8)? <= stack.len() as u64 {
+            Some(rd64(stack, o))
+        } else if a.checked_add(8)? <= hi {
+            self.mem.read_u64(a).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Unwinds from `(pc, sp)` using pcsp; returns the physical frames.
     pub(super) fn unwind(
         &mut self,
         pc: u64,
@@ -47,20 +83,10 @@ impl Walker<'_> {
         hi: u64,
         stack: &[u8],
         trap0: bool,
-    ) -> Result<Vec<(u64, bool)>, String> {
+    ) -> Result<Vec<Phys>, String> {
         let mut out = Vec::new();
         let (mut pc, mut sp, mut trap) = (pc, sp, trap0);
         let base = sp;
-        let word = |a: u64| -> Option<u64> {
-            let o = a.checked_sub(base)?;
-            if o.checked_add(8)? <= stack.len() as u64 {
-                Some(rd64(stack, o))
-            } else if a.checked_add(8)? <= hi {
-                self.mem.read_u64(a).ok()
-            } else {
-                None
-            }
-        };
         loop {
             let step = match self.steps.get(&pc) {
                 Some(s) => s.clone(),
@@ -71,15 +97,15 @@ impl Walker<'_> {
                 }
             };
             let step = step?;
-            out.push((pc, trap));
+            let fp = sp.wrapping_add(step.delta as i64 as u64).wrapping_add(8);
+            out.push(Phys { pc, sp, fp, trap });
             if step.top || out.len() >= MAX_PHYS_FRAMES {
                 break;
             }
-            let fp = sp.wrapping_add(step.delta as i64 as u64).wrapping_add(8);
             if fp <= sp && step.delta != 0 || fp > hi {
                 return Err(format!("frame at pc {pc:#x} leaves the stack"));
             }
-            let Some(lr) = word(fp.wrapping_sub(8)) else {
+            let Some(lr) = self.stack_word(stack, base, hi, fp.wrapping_sub(8)) else {
                 return Err(format!(
                     "cannot read return address at {:#x}",
                     fp.wrapping_sub(8)
@@ -120,12 +146,13 @@ impl Walker<'_> {
         })
     }
 
-    /// Reads one goroutine's stack and unwinds it. `Ok(None)`: no stack to read (running).
+    /// Reads one goroutine's stack, unwinds it and prints it (frames and argument words) like
+    /// the runtime. `Ok(None)`: no stack to read (running).
     pub(super) fn stack_of(
         &mut self,
         g: &GFields,
         stack: Option<&[u8]>,
-    ) -> Result<Option<Vec<(u64, bool)>>, String> {
+    ) -> Result<Option<Unwound>, String> {
         let st = g.status & !G_SCAN;
         let (pc, sp, trap) = if st == G_RUNNING {
             match self.thread_of(g) {
@@ -175,7 +202,62 @@ impl Walker<'_> {
                 &owned
             }
         };
-        self.unwind(pc, sp, g.stack_hi, bytes, trap).map(Some)
+        let phys = self.unwind(pc, sp, g.stack_hi, bytes, trap)?;
+        Ok(Some(self.print_stack(&phys, bytes, sp, g.stack_hi)))
+    }
+
+    /// Prints unwound physical frames: the frames the runtime shows, and the argument words
+    /// of those the keep policy keeps, read from `stack` (the bytes from `base` on) or memory.
+    pub(super) fn print_stack(
+        &mut self,
+        phys: &[Phys],
+        stack: &[u8],
+        base: u64,
+        hi: u64,
+    ) -> Unwound {
+        let shown = self.printed(phys);
+        let mut keeper = goroscope_model::ArgKeeper::new();
+        let mut args = Vec::new();
+        let mut methods = Vec::new();
+        for (i, s) in shown.frames.iter().enumerate() {
+            if s.inlined {
+                continue; // `(...)`
+            }
+            let Some(p) = phys.get(s.phys as usize) else {
+                continue;
+            };
+            if matches!(
+                s.role,
+                goroscope_model::ArgRole::Method | goroscope_model::ArgRole::Primitive
+            ) {
+                methods.push((i as u16, p.sp, p.fp));
+            }
+            let max = keeper.max_words(s.role);
+            if max == 0 {
+                continue;
+            }
+            let Some(plan) = self.arg_plan(p.pc, p.trap) else {
+                continue;
+            };
+            let argp = p.fp;
+            let w = super::args::apply(&plan, max, |off| {
+                self.stack_word(
+                    stack,
+                    base,
+                    hi.saturating_add(256),
+                    argp.checked_add(u64::from(off))?,
+                )
+            });
+            if keeper.keep(s.role, &w) {
+                args.push((i as u16, w));
+            }
+        }
+        Unwound {
+            frames: shown.frames.iter().map(|s| s.id).collect(),
+            elided: shown.elided,
+            args,
+            methods,
+        }
     }
 
     /// From a thread's registers inside a Go signal handler, the registers it interrupted:

@@ -124,6 +124,91 @@ pub struct G {
     pub created_by: Option<String>,
     pub creator: Option<u64>,
     pub unavailable: bool,
+    /// The argument words kept by the model's policy (`goroscope_model::ArgKeeper`), one
+    /// string per kept frame: `index|word,word,…|more`, a word printed with `?` shown as `?`
+    /// alone (its value may be stale, so it is not compared).
+    pub args: Vec<String>,
+}
+
+/// One kept frame as a string (see [`G::args`]).
+fn args_string(
+    frame: usize,
+    words: &[u64],
+    uncertain: impl Fn(usize) -> bool,
+    more: bool,
+) -> String {
+    let w: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if uncertain(i) {
+                "?".to_string()
+            } else {
+                format!("{w:#x}")
+            }
+        })
+        .collect();
+    format!("{frame}|{}|{more}", w.join(","))
+}
+
+/// The words of one printed argument list (the text between the parentheses) that the keep
+/// policy keeps: a reader of the runtime's own text, independent of goroscope's.
+pub fn text_words(args: &str, max: usize) -> goroscope_model::FrameWords {
+    let mut w = goroscope_model::FrameWords::new(max);
+    for tok in args.split([',', '{', '}', ' ']) {
+        if tok.is_empty() {
+            continue;
+        }
+        let go_on = if tok == "_" {
+            w.underscore()
+        } else if let Some(hex) = tok.strip_prefix("0x") {
+            let (hex, unsure) = match hex.strip_suffix('?') {
+                Some(h) => (h, true),
+                None => (hex, false),
+            };
+            match u64::from_str_radix(hex, 16) {
+                Ok(v) => w.word(v, unsure),
+                Err(_) => {
+                    w.rest();
+                    false
+                }
+            }
+        } else {
+            w.rest();
+            false
+        };
+        if !go_on {
+            break;
+        }
+    }
+    w
+}
+
+/// Applies the keep policy to printed frames `(function, argument text)`.
+fn kept_text_args(frames: &[(String, String)]) -> Vec<String> {
+    let mut keeper = goroscope_model::ArgKeeper::new();
+    let mut out = Vec::new();
+    for (i, (func, args)) in frames.iter().enumerate() {
+        if args.is_empty() {
+            continue;
+        }
+        let role = goroscope_model::ArgRole::of(func);
+        let max = keeper.max_words(role);
+        if max == 0 {
+            continue;
+        }
+        let w = text_words(args, max);
+        if keeper.keep(role, &w) {
+            let f = w.at(i).expect("kept words");
+            out.push(args_string(
+                i,
+                f.words,
+                |k| f.uncertain & (1 << k) != 0,
+                f.more,
+            ));
+        }
+    }
+    out
 }
 
 fn unquote(s: &str) -> String {
@@ -199,7 +284,9 @@ pub fn parse_debug2(text: &str) -> Vec<G> {
             created_by: None,
             creator: None,
             unavailable: false,
+            args: Vec::new(),
         };
+        let mut printed: Vec<(String, String)> = Vec::new();
         while i < lines.len() && !lines[i].is_empty() {
             let l = lines[i];
             if l.trim() == "goroutine running on other thread; stack unavailable" {
@@ -227,12 +314,14 @@ pub fn parse_debug2(text: &str) -> Vec<G> {
                 let p = l.rfind('(').unwrap();
                 let func = &l[..p];
                 let inlined = &l[p..] == "(...)";
+                printed.push((func.to_string(), l[p + 1..l.len() - 1].to_string()));
                 let (file, line, off) = parse_location(lines[i + 1]);
                 g.frames
                     .push(format!("{func}|{file}|{line}|{off:?}|{inlined}"));
                 i += 2;
             }
         }
+        g.args = kept_text_args(&printed);
         out.push(g);
     }
     out
@@ -281,6 +370,10 @@ pub fn from_snapshot(s: &Snapshot) -> Vec<G> {
                 created_by: g.created_by.map(fr),
                 creator: g.creator_goid.map(|g| g.0),
                 unavailable: g.stack_unavailable,
+                args: s
+                    .frame_args(g)
+                    .map(|f| args_string(f.frame, f.words, |k| f.uncertain(k), f.more))
+                    .collect(),
             }
         })
         .collect()

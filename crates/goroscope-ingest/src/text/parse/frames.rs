@@ -4,7 +4,7 @@
 //! entry remembers the entry that followed it last time and that guess is tried before hashing.
 
 use super::super::line::FileLine;
-use goroscope_model::{Frame, FrameId, Interner};
+use goroscope_model::{ArgRole, Frame, FrameId, Interner};
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
@@ -69,91 +69,6 @@ pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
 
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
-}
-
-/// What a frame's argument words are to the relation analysis, from its function's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ArgRole {
-    Plain,
-    /// A method: its first word is the receiver.
-    Method,
-    /// `runtime.gopark`/`goparkunlock` (tracebacks at level 2): the park callback, a lock
-    /// word and the wait reason, never the object waited on (the frame after it has that).
-    Park,
-    /// A function or method of the runtime, `sync` or an `internal/` package
-    /// (`runtime.chansend`, `internal/poll.(*FD).Accept`): plumbing under the caller that
-    /// blocks, kept only among the innermost frames.
-    Low,
-    /// A method of `sync`'s primitives (`(*Mutex).lockSlow`, `(*WaitGroup).Wait`): its
-    /// receiver is the object waited on. Always kept, and not counted among the deeper
-    /// receivers, so the user methods outside it (the lock's holder candidates) still are.
-    Primitive,
-}
-
-impl ArgRole {
-    pub fn of(name: &[u8]) -> ArgRole {
-        let low = name.starts_with(b"runtime.")
-            || name.starts_with(b"sync.")
-            || name.starts_with(b"internal/");
-        if name == b"runtime.gopark" || name == b"runtime.goparkunlock" {
-            ArgRole::Park
-        } else if is_method(name) {
-            if name.starts_with(b"sync.") || name.starts_with(b"internal/sync.") {
-                ArgRole::Primitive
-            } else if low {
-                ArgRole::Low
-            } else {
-                ArgRole::Method
-            }
-        } else if low {
-            ArgRole::Low
-        } else {
-            ArgRole::Plain
-        }
-    }
-}
-
-/// Whether a function name is a method, whose first argument word is its receiver:
-/// `pkg.(*T).M` or `pkg/path.T.M` (generic types included), not a closure (`f.func1`,
-/// `f.gowrap2`, `T.M.func1.3`) or a plain function.
-pub(super) fn is_method(name: &[u8]) -> bool {
-    // The part after the package path: `T.M`, `(*T).M`, `f.func1`…
-    let tail = match memchr::memrchr(b'/', name) {
-        Some(i) => &name[i + 1..],
-        None => name,
-    };
-    let Some(dot) = memchr::memchr(b'.', tail) else {
-        return false;
-    };
-    // Split what follows the package name at the dots outside brackets and parentheses.
-    let rest = &tail[dot + 1..];
-    let mut depth = 0i32;
-    let mut cut = None;
-    for (i, &c) in rest.iter().enumerate() {
-        match c {
-            b'[' | b'(' | b'{' => depth += 1,
-            b']' | b')' | b'}' => depth -= 1,
-            b'.' if depth == 0 => {
-                if cut.is_some() {
-                    // Three names or more: a closure inside a method (`T.M.func1`).
-                    return false;
-                }
-                cut = Some(i);
-            }
-            _ => {}
-        }
-    }
-    let Some(cut) = cut else {
-        return false;
-    };
-    let (recv, method) = (&rest[..cut], &rest[cut + 1..]);
-    let closure = method.first().is_some_and(u8::is_ascii_digit)
-        || [&b"func"[..], b"gowrap", b"deferwrap"].iter().any(|p| {
-            method
-                .strip_prefix(*p)
-                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-        });
-    !recv.is_empty() && !method.is_empty() && !closure && !method.contains(&b'-')
 }
 
 impl FrameCache {
@@ -295,38 +210,5 @@ mod tests {
         let copy = a.to_vec();
         assert!(same(a, &copy));
         assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"abcd"));
-    }
-
-    #[test]
-    fn methods_and_not_methods() {
-        for m in [
-            "main.(*S).hold",
-            "sync.(*Mutex).Lock",
-            "internal/sync.(*Mutex).lockSlow",
-            "net/http.(*conn).serve",
-            "example.com/x.(*List[go.shape.struct { A int }]).Push",
-            "example.com/x.(*List[...]).Push",
-            "main.T.String",
-            "main.List[...].Push",
-            "github.com/a/b%2ev2.Config.Validate",
-            "gopkg.in/yaml%2ev2.(*decoder).unmarshal",
-        ] {
-            assert!(is_method(m.as_bytes()), "{m}");
-        }
-        for f in [
-            "main.main",
-            "runtime.gopark",
-            "main.main.func1",
-            "main.main.gowrap2",
-            "main.(*S).hold.func1",
-            "main.T.M.func1.3",
-            "main.f.deferwrap1",
-            "main.Map[...]",
-            "github.com/a/b%2ev2.fn",
-            "main.(*S).hold-fm",
-            "non-Go function",
-        ] {
-            assert!(!is_method(f.as_bytes()), "{f}");
-        }
     }
 }

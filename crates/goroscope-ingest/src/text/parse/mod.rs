@@ -17,10 +17,10 @@ mod prefix;
 pub(crate) use prefix::Candidate;
 
 use super::line::{self, FileLine, MarkerKind};
-use frames::{ArgRole, FrameCache};
+use frames::FrameCache;
 use goroscope_model::{
-    Ancestor, ArgStore, Elision, FrameId, Goid, Goroutine, Interner, LabelSetId, RunFrame,
-    StateText, Sym, Warning,
+    Ancestor, ArgKeeper, ArgRole, ArgStore, Elision, FrameId, Goid, Goroutine, Interner,
+    LabelSetId, RunFrame, StateText, Sym, Warning,
 };
 use prefix::Prefix;
 use rustc_hash::FxHashMap;
@@ -37,20 +37,6 @@ const MAX_REASON: usize = 1024;
 const MAX_WARNINGS: usize = 1000;
 /// Marker lines remembered while looking for the next header.
 const MAX_CANDIDATES: usize = 8;
-/// Innermost frames whose words are kept (the model allows [`goroscope_model::MAX_ARG_FRAMES`];
-/// see `BENCHMARKS.md`, 2026-12-07: three frames of four words, and up to four receivers,
-/// cost reading a million-goroutine dump 15–20 % more CPU and 313 MB instead of 188 MB, over
-/// the goal of 0.25 of the file). Two cover the blocking call and its
-/// caller (`runtime.chanrecv` and `chanrecv1`, `sync.runtime_SemacquireWaitGroup` and
-/// `(*WaitGroup).Wait`, a user function blocked in a send), the park frame skipped.
-pub(crate) const INNER_ARG_FRAMES: usize = 2;
-/// Words kept of each innermost frame: the object the call works on and the one after it
-/// (a pipeline stage's `in` and `out`, a string's pointer and length).
-pub(crate) const INNER_ARG_WORDS: usize = 2;
-/// Receivers of deeper method frames kept per goroutine, innermost first, printed for sure
-/// only. The objects that matter for a lock chain are the ones the blocking call is nearest
-/// to (the method holding a lock calls the one that waits).
-pub(crate) const MAX_RECEIVERS: usize = 2;
 
 /// Per-goroutine facts the merger needs besides the [`Goroutine`] itself.
 #[derive(Debug, Clone, Copy)]
@@ -128,14 +114,8 @@ struct Cur {
     /// (with the frame's index in the stack).
     arg_words: Vec<u64>,
     arg_frames: Vec<RunFrame>,
-    /// Frames kept among the innermost that print words (at most [`INNER_ARG_FRAMES`]).
-    arg_inner: usize,
-    /// Receivers of deeper method frames kept (at most [`MAX_RECEIVERS`]), and the last one.
-    arg_receivers: usize,
-    last_receiver: Option<u64>,
-    /// Whether the caller that blocks (the first frame outside the runtime, `sync` and
-    /// `internal/` packages) has had its words kept.
-    arg_caller: bool,
+    /// The keep policy's state over its frames so far.
+    keeper: ArgKeeper,
 }
 
 /// Cached result of a header's bracket text.
@@ -184,8 +164,8 @@ pub(crate) struct Parser {
     /// Argument words of the goroutines finished so far ([`Goroutine::args`] points here).
     pub args: ArgStore,
     /// The pending function line's words are kept (already appended to the goroutine's
-    /// words): what was found, and whether they are a deeper method frame's receiver.
-    pend_args: Option<(args::Parsed, bool)>,
+    /// words): what was found, and the frame's role.
+    pend_args: Option<(args::Parsed, ArgRole)>,
     /// The last line outside goroutines was a `-----` thread separator.
     after_separator: bool,
     /// A candidate is reading its `running tests:` list.
@@ -454,59 +434,41 @@ impl Parser {
         true
     }
 
-    /// Appends the words of a frame's arguments to the goroutine's, when they are among
-    /// those kept (see [`goroscope_model::ArgStore`]): all of them (up to the per-frame cap)
-    /// for the innermost [`INNER_ARG_FRAMES`] frames that print any (up to
-    /// [`INNER_ARG_WORDS`] each; `runtime.gopark` skipped), as many of every `sync`
-    /// primitive's method frame (its receiver is the object waited on) and of the caller that
-    /// blocks (the first frame outside the runtime, `sync` and `internal/` that prints words:
-    /// its pointer arguments are the objects it works inside), and the receivers of
-    /// deeper method frames printed for sure (a `?` receiver is a stale register spill, as
-    /// often `0x0?` as not: it would tie the goroutine to an object it may not be inside),
-    /// at most [`MAX_RECEIVERS`] of them, a receiver equal to the one kept before it (a
-    /// method recursing on its object) not again. Frames of ancestors are not kept. The bool
-    /// says the words are a deeper receiver.
+    /// Appends the words of a frame's arguments to the goroutine's, when the keep policy
+    /// ([`goroscope_model::ArgKeeper`], shared with attach) keeps them. Frames of ancestors
+    /// are not kept.
     #[inline(always)]
-    fn keep_args(&mut self, args: &[u8], role: ArgRole) -> Option<(args::Parsed, bool)> {
+    fn keep_args(&mut self, args: &[u8], role: ArgRole) -> Option<(args::Parsed, ArgRole)> {
         let c = self.cur.as_mut()?;
-        // The caller that blocks is kept like an innermost frame wherever it is: its pointer
-        // arguments are the objects it works inside (`transfer(from, to *Account)`).
-        let caller = !c.arg_caller
-            && matches!(role, ArgRole::Plain | ArgRole::Method)
-            && !args.is_empty()
-            && args != b"...";
-        if caller && c.anc.is_empty() {
-            c.arg_caller = true;
-        }
-        let receiver = c.arg_inner >= INNER_ARG_FRAMES && role != ArgRole::Primitive && !caller;
         // Most frames are not kept: decide before any call. Inlined frames print `(...)`.
-        if args.is_empty()
-            || args == b"..."
-            || role == ArgRole::Park
-            || (receiver && !(role == ArgRole::Method && c.arg_receivers < MAX_RECEIVERS))
-            || !c.anc.is_empty()
-        {
+        if args.is_empty() || args == b"..." || !c.anc.is_empty() {
             return None;
         }
-        Self::parse_kept(c, args, receiver)
+        let max = c.keeper.max_words(role);
+        if max == 0 {
+            return None;
+        }
+        Self::parse_kept(c, args, role, max)
     }
 
     /// The words of a frame [`Parser::keep_args`] keeps, appended to the goroutine's.
-    fn parse_kept(c: &mut Cur, args: &[u8], receiver: bool) -> Option<(args::Parsed, bool)> {
-        if receiver && args::first_uncertain(args) {
+    fn parse_kept(
+        c: &mut Cur,
+        args: &[u8],
+        role: ArgRole,
+        max: usize,
+    ) -> Option<(args::Parsed, ArgRole)> {
+        // A deeper receiver printed with `?` is never kept: known without parsing.
+        if c.keeper.as_receiver(role) && args::first_uncertain(args) {
             return None;
         }
-        let max = if receiver { 1 } else { INNER_ARG_WORDS };
         let before = c.arg_words.len();
         let p = args::parse(args, max, &mut c.arg_words);
-        if p.n == 0
-            || (receiver
-                && (p.uncertain != 0 || c.last_receiver == c.arg_words.get(before).copied()))
-        {
+        if !c.keeper.accepts(role, &c.arg_words[before..], p.uncertain) {
             c.arg_words.truncate(before);
             return None;
         }
-        Some((p, receiver))
+        Some((p, role))
     }
 
     /// What a function line's arguments say about the Go version.
@@ -951,10 +913,7 @@ impl Parser {
             frames_capped: false,
             arg_words: Vec::new(),
             arg_frames: Vec::new(),
-            arg_inner: 0,
-            arg_receivers: 0,
-            last_receiver: None,
-            arg_caller: false,
+            keeper: ArgKeeper::new(),
         });
         c.g = g;
         c.line = self.lines;
@@ -965,10 +924,7 @@ impl Parser {
         c.frames_capped = false;
         c.arg_words.clear();
         c.arg_frames.clear();
-        c.arg_inner = 0;
-        c.arg_receivers = 0;
-        c.last_receiver = None;
-        c.arg_caller = false;
+        c.keeper = ArgKeeper::new();
         self.pend_args = None;
         self.cur = Some(c);
         self.state = State::Func;
@@ -999,14 +955,10 @@ impl Parser {
                     &mut c.anc_frames
                 };
                 if dst.len() < MAX_FRAMES {
-                    if let Some((p, receiver)) = self.pend_args.filter(|_| c.anc.is_empty()) {
+                    if let Some((p, role)) = self.pend_args.filter(|_| c.anc.is_empty()) {
                         self.pend_args = None;
-                        if receiver {
-                            c.arg_receivers += 1;
-                            c.last_receiver = c.arg_words.last().copied();
-                        } else {
-                            c.arg_inner += 1;
-                        }
+                        let first = c.arg_words[c.arg_words.len() - usize::from(p.n)];
+                        c.keeper.kept(role, first);
                         c.arg_frames.push(RunFrame {
                             frame: dst.len() as u16,
                             words: p.n,
