@@ -41,7 +41,7 @@ pub fn find_allgs(
                         let size = shi.wrapping_sub(slo);
                         if rd(l.g_goid) == 1 && shi > slo && size.is_power_of_two() && size >= 2048
                         {
-                            found.push(lo.wrapping_add(o as u64));
+                            found.push((lo.wrapping_add(o as u64), g0, len));
                         }
                     }
                 }
@@ -49,6 +49,14 @@ pub fn find_allgs(
             o += 8;
         }
     }
+    // The GC keeps a copy of the slice while it marks (`work.stackRoots = allGsSnapshot()`):
+    // the same array, a prefix of it at most. Slices whose first `g` is the same are views of
+    // one list, and `allgs` itself (append-only) is the longest.
+    if found.len() > 1 && found.iter().all(|f| f.1 == found[0].1) {
+        found.sort_by_key(|f| std::cmp::Reverse(f.2));
+        found.truncate(1);
+    }
+    let found: Vec<u64> = found.into_iter().map(|f| f.0).collect();
     match found.as_slice() {
         [one] => Ok((*one, one.wrapping_add(8))),
         [] => Err(AttachError::bad_memory(format!(
