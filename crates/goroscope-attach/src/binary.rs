@@ -21,6 +21,9 @@ pub struct GoBinary {
     /// `runtime.allgs` and `runtime.allglen` (link-time addresses), when symbols are present.
     pub allgs: Option<u64>,
     pub allglen: Option<u64>,
+    /// `runtime.semtable` (link-time), from the symbol table or, stripped, from the code that
+    /// addresses it ([`crate::stripped::find_semtable`]).
+    pub semtable: Option<u64>,
     /// `moduledata.gofunc`: base of funcdata offsets.
     pub gofunc: u64,
     /// `[start, end)` of `.bss` and `.noptrbss` (for finding allgs in stripped binaries).
@@ -247,7 +250,8 @@ impl GoBinary {
             })
             .filter(|(_, d)| !d.is_empty())
             .collect();
-        Ok(GoBinary {
+        let semtable = sym("runtime.semtable");
+        let mut bin = GoBinary {
             entry: file.entry(),
             build_ids,
             path: name,
@@ -265,7 +269,12 @@ impl GoBinary {
             segments,
             file_ranges,
             notes,
-        })
+            semtable,
+        };
+        if bin.semtable.is_none() {
+            bin.semtable = crate::stripped::find_semtable(&bin);
+        }
+        Ok(bin)
     }
 
     /// Reads link-time static data from the file (text, rodata, initialised data).

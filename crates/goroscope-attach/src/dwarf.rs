@@ -19,7 +19,21 @@ const WANTED: &[&str] = &[
     "runtime.m",
     "runtime.moduledata",
     "runtime.stack",
+    "runtime.sudog",
+    "runtime.hchan",
+    "runtime.waitq",
+    "runtime.semaRoot",
+    "runtime.notifyList",
+    "runtime.maybeTraceablePtr",
+    "sync.Mutex",
+    "internal/sync.Mutex",
+    "sync.RWMutex",
+    "sync.WaitGroup",
+    "sync.Cond",
 ];
+
+/// Compile units holding the structs of [`WANTED`].
+const UNITS: &[&[u8]] = &[b"runtime", b"sync", b"internal/sync"];
 
 impl DwarfFacts {
     /// Offset of `field` in `strukt`.
@@ -50,8 +64,11 @@ pub fn read(file: &object::File<'_>) -> Result<Option<DwarfFacts>, AttachError> 
     while let Some(header) = units.next().map_err(dwarf_err)? {
         let unit = dwarf.unit(header).map_err(dwarf_err)?;
         // Go emits one compile unit per package: only `runtime` holds what we need.
-        let is_runtime = unit.name.map(|n| n.slice() == b"runtime").unwrap_or(true);
-        if !is_runtime {
+        let wanted = unit
+            .name
+            .map(|n| UNITS.contains(&n.slice()))
+            .unwrap_or(true);
+        if !wanted {
             continue;
         }
         let mut entries = unit.entries();
@@ -177,9 +194,59 @@ pub fn layout_from(
             Some(b) if b.minor == minor => b.wait_reason_names.clone(),
             _ => Vec::new(),
         },
+        mem: mem_layout_from(facts, base.and_then(|b| b.mem.as_ref())),
     })
 }
 
+/// The wait-object layout from DWARF; `None` when a runtime struct or member is missing (a
+/// release that reshaped them: the snapshot then goes without memory facts rather than
+/// misreading). The linker keeps only the types a program uses: a `sync` type (or the
+/// runtime's `notifyList`, used only by `sync.Cond`) absent from DWARF is one nothing can wait
+/// on, and its offsets come from `base` (the release's table) or the values every release from
+/// Go 1.21 to 1.27 has.
+pub fn mem_layout_from(
+    facts: &DwarfFacts,
+    base: Option<&crate::layout::MemLayout>,
+) -> Option<crate::layout::MemLayout> {
+    let m = |s: &str, f: &str| facts.member(s, f);
+    let or = |v: Option<u64>, pick: fn(&crate::layout::MemLayout) -> u64, dflt: u64| {
+        v.or(base.map(pick)).unwrap_or(dflt)
+    };
+    // Go 1.26+: `sudog.elem`/`c` are `maybeTraceablePtr`s whose `vu` word is the truth.
+    let traceable = m("runtime.maybeTraceablePtr", "vu").unwrap_or(0);
+    let (sudog, hchan) = ("runtime.sudog", "runtime.hchan");
+    let first = m("runtime.waitq", "first").unwrap_or(0);
+    // `sync.Mutex` wraps `internal/sync.Mutex` (field `mu`) from Go 1.24.
+    let mutex_sema = match m("sync.Mutex", "mu") {
+        Some(mu) => m("internal/sync.Mutex", "sema").map(|s| mu + s),
+        None => m("sync.Mutex", "sema"),
+    };
+    Some(crate::layout::MemLayout {
+        g_waiting: m("runtime.g", "waiting")?,
+        sudog_size: facts.size(sudog)?,
+        sudog_g: m(sudog, "g")?,
+        sudog_next: m(sudog, "next")?,
+        sudog_prev: m(sudog, "prev")?,
+        sudog_elem: m(sudog, "elem")? + traceable,
+        sudog_is_select: m(sudog, "isSelect")?,
+        sudog_waitlink: m(sudog, "waitlink")?,
+        sudog_c: m(sudog, "c")? + traceable,
+        hchan_qcount: m(hchan, "qcount")?,
+        hchan_dataqsiz: m(hchan, "dataqsiz")?,
+        hchan_closed: m(hchan, "closed")?,
+        hchan_timer: m(hchan, "timer").unwrap_or(0),
+        hchan_recvq: m(hchan, "recvq")? + first,
+        hchan_sendq: m(hchan, "sendq")? + first,
+        semaroot_treap: m("runtime.semaRoot", "treap")?,
+        semaroot_size: facts.size("runtime.semaRoot")?,
+        notifylist_head: or(m("runtime.notifyList", "head"), |b| b.notifylist_head, 16),
+        mutex_sema: or(mutex_sema, |b| b.mutex_sema, 4),
+        rwmutex_writer_sem: or(m("sync.RWMutex", "writerSem"), |b| b.rwmutex_writer_sem, 8),
+        rwmutex_reader_sem: or(m("sync.RWMutex", "readerSem"), |b| b.rwmutex_reader_sem, 12),
+        waitgroup_sema: or(m("sync.WaitGroup", "sema"), |b| b.waitgroup_sema, 8),
+        cond_notify: or(m("sync.Cond", "notify"), |b| b.cond_notify, 16),
+    })
+}
 /// `waitReasonStrings` rebuilt from `runtime.waitReason*` DWARF constants.
 fn wait_reasons_from_constants(facts: &DwarfFacts) -> Option<Vec<String>> {
     let mut v: Vec<String> = Vec::new();

@@ -37,6 +37,178 @@ pub struct Layout {
     pub wait_reasons: Vec<String>,
     /// The constants' names (`waitReasonChanReceive`), parallel to `wait_reasons`.
     pub wait_reason_names: Vec<String>,
+    /// Where the runtime keeps who waits on what (`sudog`, `hchan`, semaphores); `None` when
+    /// neither DWARF nor a table says (the snapshot then has no memory facts).
+    pub mem: Option<MemLayout>,
+}
+
+/// Offsets (bytes) of what the exact wait objects are read from: `g.waiting`, the `sudog` a
+/// blocked goroutine parks with, the channel (`hchan`), the semaphore table's roots, a
+/// `sync.Cond`'s notify list, and where each `sync` type keeps its semaphore. A field that is a
+/// `maybeTraceablePtr` (Go 1.26+: `sudog.elem`, `sudog.c`) points at its `vu` word, the
+/// source of truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemLayout {
+    pub g_waiting: u64,
+    pub sudog_size: u64,
+    pub sudog_g: u64,
+    pub sudog_next: u64,
+    pub sudog_prev: u64,
+    pub sudog_elem: u64,
+    pub sudog_is_select: u64,
+    pub sudog_waitlink: u64,
+    pub sudog_c: u64,
+    pub hchan_qcount: u64,
+    pub hchan_dataqsiz: u64,
+    pub hchan_closed: u64,
+    /// `hchan.timer` (Go 1.23+); 0 when the release has none.
+    pub hchan_timer: u64,
+    /// `hchan.recvq.first`.
+    pub hchan_recvq: u64,
+    /// `hchan.sendq.first`.
+    pub hchan_sendq: u64,
+    pub semaroot_treap: u64,
+    pub semaroot_size: u64,
+    pub notifylist_head: u64,
+    /// `sync.Mutex`'s semaphore (`internal/sync.Mutex.sema` from Go 1.24).
+    pub mutex_sema: u64,
+    pub rwmutex_writer_sem: u64,
+    pub rwmutex_reader_sem: u64,
+    pub waitgroup_sema: u64,
+    /// `sync.Cond.notify` (the `notifyList`).
+    pub cond_notify: u64,
+}
+
+/// `semTable`'s stride: each root is padded to a cache line (`cpu.CacheLinePadSize`, 64 on
+/// amd64).
+pub const SEMTABLE_STRIDE: u64 = 64;
+/// `semTabSize`.
+pub const SEMTABLE_SIZE: u64 = 251;
+
+impl MemLayout {
+    /// In table order.
+    pub fn to_array(&self) -> [u64; 23] {
+        [
+            self.g_waiting,
+            self.sudog_size,
+            self.sudog_g,
+            self.sudog_next,
+            self.sudog_prev,
+            self.sudog_elem,
+            self.sudog_is_select,
+            self.sudog_waitlink,
+            self.sudog_c,
+            self.hchan_qcount,
+            self.hchan_dataqsiz,
+            self.hchan_closed,
+            self.hchan_timer,
+            self.hchan_recvq,
+            self.hchan_sendq,
+            self.semaroot_treap,
+            self.semaroot_size,
+            self.notifylist_head,
+            self.mutex_sema,
+            self.rwmutex_writer_sem,
+            self.rwmutex_reader_sem,
+            self.waitgroup_sema,
+            self.cond_notify,
+        ]
+    }
+
+    pub fn from_array(a: &[u64; 23]) -> MemLayout {
+        MemLayout {
+            g_waiting: a[0],
+            sudog_size: a[1],
+            sudog_g: a[2],
+            sudog_next: a[3],
+            sudog_prev: a[4],
+            sudog_elem: a[5],
+            sudog_is_select: a[6],
+            sudog_waitlink: a[7],
+            sudog_c: a[8],
+            hchan_qcount: a[9],
+            hchan_dataqsiz: a[10],
+            hchan_closed: a[11],
+            hchan_timer: a[12],
+            hchan_recvq: a[13],
+            hchan_sendq: a[14],
+            semaroot_treap: a[15],
+            semaroot_size: a[16],
+            notifylist_head: a[17],
+            mutex_sema: a[18],
+            rwmutex_writer_sem: a[19],
+            rwmutex_reader_sem: a[20],
+            waitgroup_sema: a[21],
+            cond_notify: a[22],
+        }
+    }
+
+    /// Bytes of an `hchan` read: every field used lies before this.
+    pub fn hchan_len(&self) -> u64 {
+        [
+            self.hchan_qcount,
+            self.hchan_dataqsiz,
+            self.hchan_closed,
+            self.hchan_timer,
+            self.hchan_recvq,
+            self.hchan_sendq,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+            + 8
+    }
+
+    /// Every offset inside its struct, and the structs of plausible sizes.
+    pub fn check(&self, g_size: u64) -> Result<(), String> {
+        if self.g_waiting.checked_add(8).is_none_or(|e| e > g_size) {
+            return Err(format!("runtime.g.waiting at offset {}", self.g_waiting));
+        }
+        if !(48..=1024).contains(&self.sudog_size) {
+            return Err(format!("runtime.sudog of {} bytes", self.sudog_size));
+        }
+        for (name, off, len) in [
+            ("g", self.sudog_g, 8),
+            ("next", self.sudog_next, 8),
+            ("prev", self.sudog_prev, 8),
+            ("elem", self.sudog_elem, 8),
+            ("isSelect", self.sudog_is_select, 1),
+            ("waitlink", self.sudog_waitlink, 8),
+            ("c", self.sudog_c, 8),
+        ] {
+            if off.checked_add(len).is_none_or(|e| e > self.sudog_size) {
+                return Err(format!(
+                    "runtime.sudog.{name} at offset {off} outside its {} bytes",
+                    self.sudog_size
+                ));
+            }
+        }
+        if self.hchan_len() > 512 {
+            return Err("runtime.hchan offsets out of range".into());
+        }
+        if self.semaroot_size > SEMTABLE_STRIDE
+            || self
+                .semaroot_treap
+                .checked_add(8)
+                .is_none_or(|e| e > self.semaroot_size)
+        {
+            return Err("runtime.semaRoot layout out of range".into());
+        }
+        if [
+            self.notifylist_head,
+            self.mutex_sema,
+            self.rwmutex_writer_sem,
+            self.rwmutex_reader_sem,
+            self.waitgroup_sema,
+            self.cond_notify,
+        ]
+        .iter()
+        .any(|&o| o > 256)
+        {
+            return Err("sync or notifyList offsets out of range".into());
+        }
+        Ok(())
+    }
 }
 
 impl Layout {
@@ -83,6 +255,9 @@ impl Layout {
         if self.m_procid >= 64 << 10 || self.m_curg >= 64 << 10 || self.moduledata_gofunc >= 4096 {
             return Err("runtime.m or moduledata offsets out of range".into());
         }
+        if let Some(m) = &self.mem {
+            m.check(self.g_size)?;
+        }
         Ok(())
     }
 
@@ -96,6 +271,8 @@ impl Layout {
 pub struct StaticLayout {
     pub minor: u32,
     pub offsets: [u64; 21],
+    /// [`MemLayout`] in [`MemLayout::to_array`] order.
+    pub mem: [u64; 23],
     pub funcid_wrapper: u8,
     pub wait_reasons: &'static [&'static str],
     pub wait_reason_names: &'static [&'static str],
@@ -127,6 +304,7 @@ impl StaticLayout {
             m_procid: o[18],
             m_curg: o[19],
             moduledata_gofunc: o[20],
+            mem: Some(MemLayout::from_array(&self.mem)),
             funcid_wrapper: self.funcid_wrapper,
             wait_reasons: self.wait_reasons.iter().map(|s| s.to_string()).collect(),
             wait_reason_names: self

@@ -29,7 +29,7 @@ mod labels;
 pub mod layout;
 pub mod memory;
 pub mod pclntab;
-mod stripped;
+pub mod stripped;
 pub mod walk;
 
 #[cfg(target_os = "linux")]

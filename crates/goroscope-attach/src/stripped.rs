@@ -1,5 +1,7 @@
-//! Finding `runtime.allgs` in a binary without symbols: scan `.bss` of the target for a slice
-//! header `{ptr, len, cap}` whose first element is a `g` with `goid == 1` and a sane stack.
+//! Finding runtime globals in a binary without symbols: `runtime.allgs` (scan `.bss` of the
+//! target for a slice header `{ptr, len, cap}` whose first element is a `g` with `goid == 1`
+//! and a sane stack) and `runtime.semtable` (the `.bss` address both `semacquire1` and
+//! `semrelease1`, found by name in `.gopclntab`, load with a RIP-relative `lea`).
 
 use crate::binary::GoBinary;
 use crate::error::AttachError;
@@ -68,5 +70,73 @@ pub fn find_allgs(
             bin.path,
             many.len()
         ))),
+    }
+}
+
+/// RIP-relative `lea` targets (`REX.W 8D /r` with `mod = 00, rm = 101`) in a function's code,
+/// by count.
+fn lea_targets(code: &[u8], at: u64) -> std::collections::BTreeMap<u64, u32> {
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..code.len().saturating_sub(6) {
+        let (rex, op, modrm) = (code[i], code[i + 1], code[i + 2]);
+        if rex & 0xf8 != 0x48 || op != 0x8d || modrm & 0xc7 != 0x05 {
+            continue;
+        }
+        let disp = i32::from_le_bytes(code[i + 3..i + 7].try_into().expect("4 bytes"));
+        let next = at.wrapping_add(i as u64 + 7);
+        *out.entry(next.wrapping_add(disp as i64 as u64))
+            .or_insert(0) += 1;
+    }
+    out
+}
+
+/// `runtime.semtable` of a binary without symbols: the `.bss` address that both
+/// `runtime.semacquire1` and `runtime.semrelease1` load with a RIP-relative `lea` (each takes
+/// `&semtable` to find a semaphore's root), the most used one when several are shared.
+pub fn find_semtable(bin: &GoBinary) -> Option<u64> {
+    let in_bss = |a: u64| bin.bss.iter().any(|&(lo, hi)| a >= lo && a < hi);
+    let mut common: Option<std::collections::BTreeMap<u64, u32>> = None;
+    for name in ["runtime.semacquire1", "runtime.semrelease1"] {
+        let f = bin.pclntab.find_by_name(name)?;
+        let len = usize::try_from(f.end.checked_sub(f.entry)?)
+            .ok()?
+            .min(64 << 10);
+        let code = bin.read_static(f.entry, len)?;
+        let t: std::collections::BTreeMap<u64, u32> = lea_targets(code, f.entry)
+            .into_iter()
+            .filter(|(a, _)| in_bss(*a))
+            .collect();
+        common = Some(match common {
+            None => t,
+            Some(c) => c
+                .into_iter()
+                .filter_map(|(a, n)| t.get(&a).map(|m| (a, n + m)))
+                .collect(),
+        });
+    }
+    let c = common?;
+    let best = c.values().copied().max()?;
+    let mut top = c.iter().filter(|(_, &n)| n == best);
+    let (&a, _) = top.next()?;
+    // Two addresses used equally often: not sure which, so neither.
+    top.next().is_none().then_some(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rip_relative_leas() {
+        // lea 0x10(%rip),%rax ; nop ; lea 0x10(%rip),%rdx (REX.W+R) ; a non-matching mov
+        let code = [
+            0x48, 0x8d, 0x05, 0x10, 0, 0, 0, 0x90, 0x4c, 0x8d, 0x15, 0x09, 0, 0, 0, 0x48, 0x8b,
+            0x05, 1, 0, 0, 0,
+        ];
+        let t = lea_targets(&code, 0x1000);
+        assert_eq!(
+            t.into_iter().collect::<Vec<_>>(),
+            vec![(0x1000 + 7 + 0x10, 1), (0x1000 + 15 + 0x9, 1)]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Property tests (stable Rust, proptest) over what goroscope reads from hostile places: the
 //! buildinfo and pclntab decoders (random bytes and mutated real tables) and the goroutine
-//! walker over fake memory (random images, and mutated copies of a real process's memory).
+//! walker over fake memory (random images, and mutated copies of a real process's memory,
+//! which include the sudogs, channels and semaphore table the wait objects are read from).
 //! Each case must end with a value or an error: no panic (debug builds check overflow), no
 //! hang, no allocation sized by a value read from the image. (The core reader's own property
 //! tests are unit tests of `core_file.rs`.)
@@ -244,6 +245,7 @@ proptest! {
             l.g_stack, l.g_stack + 8, l.g_m, l.g_sched + l.gobuf_sp, l.g_sched + l.gobuf_pc,
             l.g_syscallsp, l.g_syscallpc, l.g_atomicstatus, l.g_goid, l.g_waitsince,
             l.g_waitreason, l.g_lockedm, l.g_parent_goid, l.g_gopc, l.g_startpc, l.g_labels,
+            l.mem.map_or(l.g_labels, |m| m.g_waiting),
         ];
         for (g, field, kind, v) in edits {
             let gp = m.read_u64(base + 8 * g.index(n as usize) as u64).unwrap();

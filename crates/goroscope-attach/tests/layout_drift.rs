@@ -56,9 +56,15 @@ fn layout_tables_match_installed_toolchains() {
     if let Some(t) = t21 {
         assert_eq!((t.g_goid, t.g_gopc, t.funcid_wrapper), (152, 280, 21));
         assert_eq!(t.wait_reason(14), Some("chan receive"));
+        // The wait structures: g.waiting as measured in the research; no timer in hchan yet.
+        let m = t.mem.unwrap();
+        assert_eq!((m.g_waiting, m.hchan_timer, m.sudog_c), (312, 0, 80));
     }
     if let Some(t) = goroscope_attach::layout::table_for(27) {
         assert_eq!((t.g_goid, t.g_gopc, t.funcid_wrapper), (152, 288, 23));
         assert_eq!(t.wait_reason(19), Some("chan receive"));
+        // sudog.c is a maybeTraceableChan from Go 1.26: its `vu` word, 8 bytes in.
+        let m = t.mem.unwrap();
+        assert_eq!((m.g_waiting, m.hchan_timer, m.sudog_c), (320, 32, 96));
     }
 }

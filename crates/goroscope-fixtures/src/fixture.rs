@@ -29,6 +29,8 @@ pub struct StartOptions {
     pub labels: bool,
     /// Build with `-trimpath`.
     pub trimpath: bool,
+    /// Build stripped (`-ldflags=-s -w`: no symbols, no DWARF).
+    pub stripped: bool,
     /// More environment variables.
     pub env: Vec<(String, String)>,
 }
@@ -54,6 +56,7 @@ pub(crate) fn command(name: &str, tc: &Toolchain, opts: &StartOptions) -> Comman
         tc,
         BuildOptions {
             trimpath: opts.trimpath,
+            stripped: opts.stripped,
             ..Default::default()
         },
     );

@@ -83,7 +83,39 @@ pub fn funcid_wrapper(goroot: &Path) -> Result<u8, String> {
         .ok_or_else(|| format!("{}: no FuncIDWrapper", p.display()))
 }
 
-const PROBE: &str = "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"probe\") }\n";
+/// A program that uses every type whose layout the tables hold (the linker keeps only the
+/// types a program uses in DWARF): channels and a select, `sync.Mutex`, `RWMutex`,
+/// `WaitGroup` and `Cond`.
+const PROBE: &str = r#"package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+func main() {
+	var mu sync.Mutex
+	var rw sync.RWMutex
+	var wg sync.WaitGroup
+	c := sync.NewCond(&mu)
+	ch := make(chan int, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rw.RLock()
+		mu.Lock()
+		c.Broadcast()
+		mu.Unlock()
+		rw.RUnlock()
+		ch <- 1
+	}()
+	wg.Wait()
+	select {
+	case v := <-ch:
+		fmt.Println("probe", v)
+	}
+}
+"#;
 
 /// One table row for a toolchain: offsets from a probe program's DWARF (read by the library's
 /// own loader), wait reasons and `FuncIDWrapper` from the toolchain's runtime source.
@@ -122,6 +154,10 @@ const HEADER: &str =
 // Offsets (StaticLayout::offsets order): g size, stack, m, sched, syscallsp, syscallpc,
 // atomicstatus, goid, waitsince, waitreason, lockedm, parentGoid, gopc, startpc, labels,
 // gobuf.sp, gobuf.pc, gobuf.bp, m.procid, m.curg, moduledata.gofunc.
+// Mem (MemLayout::to_array order): g.waiting, sudog size, sudog.g, next, prev, elem, isSelect,
+// waitlink, c, hchan.qcount, dataqsiz, closed, timer (0: none), recvq.first, sendq.first,
+// semaRoot.treap, semaRoot size, notifyList.head, sync.Mutex sema, RWMutex writerSem,
+// readerSem, WaitGroup sema, Cond notify.
 pub static TABLES: &[StaticLayout] = &[
 ";
 
@@ -133,6 +169,10 @@ pub fn row(tc: &Toolchain, work: &Path) -> Result<String, String> {
     s.push_str("    StaticLayout {\n");
     let _ = writeln!(s, "        minor: {},", l.minor);
     let _ = writeln!(s, "        offsets: {:?},", l.offsets());
+    let mem = l
+        .mem
+        .ok_or_else(|| format!("the probe of go{} lacks a wait-object layout", tc.version))?;
+    let _ = writeln!(s, "        mem: {:?},", mem.to_array());
     let _ = writeln!(s, "        funcid_wrapper: {},", l.funcid_wrapper);
     s.push_str("        wait_reasons: &[\n");
     for w in &l.wait_reasons {

@@ -22,6 +22,9 @@ pub struct GFields {
     pub gopc: u64,
     pub startpc: u64,
     pub labels: u64,
+    /// `g.waiting`: the `sudog` list of a channel operation or select it is parked in (0 when
+    /// none, or when the release's layout does not say where it is).
+    pub waiting: u64,
 }
 
 pub(super) fn rd64(b: &[u8], o: u64) -> u64 {
@@ -54,6 +57,7 @@ impl GFields {
             gopc: rd64(b, l.g_gopc),
             startpc: rd64(b, l.g_startpc),
             labels: rd64(b, l.g_labels),
+            waiting: l.mem.map_or(0, |m| rd64(b, m.g_waiting)),
         }
     }
 

@@ -12,6 +12,7 @@ mod gfields;
 mod precopy;
 mod print;
 mod unwind;
+mod waits;
 
 pub use gfields::GFields;
 pub use precopy::PreRead;
@@ -150,7 +151,11 @@ impl<'a> Walker<'a> {
     /// The bytes of a `g` that are read: every field we use lies before `labels + 8`.
     pub(super) fn g_prefix_len(&self) -> usize {
         let l = &self.bin.layout;
-        (l.g_labels + 8).max(l.g_startpc + 8).min(l.g_size) as usize
+        let waiting = l.mem.map_or(0, |m| m.g_waiting + 8);
+        (l.g_labels + 8)
+            .max(l.g_startpc + 8)
+            .max(waiting)
+            .min(l.g_size) as usize
     }
 
     /// `runtime.allgs`'s pointers, in order. Read in chunks, so that what is allocated is
@@ -306,13 +311,23 @@ impl<'a> Walker<'a> {
             out.push(self.retry(now.unwrap_or(g), r)?);
         }
         let mut unstamped = 0;
+        let mut ins = Vec::with_capacity(out.len());
         for raw in out {
             let st = raw.g.status & !G_SCAN;
             if (st == G_WAITING || st == G_SYSCALL) && raw.g.waitsince == 0 {
                 unstamped += 1;
             }
+            let mem_in = waits::MemIn {
+                g: raw.g,
+                methods: raw
+                    .frames
+                    .as_ref()
+                    .map(|u| u.methods.clone())
+                    .unwrap_or_default(),
+            };
             if let Some(gr) = self.goroutine(raw) {
                 snap.goroutines.push(gr);
+                ins.push(mem_in);
             }
         }
         if unstamped > 0 && self.opts.now_nanos.is_some() {
@@ -323,6 +338,7 @@ impl<'a> Walker<'a> {
         }
         snap.interner = std::mem::take(&mut self.interner);
         snap.args = std::mem::take(&mut self.args);
+        snap.memory = self.memory_facts(snap, &ins);
         Ok(())
     }
 
