@@ -351,3 +351,43 @@ fn semtable_without_symbols() {
         assert!(sbin.semtable.is_some(), "go{}: stripped", tc.version);
     }
 }
+
+/// `sync.Cond` waits: every goroutine of the `cond-no-signal` fixture waits on the one Cond
+/// its gate points to, found on the Cond's notify list.
+#[test]
+fn cond_waiters_share_their_cond() {
+    for tc in &toolchains() {
+        for stripped in [false, true] {
+            let fx = Fixture::start(
+                "cond-no-signal",
+                tc,
+                &StartOptions {
+                    stripped,
+                    ..Default::default()
+                },
+            );
+            let tag = format!("go{} stripped={stripped}", tc.version);
+            let snap = snapshot(&fx, false);
+            let mem = snap.memory.as_ref().expect("memory facts");
+            let waiters: Vec<_> = snap
+                .goroutines
+                .iter()
+                .filter(|g| g.wait_reason == Some(goroscope_model::WaitReason::SyncCondWait))
+                .collect();
+            assert_eq!(waiters.len() as u64, fx.expect.sites[0].count, "{tag}");
+            let conds: std::collections::BTreeSet<u64> = waiters
+                .iter()
+                .map(|g| {
+                    let ws = mem.waits_of(g.goid);
+                    assert!(
+                        ws.len() == 1 && ws[0].kind == ObjectKind::Cond && ws[0].op == WaitOp::Wait,
+                        "{tag}: goroutine {}: {ws:?}",
+                        g.goid
+                    );
+                    ws[0].addr
+                })
+                .collect();
+            assert_eq!(conds.len(), 1, "{tag}: one Cond: {conds:?}");
+        }
+    }
+}
