@@ -4,7 +4,7 @@
 
 use crate::group::Grouped;
 use crate::judge::GroupRelations;
-use crate::relate::{self, ChainEnd, Relations};
+use crate::relate::{ChainEnd, Relations};
 use crate::report::{Location, Relation, RelationGoroutine, WaitObject};
 use goroscope_model::{Goroutine, Snapshot};
 
@@ -155,6 +155,11 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
     let mut entries: Vec<Relation> = Vec::new();
     let gi = |i: u32| grouped.member[i as usize] as usize;
 
+    // Timed loops (from memory): members waiting on a timer channel.
+    for &g in &rel.timer_waits {
+        per_group[gi(g)].timer_waits += 1;
+    }
+
     // Deadlocks.
     let mut cycle_ids = Vec::new();
     for (n, c) in rel.cycles.iter().enumerate().take(MAX_RELATIONS) {
@@ -218,12 +223,10 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
         let first = cycle_ids.first().cloned();
         for &g in &rel.deadlocked {
             let (o, _) = rel.waits[&g];
-            let obj = &rel.objects[o];
-            let sure = !obj.self_held
-                && (!matches!(
-                    obj.kind,
-                    relate::ObjectKind::Mutex | relate::ObjectKind::RwMutex
-                ) || obj.sole_holder);
+            let sure = rel
+                .objects_of(g)
+                .iter()
+                .all(|&(o, _)| rel.objects[o].sure());
             let in_cycle = rel.cycle_of(g).map(|c| rel.cycles[c].sure);
             let pg = &mut per_group[gi(g)];
             pg.deadlock_sure = if pg.deadlocked == 0 {
@@ -258,7 +261,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
             let i = i as u32;
             let (sig, a) = &grouped.groups[gi(i)];
             if !grouped.facts[&a.stack].has_user_frame
-                || !relate::is_sync_wait(g.wait_reason.or(a.reason))
+                || !rel.sync_wait(i, g.wait_reason.or(a.reason))
             {
                 continue;
             }

@@ -99,6 +99,9 @@ pub(crate) struct GroupRelations {
     pub chain_blocked: Option<String>,
     /// The whole program is stuck (nothing can run) and this group takes part.
     pub stuck: bool,
+    /// Members waiting on a channel a timer feeds (read from memory: a Ticker's or Timer's
+    /// `C`, `time.After`, `time.Tick`).
+    pub timer_waits: u64,
 }
 
 /// Everything beyond the group's own frames that the verdict may use.
@@ -618,10 +621,25 @@ pub(crate) fn decide(
         d.evidence.push(format!("would otherwise be {}", rule.id));
         return d;
     }
+    // One periodic loop or stop-waiter per owner is healthy; several from one owner are the
+    // "background loop never stopped" shape, which growth decides.
+    let per_owner = cx.count <= cx.creators.max(1) as u64 * ACTOR.max_per_creator;
+    if ev.rel.timer_waits == cx.count && per_owner {
+        d.pattern = Some("benign:timer-loop".into());
+        d.explanation = Some(
+            "waits on a timer's channel (read from memory: a Ticker's or Timer's C, time.After, time.Tick): a periodic or timed loop, which its timer always wakes".into(),
+        );
+        d.evidence.push(format!(
+            "{} goroutine{} from {} creator{}: one loop per owner",
+            cx.count,
+            if cx.count == 1 { "" } else { "s" },
+            cx.creators.max(1),
+            if cx.creators > 1 { "s" } else { "" }
+        ));
+        d.evidence.push(format!("would otherwise be {}", rule.id));
+        return d;
+    }
     if let Some(s) = ev.source {
-        // One periodic loop or stop-waiter per owner is healthy; several from one owner are the
-        // "background loop never stopped" shape, which growth decides.
-        let per_owner = cx.count <= cx.creators.max(1) as u64 * ACTOR.max_per_creator;
         let quiet = s.waits.iter().find(|w| match w {
             Waits::Signal => cx.count <= ACTOR.max_count,
             Waits::Timer => per_owner,

@@ -3,7 +3,12 @@
 //! a program in which nothing can run, goroutines whose creator is gone.
 //!
 //! # Evidence, and how sure it is
-//! * **Wait objects** come from the argument words the runtime prints: the channel of
+//! * **Wait objects** read from memory come first (attach and cores,
+//!   [`goroscope_model::MemoryFacts`]): exact, closures included, a select waiting on each of
+//!   its cases' channels. A channel that is closed or has room (or something buffered) for the
+//!   waiter's operation never makes its waiter stuck, and a timer channel's receiver is a timed
+//!   loop, woken by its timer: neither is a wait on other goroutines.
+//! * Otherwise **wait objects** come from the argument words the runtime prints: the channel of
 //!   `runtime.chansend`/`chanrecv` (visible in `GOTRACEBACK=system|crash` dumps, `debug=2` before
 //!   Go 1.27, and attach), the mutex of `sync.(*Mutex).lockSlow` (visible in every text form), the
 //!   RWMutex behind `runtime_SemacquireRWMutex[R]`, the WaitGroup of `(*WaitGroup).Wait`, the Cond of
@@ -12,12 +17,17 @@
 //! * **Who could free a waiter** is inferred: a goroutine whose kept argument words mention the
 //!   channel, WaitGroup or Cond (it holds it: it may be the other side); for a lock, the goroutine
 //!   that is *inside* the object containing it (a method receiver at or just below the lock's
-//!   address) and does not wait on it — the probable holder. A dump does not show references held
-//!   in closures, the heap or globals, so "nobody else mentions it" is never taken as proof.
+//!   address) and does not wait on it — the probable holder; from memory also the goroutines
+//!   whose receiver's object holds the object ([`goroscope_model::Holder`]). A dump does not show
+//!   references held in closures, the heap or globals, so "nobody else mentions it" is never
+//!   taken as proof.
 //! * **Deadlocked set**: blocked goroutines each of whose objects has at least one visible freer,
 //!   all freers being in the set themselves (the closure computed by removing, until nothing
-//!   changes, any goroutine one of whose freers can still run). Its strongly connected parts are
-//!   the cycles shown; the rest of the set waits behind them.
+//!   changes, any goroutine one of whose freers can still run). A select stays only if every
+//!   case's freers are in the set (any case that can proceed frees it). Its strongly connected
+//!   parts are the cycles shown; the rest of the set waits behind them. A cycle is sure when
+//!   every object was read from memory or named by a runtime/sync frame and every lock had one
+//!   holder.
 //! * **Stuck program**: no user goroutine can run or be woken by I/O, a timer or a signal, and
 //!   every user goroutine waits on a channel or a lock: what the runtime's own deadlock detector
 //!   would report, had something (a listener, a cgo thread, `signal.Notify`) not kept it quiet.
@@ -37,7 +47,7 @@
 
 use crate::frames::{is_plumbing, is_std, package_of};
 use crate::group::Grouped;
-use goroscope_model::{Goroutine, Snapshot, Status, WaitReason};
+use goroscope_model::{Goroutine, MemoryFacts, Snapshot, Status, WaitReason};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What kind of object a goroutine waits on.
@@ -48,6 +58,8 @@ pub(crate) enum ObjectKind {
     RwMutex,
     WaitGroup,
     Cond,
+    /// A bare runtime semaphore (from memory).
+    Semaphore,
 }
 
 impl ObjectKind {
@@ -58,6 +70,19 @@ impl ObjectKind {
             ObjectKind::RwMutex => "rwmutex",
             ObjectKind::WaitGroup => "waitgroup",
             ObjectKind::Cond => "cond",
+            ObjectKind::Semaphore => "semaphore",
+        }
+    }
+
+    fn from_memory(k: goroscope_model::ObjectKind) -> ObjectKind {
+        use goroscope_model::ObjectKind as M;
+        match k {
+            M::Chan => ObjectKind::Chan,
+            M::Mutex => ObjectKind::Mutex,
+            M::RwMutex => ObjectKind::RwMutex,
+            M::WaitGroup => ObjectKind::WaitGroup,
+            M::Cond => ObjectKind::Cond,
+            M::Semaphore => ObjectKind::Semaphore,
         }
     }
 
@@ -74,6 +99,7 @@ pub(crate) enum Op {
     Lock,
     RLock,
     Wait,
+    Acquire,
 }
 
 impl Op {
@@ -84,6 +110,19 @@ impl Op {
             Op::Lock => "lock",
             Op::RLock => "read-lock",
             Op::Wait => "wait",
+            Op::Acquire => "acquire",
+        }
+    }
+
+    fn from_memory(op: goroscope_model::WaitOp) -> Op {
+        use goroscope_model::WaitOp as M;
+        match op {
+            M::Send => Op::Send,
+            M::Recv => Op::Recv,
+            M::Lock => Op::Lock,
+            M::RLock => Op::RLock,
+            M::Wait => Op::Wait,
+            M::Acquire => Op::Acquire,
         }
     }
 }
@@ -305,6 +344,17 @@ pub(crate) struct Object {
     /// For locks: the frame (goroutine, frame index) of each probable holder whose receiver is
     /// the owner object — "inside `(*Sim).Update`".
     pub holder_frames: Vec<(u32, usize)>,
+    /// Every waiter's wait on it was read from memory (not inferred from argument words).
+    pub exact: bool,
+}
+
+impl Object {
+    /// Whether the evidence that its waiters can only be freed by its freers is sure: read
+    /// from memory, or named by a runtime/sync frame and not held only by its own waiters;
+    /// for a lock, one holder.
+    pub(crate) fn sure(&self) -> bool {
+        (self.exact || !self.self_held) && (!self.kind.is_lock() || self.sole_holder)
+    }
 }
 
 /// Why a lock chain ends where it does.
@@ -345,8 +395,17 @@ pub(crate) struct Cycle {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Relations {
     pub objects: Vec<Object>,
-    /// Goroutine index → (object index, op), for goroutines with a known wait object.
+    /// Goroutine index → (object index, op), for goroutines with a known wait object (a
+    /// select's first case).
     pub waits: FxHashMap<u32, (usize, Op)>,
+    /// Goroutine index → every object it waits on, for those that wait on several (a select
+    /// read from memory).
+    pub cases: FxHashMap<u32, Vec<(usize, Op)>>,
+    /// Goroutines waiting on a channel a timer feeds (read from memory): timed loops.
+    pub timer_waits: FxHashSet<u32>,
+    /// Goroutines whose channel can already proceed (closed, room, or a value buffered): about
+    /// to run, whatever they wait on.
+    pub ready: FxHashSet<u32>,
     /// Goroutines of the deadlocked set.
     pub deadlocked: FxHashSet<u32>,
     pub cycles: Vec<Cycle>,
@@ -369,6 +428,23 @@ impl Relations {
     pub(crate) fn cycle_of(&self, g: u32) -> Option<usize> {
         self.cycles.iter().position(|c| c.goroutines.contains(&g))
     }
+
+    /// Every object goroutine `g` waits on (one, or a select's cases).
+    pub(crate) fn objects_of(&self, g: u32) -> Vec<(usize, Op)> {
+        match self.cases.get(&g) {
+            Some(v) => v.clone(),
+            None => self.waits.get(&g).copied().into_iter().collect(),
+        }
+    }
+
+    /// Whether goroutine `g` (in state `reason`) waits only on what other goroutines can do: a
+    /// channel or a lock (a select too, when memory read its cases and none is a timer).
+    pub(crate) fn sync_wait(&self, g: u32, reason: Option<WaitReason>) -> bool {
+        if self.ready.contains(&g) || self.timer_waits.contains(&g) {
+            return false;
+        }
+        is_sync_wait(reason) || self.waits.contains_key(&g)
+    }
 }
 
 /// Builds the relations of `snap`.
@@ -386,36 +462,28 @@ pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
     if snap.goroutines.is_empty() {
         return rel;
     }
-    // 1. Wait objects.
+    // 1. Wait objects: read from memory first, else named by argument words.
     let mut index: FxHashMap<u64, usize> = FxHashMap::default();
+    let mem = snap.memory.as_ref();
     for (i, g) in snap.goroutines.iter().enumerate() {
-        if !waiting(g) || !is_sync_wait(g.wait_reason.or_else(|| inferred(grouped, i))) {
+        if !waiting(g) {
+            continue;
+        }
+        let i = i as u32;
+        if let Some(m) = mem {
+            let mws = m.waits_of(g.goid);
+            if !mws.is_empty() {
+                memory_waits(&mut rel, &mut index, m, i, mws);
+                continue;
+            }
+        }
+        if !is_sync_wait(g.wait_reason.or_else(|| inferred(grouped, i as usize))) {
             continue;
         }
         let Some((addr, kind, op)) = wait_object(snap, g) else {
             continue;
         };
-        let o = *index.entry(addr).or_insert_with(|| {
-            rel.objects.push(Object {
-                addr,
-                kind,
-                waiters: Vec::new(),
-                freers: Vec::new(),
-                sole_holder: false,
-                self_held: false,
-                by_type: false,
-                by_arg: false,
-                owner_type: None,
-                holder_frames: Vec::new(),
-            });
-            rel.objects.len() - 1
-        });
-        // A Mutex at an RWMutex's address is its writer lock: one object.
-        if rel.objects[o].kind == ObjectKind::Mutex && kind == ObjectKind::RwMutex {
-            rel.objects[o].kind = kind;
-        }
-        rel.objects[o].waiters.push((i as u32, op));
-        rel.waits.insert(i as u32, (o, op));
+        add_wait(&mut rel, &mut index, i, addr, kind, op, false);
     }
     if !rel.objects.is_empty() {
         find_freers(snap, &mut rel, &index);
@@ -424,9 +492,95 @@ pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
     }
     if rel.goids.is_some() {
         // Only a listing of every goroutine can show that nothing is left to run.
-        rel.stuck = stuck(snap, grouped);
+        rel.stuck = stuck(snap, grouped, &rel);
     }
     rel
+}
+
+/// Records that goroutine `i` waits on the object at `addr`.
+fn add_wait(
+    rel: &mut Relations,
+    index: &mut FxHashMap<u64, usize>,
+    i: u32,
+    addr: u64,
+    kind: ObjectKind,
+    op: Op,
+    exact: bool,
+) {
+    let o = *index.entry(addr).or_insert_with(|| {
+        rel.objects.push(Object {
+            addr,
+            kind,
+            waiters: Vec::new(),
+            freers: Vec::new(),
+            sole_holder: false,
+            self_held: false,
+            by_type: false,
+            by_arg: false,
+            owner_type: None,
+            holder_frames: Vec::new(),
+            exact,
+        });
+        rel.objects.len() - 1
+    });
+    let obj = &mut rel.objects[o];
+    obj.exact &= exact;
+    // A Mutex at an RWMutex's address is its writer lock: one object.
+    if obj.kind == ObjectKind::Mutex && kind == ObjectKind::RwMutex {
+        obj.kind = kind;
+    }
+    if obj.waiters.iter().any(|&(w, _)| w == i) {
+        return; // two cases of one select on one channel
+    }
+    obj.waiters.push((i, op));
+    match rel.waits.get(&i) {
+        None => {
+            rel.waits.insert(i, (o, op));
+        }
+        Some(&first) => {
+            let cases = rel.cases.entry(i).or_insert_with(|| vec![first]);
+            cases.push((o, op));
+        }
+    }
+}
+
+/// Records what memory says goroutine `i` waits on. A wait on a channel that can proceed or
+/// that a timer feeds is not a wait on other goroutines; nor is a select whose cases may be
+/// timers the release does not mark (before Go 1.23).
+fn memory_waits(
+    rel: &mut Relations,
+    index: &mut FxHashMap<u64, usize>,
+    m: &MemoryFacts,
+    i: u32,
+    mws: &[goroscope_model::MemWait],
+) {
+    use goroscope_model::ObjectKind as M;
+    let chan = |w: &goroscope_model::MemWait| (w.kind == M::Chan).then(|| m.chan(w.addr)).flatten();
+    if mws.iter().any(|w| chan(w).is_some_and(|c| c.timer)) {
+        rel.timer_waits.insert(i);
+        return;
+    }
+    if mws
+        .iter()
+        .any(|w| chan(w).is_some_and(|c| c.ready_for(w.op)))
+    {
+        rel.ready.insert(i);
+        return;
+    }
+    if mws.iter().any(|w| w.select) && !m.timers_known {
+        return;
+    }
+    for w in mws {
+        add_wait(
+            rel,
+            index,
+            i,
+            w.addr,
+            ObjectKind::from_memory(w.kind),
+            Op::from_memory(w.op),
+            true,
+        );
+    }
 }
 
 fn waiting(g: &Goroutine) -> bool {
@@ -516,6 +670,15 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
     receivers.dedup();
     pointer_args.sort_unstable();
     pointer_args.dedup();
+    let by_goid: FxHashMap<u64, u32> = match snap.memory.as_ref() {
+        Some(m) if !m.holders.is_empty() => snap
+            .goroutines
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.goid.0, i as u32))
+            .collect(),
+        _ => FxHashMap::default(),
+    };
     // Children of each waiter, for WaitGroups (a worker calls Done).
     let waiter_goids: FxHashSet<u64> = rel
         .objects
@@ -654,7 +817,7 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                     }
                 }
             }
-            ObjectKind::Chan | ObjectKind::Cond => {
+            ObjectKind::Chan | ObjectKind::Cond | ObjectKind::Semaphore => {
                 freers.extend(mentions[o].iter().filter(|m| !waiters.contains(m)));
             }
             ObjectKind::WaitGroup => {
@@ -664,6 +827,22 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                     if let Some(ch) = children.get(&goid) {
                         freers.extend(ch.iter().filter(|c| !waiters.contains(c)));
                     }
+                }
+            }
+        }
+        // Goroutines memory shows holding it (a field of their receiver's object, or for a
+        // lock a frame of a method of the owner's type).
+        if let Some(m) = snap.memory.as_ref() {
+            for h in m.holders_of(obj.addr) {
+                let Some(&hi) = by_goid.get(&h.goid.0) else {
+                    continue;
+                };
+                if waiters.contains(&hi) {
+                    continue;
+                }
+                freers.push(hi);
+                if obj.kind.is_lock() && !obj.holder_frames.iter().any(|&(g, _)| g == hi) {
+                    obj.holder_frames.push((hi, usize::from(h.frame)));
                 }
             }
         }
@@ -680,12 +859,12 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
     }
 }
 
-/// Whether a goroutine can still run or be woken by something outside the channels and locks
+/// Whether goroutine `i` can still run or be woken by something outside the channels and locks
 /// the relation layer sees (I/O, a timer, a signal, the scheduler).
-fn can_progress(g: &Goroutine, reason: Option<WaitReason>) -> bool {
+fn can_progress(rel: &Relations, i: u32, g: &Goroutine, reason: Option<WaitReason>) -> bool {
     match g.status {
         Status::Running | Status::Runnable | Status::Syscall | Status::Preempted => true,
-        Status::Waiting | Status::Leaked | Status::Unknown => !is_sync_wait(reason),
+        Status::Waiting | Status::Leaked | Status::Unknown => !rel.sync_wait(i, reason),
         _ => false,
     }
 }
@@ -699,21 +878,28 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
     // mentions, is an orphan, not a cycle: blocked in the same operation, none of them can free
     // another, and nobody visible can (the pattern rules judge it: a receive with no sender, a
     // missing Done). Several goroutines waiting on a WaitGroup that only they hold are the ones
-    // that should call Done: a deadlock. A lock its waiter holds is a true self-deadlock.
+    // that should call Done: a deadlock. A lock its waiter holds is a true self-deadlock. A
+    // bare semaphore (from memory, its sync type unknown) is judged like a channel.
     let orphan = |o: usize| {
         let obj = &rel.objects[o];
         obj.self_held
             && match obj.kind {
                 ObjectKind::WaitGroup => obj.freers.len() < 2,
-                ObjectKind::Chan | ObjectKind::Cond => true,
+                ObjectKind::Chan | ObjectKind::Cond | ObjectKind::Semaphore => true,
                 ObjectKind::Mutex | ObjectKind::RwMutex => false,
             }
     };
+    // A select stays only if every case's object has visible freers and is no orphan.
+    let objs = |g: u32| rel.objects_of(g);
     let mut set: FxHashSet<u32> = rel
         .waits
-        .iter()
-        .filter(|(_, (o, _))| !rel.objects[*o].freers.is_empty() && !orphan(*o))
-        .map(|(&g, _)| g)
+        .keys()
+        .copied()
+        .filter(|&g| {
+            objs(g)
+                .iter()
+                .all(|&(o, _)| !rel.objects[o].freers.is_empty() && !orphan(o))
+        })
         .collect();
     // Freer → the objects it could free.
     let mut frees: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
@@ -725,9 +911,11 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
     let mut queue: Vec<u32> = set
         .iter()
         .copied()
-        .filter(|g| {
-            let (o, _) = rel.waits[g];
-            !rel.objects[o].freers.iter().all(|f| set.contains(f))
+        .filter(|&g| {
+            // Any case that someone outside the set can free frees it.
+            objs(g)
+                .iter()
+                .any(|&(o, _)| !rel.objects[o].freers.iter().all(|f| set.contains(f)))
         })
         .collect();
     for g in &queue {
@@ -751,38 +939,43 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
     nodes.sort_unstable();
     let pos: FxHashMap<u32, usize> = nodes.iter().enumerate().map(|(i, &g)| (g, i)).collect();
     let succ = |i: usize| -> Vec<usize> {
-        let (o, _) = rel.waits[&nodes[i]];
-        rel.objects[o]
-            .freers
+        let mut v: Vec<usize> = objs(nodes[i])
             .iter()
+            .flat_map(|&(o, _)| rel.objects[o].freers.iter())
             .filter_map(|f| pos.get(f).copied())
-            .collect()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     };
+    let mut cycles = Vec::new();
     for comp in tarjan(nodes.len(), succ) {
         let self_loop = comp.len() == 1 && {
-            let (o, _) = rel.waits[&nodes[comp[0]]];
-            rel.objects[o].freers.contains(&nodes[comp[0]])
+            let g = nodes[comp[0]];
+            objs(g)
+                .iter()
+                .any(|&(o, _)| rel.objects[o].freers.contains(&g))
         };
         if comp.len() < 2 && !self_loop {
             continue;
         }
         let mut goroutines: Vec<u32> = comp.iter().map(|&i| nodes[i]).collect();
         goroutines.sort_unstable();
-        let mut objects: Vec<usize> = goroutines.iter().map(|g| rel.waits[g].0).collect();
+        let mut objects: Vec<usize> = goroutines
+            .iter()
+            .flat_map(|&g| objs(g).into_iter().map(|(o, _)| o))
+            .collect();
         objects.sort_unstable();
         objects.dedup();
-        let sure = objects.iter().all(|&o| {
-            let obj = &rel.objects[o];
-            !obj.self_held && (!obj.kind.is_lock() || obj.sole_holder)
-        });
-        rel.cycles.push(Cycle {
+        let sure = objects.iter().all(|&o| rel.objects[o].sure());
+        cycles.push(Cycle {
             goroutines,
             objects,
             sure,
         });
     }
-    rel.cycles
-        .sort_by_key(|c| std::cmp::Reverse(c.goroutines.len()));
+    cycles.sort_by_key(|c| std::cmp::Reverse(c.goroutines.len()));
+    rel.cycles = cycles;
     rel.deadlocked = set;
     let _ = snap;
 }
@@ -899,7 +1092,7 @@ fn chains(snap: &Snapshot, rel: &mut Relations) {
 /// library goroutine could be woken from outside (a server in I/O wait could take a request
 /// that frees someone), and no goroutine delivers signals to the program (a signal could wake
 /// a waiter). Runtime workers (every frame in `runtime`) idle by design and do not count.
-fn stuck(snap: &Snapshot, grouped: &Grouped) -> Option<u64> {
+fn stuck(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> Option<u64> {
     if snap.goroutines.is_empty() || !snap.records.is_empty() {
         return None;
     }
@@ -926,7 +1119,7 @@ fn stuck(snap: &Snapshot, grouped: &Grouped) -> Option<u64> {
             std_progress = true;
             continue;
         }
-        if can_progress(g, reason) {
+        if can_progress(rel, i as u32, g, reason) {
             if stack
                 .iter()
                 .all(|&f| snap.function(f).starts_with("runtime."))
@@ -1640,6 +1833,251 @@ mod tests {
                 (g.verdict, g.pattern.as_deref()),
                 (Verdict::Suspect, Some("lock-held-while-blocked")),
                 "{f}: {g:#?}"
+            );
+        }
+    }
+
+    mod from_memory {
+        use super::*;
+        use goroscope_model::{
+            ChanState, Goid, HoldKind, Holder, MemWait, MemoryFacts, ObjectKind as K, WaitOp,
+        };
+
+        fn wait(goid: u64, addr: u64, kind: K, op: WaitOp, select: bool) -> MemWait {
+            MemWait {
+                goid: Goid(goid),
+                addr,
+                kind,
+                op,
+                select,
+            }
+        }
+
+        fn chan(addr: u64) -> ChanState {
+            ChanState {
+                addr,
+                qcount: 0,
+                dataqsiz: 0,
+                closed: false,
+                timer: false,
+            }
+        }
+
+        fn field(addr: u64, goid: u64) -> Holder {
+            Holder {
+                addr,
+                goid: Goid(goid),
+                frame: 0,
+                receiver: 0xc000900000,
+                offset: 8,
+                how: HoldKind::Field,
+            }
+        }
+
+        const A: u64 = 0xc000010000;
+        const B: u64 = 0xc000010060;
+        const C: u64 = 0xc0000100c0;
+
+        /// Closures: no argument names a channel; memory says who waits on what and who
+        /// holds it.
+        fn peers() -> Vec<G> {
+            let send = ("main.main.func1", "main.go", 20);
+            vec![
+                G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1),
+                G::new("chan send", &[send]).goid(10).creator(1),
+                G::new("chan send", &[send]).goid(11).creator(1),
+            ]
+        }
+
+        fn peers_mem() -> MemoryFacts {
+            MemoryFacts {
+                waits: vec![
+                    wait(10, A, K::Chan, WaitOp::Send, false),
+                    wait(11, B, K::Chan, WaitOp::Send, false),
+                ],
+                chans: vec![chan(A), chan(B)],
+                holders: vec![field(A, 11), field(B, 10)],
+                timers_known: true,
+                ..Default::default()
+            }
+        }
+
+        #[test]
+        fn send_send_cycle_from_memory_is_a_sure_deadlock() {
+            let r = report_mem(Context::Live, &peers(), peers_mem());
+            let d = r
+                .relations
+                .iter()
+                .find(|x| x.kind == "deadlock")
+                .unwrap_or_else(|| panic!("{:#?}", r.relations));
+            assert!(d.sure, "{d:#?}");
+            let mut goids: Vec<u64> = d.goroutines.iter().map(|g| g.goid).collect();
+            goids.sort();
+            assert_eq!(goids, vec![10, 11]);
+            let g = r.groups.iter().find(|g| g.count == 2).unwrap();
+            assert_eq!(
+                (g.verdict, g.pattern.as_deref()),
+                (Verdict::Leak, Some("deadlock")),
+                "{g:#?}"
+            );
+            // Without memory (the same dump as text: closures print no channel), nothing.
+            let r = report_in(Context::Live, &peers());
+            assert!(r.relations.is_empty(), "{:#?}", r.relations);
+        }
+
+        #[test]
+        fn a_channel_that_can_proceed_never_makes_its_waiter_stuck() {
+            for (qcount, dataqsiz, closed) in [(0, 1, false), (0, 0, true)] {
+                let mut m = peers_mem();
+                m.chans[0] = ChanState {
+                    qcount,
+                    dataqsiz,
+                    closed,
+                    ..chan(A)
+                };
+                let r = report_mem(Context::Live, &peers(), m);
+                assert!(
+                    r.relations.iter().all(|x| x.kind != "deadlock"),
+                    "{qcount}/{dataqsiz}/{closed}: {:#?}",
+                    r.relations
+                );
+            }
+        }
+
+        #[test]
+        fn a_select_is_freed_by_any_case() {
+            let sel = ("main.loop", "main.go", 30);
+            let mut gs = peers();
+            gs.push(G::new("select", &[sel]).goid(12).creator(1));
+            gs.push(G::new("running", &[("main.feed", "main.go", 40)]).goid(13));
+            // 12 selects on A (held by 11, in the cycle) and C (held by 13, which runs).
+            let mut m = peers_mem();
+            m.waits.push(wait(12, A, K::Chan, WaitOp::Send, true));
+            m.waits.push(wait(12, C, K::Chan, WaitOp::Recv, true));
+            m.chans.push(chan(C));
+            m.holders.push(field(C, 13));
+            let r = report_mem(Context::Live, &gs, m.clone());
+            let d = r.relations.iter().find(|x| x.kind == "deadlock").unwrap();
+            assert!(
+                d.goroutines.iter().all(|g| g.goid != 12),
+                "a case someone running can free: {d:#?}"
+            );
+            // Now C's only holder is 10, itself deadlocked: every case is stuck.
+            m.holders.retain(|h| h.addr != C);
+            m.holders.push(field(C, 10));
+            let r = report_mem(Context::Live, &gs, m.clone());
+            let sel_group = r
+                .groups
+                .iter()
+                .find(|g| g.stack[0].function == "main.loop")
+                .unwrap();
+            assert_eq!(
+                sel_group.pattern.as_deref(),
+                Some("deadlock"),
+                "{sel_group:#?}"
+            );
+            // Before Go 1.23 a select's case may be an unmarked timer: not a wait on others.
+            m.timers_known = false;
+            let r = report_mem(Context::Live, &gs, m);
+            let sel_group = r
+                .groups
+                .iter()
+                .find(|g| g.stack[0].function == "main.loop")
+                .unwrap();
+            assert_ne!(sel_group.pattern.as_deref(), Some("deadlock"));
+        }
+
+        #[test]
+        fn a_timer_channel_receiver_is_a_timed_loop() {
+            let tick = ("main.(*Flusher).run", "flush.go", 12);
+            let gs = vec![
+                G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1),
+                G::new("chan receive", &[tick])
+                    .goid(20)
+                    .creator(1)
+                    .by(("main.main", "main.go", 9)),
+            ];
+            let m = MemoryFacts {
+                waits: vec![wait(20, C, K::Chan, WaitOp::Recv, false)],
+                chans: vec![ChanState {
+                    timer: true,
+                    dataqsiz: 1,
+                    ..chan(C)
+                }],
+                timers_known: true,
+                ..Default::default()
+            };
+            let r = report_mem(Context::Live, &gs, m.clone());
+            let g = r.groups.iter().find(|g| g.goids == vec![20]).unwrap();
+            assert_eq!(
+                (g.verdict, g.pattern.as_deref()),
+                (Verdict::Benign, Some("benign:timer-loop")),
+                "{g:#?}"
+            );
+            // At exit it is still a loop nobody stopped.
+            let r = report_mem(Context::Exit, &gs, m);
+            let g = r.groups.iter().find(|g| g.goids == vec![20]).unwrap();
+            assert_eq!(g.verdict, Verdict::Leak, "{g:#?}");
+        }
+
+        #[test]
+        fn readers_holding_a_read_lock_root_the_chain() {
+            // rw-starved: the readers' receivers print `?`, memory finds their frames.
+            const RW: u64 = 0xc000070dc0;
+            const STORE: u64 = 0xc000070db0;
+            let scan = ("main.(*Store).Scan", "main.go", 38);
+            let mut gs = vec![G::new("IO wait", &[("main.main", "main.go", 1)]).goid(1)];
+            for i in 0..3 {
+                gs.push(
+                    G::new("sleep", &[("time.Sleep", "time.go", 1), scan])
+                        .goid(5 + i)
+                        .creator(1),
+                );
+            }
+            gs.push(
+                G::new(
+                    "sync.RWMutex.Lock",
+                    &[
+                        ("sync.(*RWMutex).Lock", "rwmutex.go", 1),
+                        ("main.(*Store).Put", "main.go", 46),
+                    ],
+                )
+                .args(1, &[STORE])
+                .goid(8)
+                .creator(1),
+            );
+            let mut m = MemoryFacts {
+                waits: vec![wait(8, RW, K::RwMutex, WaitOp::Lock, false)],
+                timers_known: true,
+                ..Default::default()
+            };
+            for i in 0..3 {
+                m.holders.push(Holder {
+                    addr: RW,
+                    goid: Goid(5 + i),
+                    frame: 1,
+                    receiver: STORE,
+                    offset: 0x68,
+                    how: HoldKind::Frame,
+                });
+            }
+            let r = report_mem(Context::Live, &gs, m);
+            let chain = r
+                .relations
+                .iter()
+                .find(|x| x.kind == "lock-chain")
+                .unwrap_or_else(|| panic!("{:#?}", r.relations));
+            assert!(!chain.sure, "three probable holders");
+            assert!(
+                chain.summary.contains("main.(*Store).Scan"),
+                "{}",
+                chain.summary
+            );
+            let w = r.groups.iter().find(|g| g.goids == vec![8]).unwrap();
+            assert_eq!(
+                (w.verdict, w.pattern.as_deref()),
+                (Verdict::Suspect, Some("lock-held-while-blocked")),
+                "{w:#?}"
             );
         }
     }

@@ -165,6 +165,9 @@ pub struct MemoryFacts {
     /// Goroutines whose wait could not be read exactly (a torn read, a select case in no
     /// queue): they have no entry in `waits`, whatever else they wait on.
     pub unread: Vec<Goid>,
+    /// The release says which channels a timer feeds ([`ChanState::timer`], Go 1.23+): a
+    /// select none of whose cases is a timer channel waits only on other goroutines.
+    pub timers_known: bool,
 }
 
 impl MemoryFacts {

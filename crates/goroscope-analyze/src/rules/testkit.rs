@@ -181,6 +181,21 @@ pub fn report_in(ctx: Context, gs: &[G]) -> Report {
         .expect("one report")
 }
 
+/// The report of an attach snapshot holding `gs` with what memory read (`mem`), judged in
+/// context `ctx`.
+pub fn report_mem(ctx: Context, gs: &[G], mem: goroscope_model::MemoryFacts) -> Report {
+    let opts = Options {
+        context: Some(ctx),
+        ..Options::default()
+    };
+    let mut s = snapshot(gs, ProfileKind::Goroutine);
+    s.source.format = Format::Attach;
+    let mut mem = mem;
+    mem.sort();
+    s.memory = Some(mem);
+    analyze(&[s], &opts).pop().expect("one report")
+}
+
 /// The only group of a snapshot holding `gs`, judged in context `ctx`.
 pub fn one_in(ctx: Context, gs: &[G]) -> Group {
     let r = report_in(ctx, gs);

@@ -107,7 +107,10 @@ impl Walker<'_> {
             ));
             return None;
         };
-        let mut facts = MemoryFacts::default();
+        let mut facts = MemoryFacts {
+            timers_known: ml.hchan_timer != 0,
+            ..MemoryFacts::default()
+        };
         self.chan_waits(&ml, snap, ins, &mut facts);
         self.sema_waits(&ml, snap, ins, &mut facts);
         self.cond_waits(&ml, snap, ins, &mut facts);
