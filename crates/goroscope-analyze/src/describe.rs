@@ -401,6 +401,26 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
             let pg = &mut per_group[gi(h)];
             push_unique(&mut pg.ids, &id);
         }
+        // The other probable holders of each lock on the chain (the readers holding an
+        // RWMutex's read lock are several).
+        let listed: Vec<u32> = ch.holders.iter().map(|&(h, _)| h).collect();
+        let mut others = 0u64;
+        for &(_, o) in &ch.holders {
+            for &f in &rel.objects[o].freers {
+                if listed.contains(&f) || goroutines.iter().any(|e| e.goid == cx.goid(f)) {
+                    continue;
+                }
+                others += 1;
+                if goroutines.len() < MAX_LISTED * 2 {
+                    goroutines.push(cx.entry(f, "holder", false, &chain_objs));
+                }
+                let g = cx.group_id(f);
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+                push_unique(&mut per_group[gi(f)].ids, &id);
+            }
+        }
         for &(w, _) in waiters {
             add_chain(&mut per_group[gi(w)], &id, &text, &ch.end);
         }
@@ -413,7 +433,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
             kind: "lock-chain".into(),
             sure: ch.sure,
             summary: text,
-            count: waiters.len() as u64 + ch.holders.len() as u64,
+            count: waiters.len() as u64 + ch.holders.len() as u64 + others,
             goroutines,
             objects,
             groups,

@@ -702,6 +702,15 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
         let waiters: FxHashSet<u32> = obj.waiters.iter().map(|&(w, _)| w).collect();
         let mut freers: Vec<u32> = Vec::new();
         match obj.kind {
+            // Read from memory: the holders memory found (below) know the objects' bounds,
+            // which receiver addresses alone do not.
+            ObjectKind::Mutex | ObjectKind::RwMutex if obj.exact && snap.memory.is_some() => {
+                for &m in &mentions[o] {
+                    if !waiters.contains(&m) {
+                        freers.push(m);
+                    }
+                }
+            }
             ObjectKind::Mutex | ObjectKind::RwMutex => {
                 // A lock taken from user code is a field of a user type (the standard
                 // library's locks are unexported): its holder is inside a user method, never
@@ -843,6 +852,20 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                 freers.push(hi);
                 if obj.kind.is_lock() && !obj.holder_frames.iter().any(|&(g, _)| g == hi) {
                     obj.holder_frames.push((hi, usize::from(h.frame)));
+                    // "in a Store": the type of the method the holder is inside.
+                    if obj.owner_type.is_none()
+                        && matches!(
+                            h.how,
+                            goroscope_model::HoldKind::Inside | goroscope_model::HoldKind::Frame
+                        )
+                    {
+                        let g = &snap.goroutines[hi as usize];
+                        obj.owner_type = snap
+                            .stack(g.stack)
+                            .get(usize::from(h.frame))
+                            .and_then(|&f| pointer_receiver(snap.function(f)))
+                            .map(str::to_string);
+                    }
                 }
             }
         }
@@ -2068,6 +2091,18 @@ mod tests {
                 .find(|x| x.kind == "lock-chain")
                 .unwrap_or_else(|| panic!("{:#?}", r.relations));
             assert!(!chain.sure, "three probable holders");
+            let mut holders: Vec<u64> = chain
+                .goroutines
+                .iter()
+                .filter(|g| g.role.ends_with("holder"))
+                .map(|g| g.goid)
+                .collect();
+            holders.sort();
+            assert_eq!(
+                holders,
+                vec![5, 6, 7],
+                "every reader holding it: {chain:#?}"
+            );
             assert!(
                 chain.summary.contains("main.(*Store).Scan"),
                 "{}",

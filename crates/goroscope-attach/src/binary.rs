@@ -24,6 +24,9 @@ pub struct GoBinary {
     /// `runtime.semtable` (link-time), from the symbol table or, stripped, from the code that
     /// addresses it ([`crate::stripped::find_semtable`]).
     pub semtable: Option<u64>,
+    /// `&runtime.mheap_.arenas` (link-time), to find the heap object a pointer is in: from the
+    /// symbol `runtime.mheap_` and the layout, or, stripped, from the code of `findObject`.
+    pub mheap_arenas: Option<u64>,
     /// `moduledata.gofunc`: base of funcdata offsets.
     pub gofunc: u64,
     /// `[start, end)` of `.bss` and `.noptrbss` (for finding allgs in stripped binaries).
@@ -251,6 +254,9 @@ impl GoBinary {
             .filter(|(_, d)| !d.is_empty())
             .collect();
         let semtable = sym("runtime.semtable");
+        let mheap_arenas = sym("runtime.mheap_")
+            .zip(layout.mem)
+            .and_then(|(h, m)| h.checked_add(m.mheap_arenas));
         let mut bin = GoBinary {
             entry: file.entry(),
             build_ids,
@@ -270,9 +276,13 @@ impl GoBinary {
             file_ranges,
             notes,
             semtable,
+            mheap_arenas,
         };
         if bin.semtable.is_none() {
             bin.semtable = crate::stripped::find_semtable(&bin);
+        }
+        if bin.mheap_arenas.is_none() && bin.layout.mem.is_some() {
+            bin.mheap_arenas = crate::stripped::find_mheap_arenas(&bin);
         }
         Ok(bin)
     }

@@ -25,6 +25,9 @@ const WANTED: &[&str] = &[
     "runtime.semaRoot",
     "runtime.notifyList",
     "runtime.maybeTraceablePtr",
+    "runtime.mheap",
+    "runtime.heapArena",
+    "runtime.mspan",
     "sync.Mutex",
     "internal/sync.Mutex",
     "sync.RWMutex",
@@ -245,6 +248,10 @@ pub fn mem_layout_from(
         rwmutex_reader_sem: or(m("sync.RWMutex", "readerSem"), |b| b.rwmutex_reader_sem, 12),
         waitgroup_sema: or(m("sync.WaitGroup", "sema"), |b| b.waitgroup_sema, 8),
         cond_notify: or(m("sync.Cond", "notify"), |b| b.cond_notify, 16),
+        mheap_arenas: m("runtime.mheap", "arenas")?,
+        heaparena_spans: m("runtime.heapArena", "spans")?,
+        mspan_startaddr: m("runtime.mspan", "startAddr")?,
+        mspan_elemsize: m("runtime.mspan", "elemsize")?,
     })
 }
 /// `waitReasonStrings` rebuilt from `runtime.waitReason*` DWARF constants.

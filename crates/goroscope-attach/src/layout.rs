@@ -77,6 +77,12 @@ pub struct MemLayout {
     pub waitgroup_sema: u64,
     /// `sync.Cond.notify` (the `notifyList`).
     pub cond_notify: u64,
+    /// `mheap.arenas` (the L1 array of arena maps), for finding a heap object's bounds.
+    pub mheap_arenas: u64,
+    /// `heapArena.spans`.
+    pub heaparena_spans: u64,
+    pub mspan_startaddr: u64,
+    pub mspan_elemsize: u64,
 }
 
 /// `semTable`'s stride: each root is padded to a cache line (`cpu.CacheLinePadSize`, 64 on
@@ -84,10 +90,17 @@ pub struct MemLayout {
 pub const SEMTABLE_STRIDE: u64 = 64;
 /// `semTabSize`.
 pub const SEMTABLE_SIZE: u64 = 251;
+/// The heap's arena map on linux/amd64 (`arenaBaseOffset`, `heapArenaBytes`, `pageSize`,
+/// `pagesPerArena`, `arenaL2Bits`; `arenaL1Bits` is 0): the same in Go 1.21 to 1.27.
+pub const ARENA_BASE_OFFSET: u64 = 0xffff_8000_0000_0000;
+pub const HEAP_ARENA_BYTES: u64 = 64 << 20;
+pub const PAGE_SIZE: u64 = 8192;
+pub const PAGES_PER_ARENA: u64 = HEAP_ARENA_BYTES / PAGE_SIZE;
+pub const ARENA_L2_ENTRIES: u64 = 1 << 22;
 
 impl MemLayout {
     /// In table order.
-    pub fn to_array(&self) -> [u64; 23] {
+    pub fn to_array(&self) -> [u64; 27] {
         [
             self.g_waiting,
             self.sudog_size,
@@ -112,10 +125,14 @@ impl MemLayout {
             self.rwmutex_reader_sem,
             self.waitgroup_sema,
             self.cond_notify,
+            self.mheap_arenas,
+            self.heaparena_spans,
+            self.mspan_startaddr,
+            self.mspan_elemsize,
         ]
     }
 
-    pub fn from_array(a: &[u64; 23]) -> MemLayout {
+    pub fn from_array(a: &[u64; 27]) -> MemLayout {
         MemLayout {
             g_waiting: a[0],
             sudog_size: a[1],
@@ -140,6 +157,10 @@ impl MemLayout {
             rwmutex_reader_sem: a[20],
             waitgroup_sema: a[21],
             cond_notify: a[22],
+            mheap_arenas: a[23],
+            heaparena_spans: a[24],
+            mspan_startaddr: a[25],
+            mspan_elemsize: a[26],
         }
     }
 
@@ -207,6 +228,13 @@ impl MemLayout {
         {
             return Err("sync or notifyList offsets out of range".into());
         }
+        if self.mheap_arenas > 1 << 20
+            || self.heaparena_spans > 4 << 20
+            || self.mspan_startaddr > 1024
+            || self.mspan_elemsize > 1024
+        {
+            return Err("runtime.mheap, heapArena or mspan offsets out of range".into());
+        }
         Ok(())
     }
 }
@@ -272,7 +300,7 @@ pub struct StaticLayout {
     pub minor: u32,
     pub offsets: [u64; 21],
     /// [`MemLayout`] in [`MemLayout::to_array`] order.
-    pub mem: [u64; 23],
+    pub mem: [u64; 27],
     pub funcid_wrapper: u8,
     pub wait_reasons: &'static [&'static str],
     pub wait_reason_names: &'static [&'static str],

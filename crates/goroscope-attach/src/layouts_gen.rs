@@ -5,13 +5,14 @@
 // Mem (MemLayout::to_array order): g.waiting, sudog size, sudog.g, next, prev, elem, isSelect,
 // waitlink, c, hchan.qcount, dataqsiz, closed, timer (0: none), recvq.first, sendq.first,
 // semaRoot.treap, semaRoot size, notifyList.head, sync.Mutex sema, RWMutex writerSem,
-// readerSem, WaitGroup sema, Cond notify.
+// readerSem, WaitGroup sema, Cond notify, mheap.arenas, heapArena.spans, mspan.startAddr,
+// mspan.elemsize.
 pub static TABLES: &[StaticLayout] = &[
     // go1.21.13
     StaticLayout {
         minor: 21,
         offsets: [408, 0, 48, 56, 112, 120, 144, 152, 168, 176, 208, 272, 280, 296, 344, 0, 8, 48, 72, 192, 320],
-        mem: [312, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 0, 56, 72, 8, 24, 16, 4, 8, 12, 8, 16],
+        mem: [312, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 0, 56, 72, 8, 24, 16, 4, 8, 12, 8, 16, 65944, 1064960, 24, 112],
         funcid_wrapper: 21,
         wait_reasons: &[
             "",
@@ -86,7 +87,7 @@ pub static TABLES: &[StaticLayout] = &[
     StaticLayout {
         minor: 22,
         offsets: [424, 0, 48, 56, 112, 120, 144, 152, 168, 176, 208, 272, 280, 296, 344, 0, 8, 48, 72, 192, 320],
-        mem: [312, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 0, 56, 72, 8, 24, 16, 4, 8, 12, 8, 16],
+        mem: [312, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 0, 56, 72, 8, 24, 16, 4, 8, 12, 8, 16, 66008, 0, 24, 104],
         funcid_wrapper: 22,
         wait_reasons: &[
             "",
@@ -171,7 +172,7 @@ pub static TABLES: &[StaticLayout] = &[
     StaticLayout {
         minor: 23,
         offsets: [432, 0, 48, 56, 112, 120, 152, 160, 176, 184, 216, 280, 288, 304, 352, 0, 8, 48, 72, 192, 320],
-        mem: [320, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16],
+        mem: [320, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16, 66008, 0, 24, 104],
         funcid_wrapper: 22,
         wait_reasons: &[
             "",
@@ -258,7 +259,7 @@ pub static TABLES: &[StaticLayout] = &[
     StaticLayout {
         minor: 24,
         offsets: [440, 0, 48, 56, 112, 120, 152, 160, 176, 184, 216, 280, 288, 304, 352, 0, 8, 48, 72, 192, 320],
-        mem: [320, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16],
+        mem: [320, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16, 66008, 0, 24, 104],
         funcid_wrapper: 22,
         wait_reasons: &[
             "",
@@ -357,7 +358,7 @@ pub static TABLES: &[StaticLayout] = &[
     StaticLayout {
         minor: 25,
         offsets: [440, 0, 48, 56, 104, 112, 144, 152, 168, 176, 208, 272, 280, 296, 344, 0, 8, 40, 64, 184, 320],
-        mem: [312, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16],
+        mem: [312, 88, 0, 8, 16, 24, 52, 64, 80, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16, 66008, 0, 24, 104],
         funcid_wrapper: 23,
         wait_reasons: &[
             "",
@@ -462,7 +463,7 @@ pub static TABLES: &[StaticLayout] = &[
     StaticLayout {
         minor: 26,
         offsets: [456, 0, 48, 56, 104, 112, 144, 152, 168, 176, 208, 280, 288, 304, 352, 0, 8, 40, 64, 184, 320],
-        mem: [320, 104, 0, 8, 16, 32, 60, 72, 96, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16],
+        mem: [320, 104, 0, 8, 16, 32, 60, 72, 96, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16, 66008, 0, 24, 104],
         funcid_wrapper: 23,
         wait_reasons: &[
             "",
@@ -567,7 +568,7 @@ pub static TABLES: &[StaticLayout] = &[
     StaticLayout {
         minor: 27,
         offsets: [456, 0, 48, 56, 104, 112, 144, 152, 168, 176, 208, 280, 288, 304, 352, 0, 8, 40, 64, 184, 344],
-        mem: [320, 104, 0, 8, 16, 32, 60, 72, 96, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16],
+        mem: [320, 104, 0, 8, 16, 32, 60, 72, 96, 0, 8, 28, 32, 64, 80, 8, 24, 16, 4, 8, 12, 8, 16, 66008, 0, 24, 104],
         funcid_wrapper: 23,
         wait_reasons: &[
             "",

@@ -7,9 +7,13 @@ use crate::error::AttachError;
 /// `pcHeader.magic` for Go 1.20 and later.
 pub const MAGIC_GO120: u32 = 0xffff_fff1;
 const PCDATA_INL_TREE_INDEX: usize = 2;
+/// `abi.PCDATA_StackMapIndex`.
+pub const PCDATA_STACK_MAP_INDEX: usize = 1;
 /// `abi.PCDATA_ArgLiveIndex` (the same in Go 1.21 to 1.27).
 pub const PCDATA_ARG_LIVE_INDEX: usize = 3;
 const FUNCDATA_INL_TREE: usize = 3;
+/// `abi.FUNCDATA_LocalsPointerMaps`: the GC's maps of live pointer slots among a frame's locals.
+pub const FUNCDATA_LOCALS_POINTER_MAPS: usize = 1;
 /// `abi.FUNCDATA_ArgInfo`: how `printArgs` prints the arguments.
 pub const FUNCDATA_ARG_INFO: usize = 5;
 /// `abi.FUNCDATA_ArgLiveInfo`: which register-argument spill slots are live at a pc.

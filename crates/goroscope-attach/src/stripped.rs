@@ -1,7 +1,8 @@
 //! Finding runtime globals in a binary without symbols: `runtime.allgs` (scan `.bss` of the
 //! target for a slice header `{ptr, len, cap}` whose first element is a `g` with `goid == 1`
-//! and a sane stack) and `runtime.semtable` (the `.bss` address both `semacquire1` and
-//! `semrelease1`, found by name in `.gopclntab`, load with a RIP-relative `lea`).
+//! and a sane stack), `runtime.semtable` (the `.bss` address both `semacquire1` and
+//! `semrelease1`, found by name in `.gopclntab`, load with a RIP-relative `lea`) and
+//! `runtime.mheap_.arenas` (the word `findObject` loads with a RIP-relative `mov`).
 
 use crate::binary::GoBinary;
 use crate::error::AttachError;
@@ -76,10 +77,16 @@ pub fn find_allgs(
 /// RIP-relative `lea` targets (`REX.W 8D /r` with `mod = 00, rm = 101`) in a function's code,
 /// by count.
 fn lea_targets(code: &[u8], at: u64) -> std::collections::BTreeMap<u64, u32> {
+    rip_targets(code, at, 0x8d)
+}
+
+/// RIP-relative operands of 64-bit instructions with opcode `opcode` (`REX.W op /r`, `mod =
+/// 00, rm = 101`): `8D` is `lea`, `8B` a load.
+fn rip_targets(code: &[u8], at: u64, opcode: u8) -> std::collections::BTreeMap<u64, u32> {
     let mut out = std::collections::BTreeMap::new();
     for i in 0..code.len().saturating_sub(6) {
         let (rex, op, modrm) = (code[i], code[i + 1], code[i + 2]);
-        if rex & 0xf8 != 0x48 || op != 0x8d || modrm & 0xc7 != 0x05 {
+        if rex & 0xf8 != 0x48 || op != opcode || modrm & 0xc7 != 0x05 {
             continue;
         }
         let disp = i32::from_le_bytes(code[i + 3..i + 7].try_into().expect("4 bytes"));
@@ -120,6 +127,25 @@ pub fn find_semtable(bin: &GoBinary) -> Option<u64> {
     let (&a, _) = top.next()?;
     // Two addresses used equally often: not sure which, so neither.
     top.next().is_none().then_some(a)
+}
+
+/// `&runtime.mheap_.arenas` of a binary without symbols: the `.bss` word `runtime.findObject`
+/// loads with a RIP-relative `mov` to find a pointer's span (`spanOf`), the most used one.
+pub fn find_mheap_arenas(bin: &GoBinary) -> Option<u64> {
+    let f = bin.pclntab.find_by_name("runtime.findObject")?;
+    let len = usize::try_from(f.end.checked_sub(f.entry)?)
+        .ok()?
+        .min(64 << 10);
+    let code = bin.read_static(f.entry, len)?;
+    let in_bss = |a: u64| bin.bss.iter().any(|&(lo, hi)| a >= lo && a < hi);
+    let t: Vec<(u64, u32)> = rip_targets(code, f.entry, 0x8b)
+        .into_iter()
+        .filter(|(a, _)| in_bss(*a) && a % 8 == 0)
+        .collect();
+    let best = t.iter().map(|x| x.1).max()?;
+    let mut top = t.iter().filter(|x| x.1 == best);
+    let first = top.next()?.0;
+    top.next().is_none().then_some(first)
 }
 
 #[cfg(test)]

@@ -96,6 +96,25 @@ fn run(fixture: &str, extra: impl Fn(&str, &Fixture, &Snapshot)) {
                     .map(|r| check_members(&tag, &r.members, mem))
                     .sum();
                 assert!(n >= 2, "{tag}: only {n} members wait on an object");
+                // The holders EXPECT names for each lock (a busy one's stack only when the
+                // target is stopped: a running goroutine has none to read otherwise).
+                for r in &fx.expect.relations {
+                    for o in r.objects.iter().filter(|o| o.kind.contains("mutex")) {
+                        let addr = hex(&o.addr);
+                        let hs = mem.holders_of(addr);
+                        for h in &o.holders {
+                            let busy = r.members.iter().any(|m| m.goid == *h && m.op == "busy");
+                            if busy && !pause {
+                                continue;
+                            }
+                            assert!(
+                                hs.iter().any(|x| x.goid == Goid(*h)),
+                                "{tag}: goroutine {h} holds {} ({addr:#x}); memory says {hs:?}",
+                                o.name
+                            );
+                        }
+                    }
+                }
                 extra(&tag, &fx, &snap);
                 eprintln!("{tag}: {n} waits exact");
             }

@@ -2,7 +2,8 @@
 //! from the runtime's own structures (a channel operation's `sudog` on `g.waiting`, a select's
 //! one per case; a semaphore's `sudog` in `runtime.semtable`; a `sync.Cond`'s notify list), the
 //! state of each waited channel (`hchan`), and which goroutines hold a pointer to a waited
-//! object (a field of a method receiver's object). Attach and cores fill
+//! object (a live local of one of their frames, a field of a method receiver's object).
+//! Attach and cores fill
 //! [`crate::Snapshot::memory`]; text and aggregated readers leave it `None`: a dump prints
 //! argument words at best (see [`crate::ArgStore`]), never these.
 //!
@@ -127,6 +128,16 @@ pub enum HoldKind {
     /// [`MAX_RECEIVER_PREFIX`] bytes) is the object's address: the object is a field of it
     /// (a channel or `*sync.WaitGroup` stored in a struct).
     Field,
+    /// A live pointer of one of its frames (a slot the GC's stack map marks live at the frame's
+    /// pc: a local variable or a spilled value the function still uses; or an argument word
+    /// printed without `?`) is the object's
+    /// address (`results := make(chan T)` in a function that will read it later), or for a
+    /// lock, points into the heap object that contains it (`from *Account` holding
+    /// `from.mu`): a probable holder.
+    Local,
+    /// A method's receiver (printed for sure) points into the heap object that contains the
+    /// lock: the goroutine is inside the object, its probable holder.
+    Inside,
     /// The object is a field of a method receiver's struct (a lock inside it) and that
     /// method's frame holds the object's or the struct's address, although the receiver
     /// argument itself is not known (printed with `?`): a probable holder of the lock.
@@ -143,7 +154,8 @@ pub struct Holder {
     /// The waited object.
     pub addr: u64,
     pub goid: Goid,
-    /// Index in the goroutine's stack (innermost 0) of the method frame.
+    /// Index in the goroutine's stack (innermost 0) of the frame holding it (the method frame
+    /// for a receiver).
     pub frame: u16,
     /// The receiver's address (the struct holding the object), 0 when unknown.
     pub receiver: u64,

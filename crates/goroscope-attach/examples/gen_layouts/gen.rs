@@ -157,7 +157,8 @@ const HEADER: &str =
 // Mem (MemLayout::to_array order): g.waiting, sudog size, sudog.g, next, prev, elem, isSelect,
 // waitlink, c, hchan.qcount, dataqsiz, closed, timer (0: none), recvq.first, sendq.first,
 // semaRoot.treap, semaRoot size, notifyList.head, sync.Mutex sema, RWMutex writerSem,
-// readerSem, WaitGroup sema, Cond notify.
+// readerSem, WaitGroup sema, Cond notify, mheap.arenas, heapArena.spans, mspan.startAddr,
+// mspan.elemsize.
 pub static TABLES: &[StaticLayout] = &[
 ";
 

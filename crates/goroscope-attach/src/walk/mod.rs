@@ -9,6 +9,7 @@
 
 mod args;
 mod gfields;
+mod locals;
 mod precopy;
 mod print;
 mod unwind;
@@ -86,6 +87,7 @@ pub struct Walker<'a> {
     cache: HashMap<(u64, bool), Rc<[Logical]>>,
     steps: HashMap<u64, Result<Step, String>>,
     arg_plans: HashMap<(u64, bool), Option<Rc<[args::ArgOp]>>>,
+    locals_maps: HashMap<u64, Option<Rc<locals::LiveSlots>>>,
     args: ArgStore,
     creators: HashMap<u64, Option<FrameId>>,
     pub warnings: Vec<String>,
@@ -115,6 +117,7 @@ impl<'a> Walker<'a> {
             cache: HashMap::new(),
             steps: HashMap::new(),
             arg_plans: HashMap::new(),
+            locals_maps: HashMap::new(),
             args: ArgStore::default(),
             creators: HashMap::new(),
             warnings: Vec::new(),
@@ -317,13 +320,15 @@ impl<'a> Walker<'a> {
             if (st == G_WAITING || st == G_SYSCALL) && raw.g.waitsince == 0 {
                 unstamped += 1;
             }
+            let (methods, locals) = raw
+                .frames
+                .as_ref()
+                .map(|u| (u.methods.clone(), u.locals.clone()))
+                .unwrap_or_default();
             let mem_in = waits::MemIn {
                 g: raw.g,
-                methods: raw
-                    .frames
-                    .as_ref()
-                    .map(|u| u.methods.clone())
-                    .unwrap_or_default(),
+                methods,
+                locals,
             };
             if let Some(gr) = self.goroutine(raw) {
                 snap.goroutines.push(gr);

@@ -27,6 +27,8 @@ pub(super) struct Unwound {
     pub args: Vec<(u16, goroscope_model::FrameWords)>,
     /// Printed method frames: (index, sp, fp) of their physical frame.
     pub methods: Vec<(u16, u64, u64)>,
+    /// Live pointers of the printed frames' locals (GC stack maps): (frame index, pointer).
+    pub locals: Vec<(u16, u64)>,
 }
 
 /// One unwinding step: the pcsp delta at a pc and the flags that matter.
@@ -219,7 +221,19 @@ impl Walker<'_> {
         let mut keeper = goroscope_model::ArgKeeper::new();
         let mut args = Vec::new();
         let mut methods = Vec::new();
+        let mut locals = Vec::new();
+        let mut words = Vec::new();
+        let mut last_phys = None;
         for (i, s) in shown.frames.iter().enumerate() {
+            // Each physical frame's live pointers once, at its innermost printed frame.
+            if last_phys != Some(s.phys) {
+                last_phys = Some(s.phys);
+                if let Some(p) = phys.get(s.phys as usize) {
+                    words.clear();
+                    self.live_pointers(p.pc, p.sp, p.fp, stack, base, &mut words);
+                    locals.extend(words.iter().map(|&w| (i as u16, w)));
+                }
+            }
             if s.inlined {
                 continue; // `(...)`
             }
@@ -257,6 +271,7 @@ impl Walker<'_> {
             elided: shown.elided,
             args,
             methods,
+            locals,
         }
     }
 

@@ -11,10 +11,14 @@
 //!   semaphore belongs to, and so the object's address.
 //! * **`sync.Cond`**: the waiter's `sudog` is on the Cond's notify list; the Cond is found
 //!   among the words of its `sync.(*Cond).Wait` frame and confirmed by finding the sudog there.
-//! * **holders**: goroutines whose pointer-receiver method's object holds a waited object's
-//!   address in its first [`MAX_RECEIVER_PREFIX`] bytes (a channel in a struct field); for a
-//!   lock inside a struct, goroutines in a method of that struct's type whose frame holds the
-//!   lock's or the struct's address while the receiver argument itself printed `?`.
+//! * **holders**: goroutines with a live local (per the GC's stack maps) equal to a waited
+//!   object's address; goroutines whose pointer-receiver method's object holds a waited object's
+//!   address in its first [`MAX_RECEIVER_PREFIX`] bytes (a channel in a struct field), never
+//!   past the end of the heap object the receiver points into (its span's element size, from
+//!   the heap's arena map: a neighbour in the same span is another object); for a lock, the
+//!   goroutines with a sure receiver or a live local pointing into the heap object that
+//!   contains it, and goroutines in a method of that object's type whose frame holds the
+//!   lock's or the object's address while the receiver argument itself printed `?`.
 //!
 //! Every `sudog` must point back at the goroutine it was reached from (`sudog.g`), every count
 //! is bounded by what the process can hold, and a goroutine whose wait cannot be read whole
@@ -23,7 +27,10 @@
 
 use super::gfields::{rd64, GFields};
 use super::{Walker, G_LEAKED, G_SCAN, G_WAITING};
-use crate::layout::{MemLayout, SEMTABLE_SIZE, SEMTABLE_STRIDE};
+use crate::layout::{
+    MemLayout, ARENA_BASE_OFFSET, ARENA_L2_ENTRIES, HEAP_ARENA_BYTES, PAGES_PER_ARENA, PAGE_SIZE,
+    SEMTABLE_SIZE, SEMTABLE_STRIDE,
+};
 use goroscope_model::{
     ChanState, Goid, HoldKind, Holder, MemWait, MemoryFacts, ObjectKind, Snapshot, WaitOp,
     WaitReason, MAX_RECEIVER_PREFIX,
@@ -36,6 +43,8 @@ pub(super) struct MemIn {
     pub g: GFields,
     /// Printed method frames: (index, sp, fp).
     pub methods: Vec<(u16, u64, u64)>,
+    /// Live pointers of its frames' locals: (frame index, pointer).
+    pub locals: Vec<(u16, u64)>,
 }
 
 /// A select has at most 65536 cases (`runtime.selectgo`).
@@ -600,13 +609,38 @@ impl Walker<'_> {
             }
         }
         let mut holders = Vec::new();
+        // Live locals holding a waited object.
+        for (gi, g) in snap.goroutines.iter().enumerate() {
+            let mut seen: Vec<u64> = Vec::new();
+            for &(frame, w) in &ins[gi].locals {
+                if waited.contains(&w) && !seen.contains(&w) && !waits_on(g.goid, w) {
+                    seen.push(w);
+                    holders.push(Holder {
+                        addr: w,
+                        goid: g.goid,
+                        frame,
+                        receiver: 0,
+                        offset: 0,
+                        how: HoldKind::Local,
+                    });
+                }
+            }
+        }
         if !receivers.is_empty() {
             let mut addrs: Vec<u64> = receivers.iter().map(|r| r.0).collect();
             addrs.sort_unstable();
             addrs.dedup();
+            let ends = self.object_ends(&addrs);
             let ranges: Vec<(u64, usize)> = addrs
                 .iter()
-                .map(|&a| (a, self.mem.readable_len(a, MAX_RECEIVER_PREFIX as usize)))
+                .zip(ends)
+                .map(|(&a, end)| {
+                    let n = match end {
+                        Some(e) => e.saturating_sub(a).min(MAX_RECEIVER_PREFIX),
+                        None => MAX_RECEIVER_PREFIX,
+                    };
+                    (a, self.mem.readable_len(a, n as usize))
+                })
                 .collect();
             // receiver → (word offset, waited object)
             let mut fields: HashMap<u64, Vec<(u32, u64)>> = HashMap::new();
@@ -634,8 +668,9 @@ impl Walker<'_> {
                 }
             }
         }
-        // Locks inside a struct whose methods' receivers printed `?`: frames of a method of
-        // the owner's type that hold the lock's or the owner's address.
+        // Locks: goroutines with a pointer (a sure receiver, a live local) into the heap object
+        // that contains the lock are its probable holders; the object's bounds come from its
+        // span, so a neighbour in memory is never taken for it.
         let locks: Vec<u64> = {
             let mut v: Vec<u64> = facts
                 .waits
@@ -647,14 +682,85 @@ impl Walker<'_> {
             v.dedup();
             v
         };
-        for lock in locks {
+        if locks.is_empty() {
+            facts.holders.extend(holders);
+            return;
+        }
+        let near = |p: u64| {
+            let i = locks.partition_point(|&l| l < p);
+            locks.get(i).is_some_and(|&l| l - p < MAX_FIELD_OFFSET)
+        };
+        // (pointer, goroutine, frame, a receiver)
+        let mut cands: Vec<(u64, usize, u16, bool)> = receivers
+            .iter()
+            .filter(|r| near(r.0))
+            .map(|&(r, gi, f)| (r, gi, f, true))
+            .collect();
+        for (gi, i) in ins.iter().enumerate() {
+            cands.extend(
+                i.locals
+                    .iter()
+                    .filter(|l| near(l.1))
+                    .map(|&(f, p)| (p, gi, f, false)),
+            );
+            // Sure argument words of plain functions too (`transfer(from, to *Account)`).
+            let g = &snap.goroutines[gi];
+            for fa in snap.frame_args(g) {
+                for (k, &w) in fa.words.iter().enumerate() {
+                    if !fa.uncertain(k) && pointer_like(w) && near(w) {
+                        cands.push((w, gi, fa.frame as u16, false));
+                    }
+                }
+            }
+        }
+        let mut ptrs: Vec<u64> = cands.iter().map(|c| c.0).collect();
+        ptrs.sort_unstable();
+        ptrs.dedup();
+        let ends: HashMap<u64, u64> = ptrs
+            .iter()
+            .zip(self.object_ends(&ptrs))
+            .filter_map(|(&p, e)| Some((p, e?)))
+            .collect();
+        // The locks within [p, end of p's object).
+        let inside = |p: u64| -> &[u64] {
+            let end = ends
+                .get(&p)
+                .copied()
+                .unwrap_or(p + 8)
+                .min(p + MAX_FIELD_OFFSET);
+            let lo = locks.partition_point(|&l| l < p);
+            let hi = locks.partition_point(|&l| l < end);
+            &locks[lo..hi]
+        };
+        let mut seen: HashSet<(u64, Goid)> = HashSet::new();
+        for &(p, gi, frame, recv) in &cands {
+            let goid = snap.goroutines[gi].goid;
+            for &lock in inside(p) {
+                if waits_on(goid, lock) || !seen.insert((lock, goid)) {
+                    continue;
+                }
+                holders.push(Holder {
+                    addr: lock,
+                    goid,
+                    frame,
+                    receiver: p,
+                    offset: (lock - p) as u32,
+                    how: if recv {
+                        HoldKind::Inside
+                    } else {
+                        HoldKind::Local
+                    },
+                });
+            }
+        }
+        // Locks inside a struct whose methods' receivers printed `?`: frames of a method of
+        // the owner's type that hold the lock's or the owner's address.
+        for &lock in &locks {
             // The owner: the innermost struct containing the lock among its waiters' receivers.
             let owner = receivers
                 .iter()
                 .filter(|&&(r, gi, _)| {
-                    r <= lock
-                        && lock - r < MAX_FIELD_OFFSET
-                        && waits_on(snap.goroutines[gi].goid, lock)
+                    inside(r).contains(&lock) && waits_on(snap.goroutines[gi].goid, lock)
                 })
                 .max_by_key(|r| r.0)
                 .and_then(|&(r, gi, frame)| {
@@ -666,7 +772,7 @@ impl Walker<'_> {
                 continue;
             };
             for (gi, g) in snap.goroutines.iter().enumerate() {
-                if waits_on(g.goid, lock) {
+                if waits_on(g.goid, lock) || seen.contains(&(lock, g.goid)) {
                     continue;
                 }
                 let frames = snap.stack(g.stack);
@@ -677,8 +783,8 @@ impl Walker<'_> {
                     if pointer_receiver_type(snap.function(fid)) != Some(ty.as_str()) {
                         continue;
                     }
-                    // A receiver known for sure is either the owner (the relation analysis
-                    // sees that from the argument) or another object of the type.
+                    // A receiver known for sure is either the owner (an `Inside` holder above)
+                    // or another object of the type.
                     let known = snap
                         .args
                         .frame(g.args, usize::from(idx))
@@ -701,6 +807,63 @@ impl Walker<'_> {
             }
         }
         facts.holders.extend(holders);
+    }
+
+    /// The end of the heap object each pointer points into: its span (`mheap_.arenas` →
+    /// `heapArena.spans`) and the span's element size. `None` when the pointer is not in the
+    /// heap (a global, a stack, unmapped) or the map cannot be read. Three batched levels of
+    /// reads, each bounded by the pointers asked about.
+    fn object_ends(&self, ptrs: &[u64]) -> Vec<Option<u64>> {
+        let mut out = vec![None; ptrs.len()];
+        let (Some(ml), Some(arenas)) = (self.bin.layout.mem, self.bin.mheap_arenas) else {
+            return out;
+        };
+        let Ok(l2) = self.mem.read_u64(arenas.wrapping_add(self.bias)) else {
+            return out;
+        };
+        if l2 == 0 {
+            return out;
+        }
+        // Level 1: each pointer's heapArena.
+        let entry = |p: u64| -> Option<u64> {
+            let ri = p.wrapping_sub(ARENA_BASE_OFFSET) / HEAP_ARENA_BYTES;
+            (ri < ARENA_L2_ENTRIES)
+                .then(|| l2.checked_add(ri * 8))
+                .flatten()
+        };
+        let e: Vec<u64> = ptrs.iter().map(|&p| entry(p).unwrap_or(0)).collect();
+        let has = self.read_each(&e, 8, |b| rd64(b, 0));
+        // Level 2: the span of each pointer's page.
+        let spans_at: Vec<u64> = ptrs
+            .iter()
+            .zip(&has)
+            .map(|(&p, ha)| match ha {
+                Some(ha) if *ha != 0 => ha
+                    .checked_add(ml.heaparena_spans)
+                    .and_then(|a| a.checked_add((p / PAGE_SIZE % PAGES_PER_ARENA) * 8))
+                    .unwrap_or(0),
+                _ => 0,
+            })
+            .collect();
+        let spans = self.read_each(&spans_at, 8, |b| rd64(b, 0));
+        // Level 3: the span's start and element size.
+        let n = ml.mspan_startaddr.max(ml.mspan_elemsize) + 8;
+        let sp: Vec<u64> = spans.iter().map(|s| s.unwrap_or(0)).collect();
+        let heads = self.read_each(&sp, n, |b| {
+            (rd64(b, ml.mspan_startaddr), rd64(b, ml.mspan_elemsize))
+        });
+        for (i, (&p, h)) in ptrs.iter().zip(heads).enumerate() {
+            let Some((start, size)) = h else { continue };
+            if spans_at[i] == 0 || sp[i] == 0 || size == 0 || size > 1 << 40 || p < start {
+                continue;
+            }
+            let k = (p - start) / size;
+            out[i] = k
+                .checked_add(1)
+                .and_then(|k| k.checked_mul(size))
+                .and_then(|o| start.checked_add(o));
+        }
+        out
     }
 
     /// The offset from `sp` of the first word of the frame `[sp, fp + 8)` equal to one of
