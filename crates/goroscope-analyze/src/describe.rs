@@ -160,7 +160,33 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
         per_group[gi(g)].timer_waits += 1;
     }
 
-    // Deadlocks.
+    // Deadlocks: each cycle with the deadlocked goroutines that wait behind it (reached
+    // through the freers of what they wait on).
+    let mut behind: Vec<Vec<u32>> = vec![Vec::new(); rel.cycles.len()];
+    let mut behind_of: rustc_hash::FxHashMap<u32, usize> = Default::default();
+    let mut deadlocked: Vec<u32> = rel.deadlocked.iter().copied().collect();
+    deadlocked.sort_unstable();
+    for &g in &deadlocked {
+        if rel.cycle_of(g).is_some() {
+            continue;
+        }
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut queue = std::collections::VecDeque::from([g]);
+        while let Some(x) = queue.pop_front() {
+            if let Some(c) = rel.cycle_of(x) {
+                behind[c].push(g);
+                behind_of.insert(g, c);
+                break;
+            }
+            for (o, _) in rel.objects_of(x) {
+                for &f in &rel.objects[o].freers {
+                    if rel.deadlocked.contains(&f) && seen.insert(f) {
+                        queue.push_back(f);
+                    }
+                }
+            }
+        }
+    }
     let mut cycle_ids = Vec::new();
     for (n, c) in rel.cycles.iter().enumerate().take(MAX_RELATIONS) {
         let id = format!("deadlock-{}", n + 1);
@@ -190,7 +216,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
         };
         let summary = format!("{}deadlock: {path}", if c.sure { "" } else { "probable " });
         let mut groups: Vec<String> = Vec::new();
-        for &g in &c.goroutines {
+        for &g in c.goroutines.iter().chain(&behind[n]) {
             let id_g = cx.group_id(g);
             if !groups.contains(&id_g) {
                 groups.push(id_g);
@@ -201,12 +227,14 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
             kind: "deadlock".into(),
             sure: c.sure,
             summary: summary.clone(),
-            count: c.goroutines.len() as u64,
+            count: (c.goroutines.len() + behind[n].len()) as u64,
             goroutines: c
                 .goroutines
                 .iter()
+                .map(|&g| (g, "waiter"))
+                .chain(behind[n].iter().map(|&g| (g, "waits-behind")))
                 .take(MAX_LISTED)
-                .map(|&g| cx.entry(g, "waiter", false, &c.objects))
+                .map(|(g, role)| cx.entry(g, role, false, &c.objects))
                 .collect(),
             objects: c.objects.iter().map(|&o| object(rel, o)).collect(),
             groups,
@@ -236,7 +264,11 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
             };
             pg.deadlocked += 1;
             if rel.cycle_of(g).is_none() {
-                if let Some(id) = &first {
+                let id = behind_of
+                    .get(&g)
+                    .and_then(|&c| cycle_ids.get(c))
+                    .or(first.as_ref());
+                if let Some(id) = id {
                     push_unique(&mut pg.ids, id);
                 }
                 let line = format!(

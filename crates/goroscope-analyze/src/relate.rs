@@ -1949,6 +1949,22 @@ mod tests {
         }
 
         #[test]
+        fn goroutines_waiting_behind_a_cycle_are_in_its_relation() {
+            let mut gs = peers();
+            gs.push(G::new("chan send", &[("main.late", "main.go", 50)]).goid(12));
+            let mut m = peers_mem();
+            m.waits.push(wait(12, A, K::Chan, WaitOp::Send, false));
+            let r = report_mem(Context::Live, &gs, m);
+            let d = r.relations.iter().find(|x| x.kind == "deadlock").unwrap();
+            assert_eq!(d.count, 3, "{d:#?}");
+            let behind = d.goroutines.iter().find(|g| g.goid == 12).unwrap();
+            assert_eq!(behind.role, "waits-behind");
+            let g = r.groups.iter().find(|g| g.goids == vec![12]).unwrap();
+            assert!(g.relations.contains(&d.id), "{g:#?}");
+            assert_eq!(g.verdict, Verdict::Leak);
+        }
+
+        #[test]
         fn a_channel_that_can_proceed_never_makes_its_waiter_stuck() {
             for (qcount, dataqsiz, closed) in [(0, 1, false), (0, 0, true)] {
                 let mut m = peers_mem();
