@@ -346,6 +346,28 @@ fn core_from_panic_matches_crash_dump() {
             o.frames
         );
         o.frames.drain(..start);
+        // Argument frames are numbered from the innermost frame: renumber them from `panic`,
+        // dropping those of the runtime frames the dump did not print. Those frames also
+        // count among the innermost ones whose words the keep policy keeps, so the core may
+        // keep fewer of the frames below than the dump: every one it kept must be the dump's.
+        let rebased: Vec<String> = o
+            .args
+            .iter()
+            .filter_map(|a| {
+                let (i, rest) = a.split_once('|')?;
+                let i: usize = i.parse().ok()?;
+                i.checked_sub(start).map(|i| format!("{i}|{rest}"))
+            })
+            .collect();
+        for a in &rebased {
+            assert!(
+                p.args.contains(a),
+                "go{}: panicking goroutine's argument frame {a} is not the dump's {:?}",
+                tc.version,
+                p.args
+            );
+        }
+        o.args = p.args.clone();
         // The goroutine started just before the panic never ran: the runtime prints it
         // [runnable] at its function's entry (no offset), and so must we.
         let never = dump
