@@ -84,12 +84,13 @@ pub struct Walker<'a> {
     pub bias: u64,
     pub opts: WalkOptions,
     interner: Interner,
-    cache: HashMap<(u64, bool), Rc<[Logical]>>,
-    steps: HashMap<u64, Result<Step, String>>,
-    arg_plans: HashMap<(u64, bool), Option<Rc<[args::ArgOp]>>>,
-    locals_maps: HashMap<u64, Option<Rc<locals::LiveSlots>>>,
+    // Per-pc caches, looked up once per frame of every goroutine: a fast hash.
+    cache: rustc_hash::FxHashMap<(u64, bool), Rc<[Logical]>>,
+    steps: rustc_hash::FxHashMap<u64, Result<Step, String>>,
+    arg_plans: rustc_hash::FxHashMap<(u64, bool), Option<Rc<[args::ArgOp]>>>,
+    locals_maps: rustc_hash::FxHashMap<u64, Option<Rc<locals::LiveSlots>>>,
     args: ArgStore,
-    creators: HashMap<u64, Option<FrameId>>,
+    creators: rustc_hash::FxHashMap<u64, Option<FrameId>>,
     pub warnings: Vec<String>,
     /// Physical frames unwound (for benchmarks).
     pub frames_unwound: u64,
@@ -114,12 +115,12 @@ impl<'a> Walker<'a> {
             bias,
             opts,
             interner: Interner::new(),
-            cache: HashMap::new(),
-            steps: HashMap::new(),
-            arg_plans: HashMap::new(),
-            locals_maps: HashMap::new(),
+            cache: Default::default(),
+            steps: Default::default(),
+            arg_plans: Default::default(),
+            locals_maps: Default::default(),
             args: ArgStore::default(),
-            creators: HashMap::new(),
+            creators: Default::default(),
             warnings: Vec::new(),
             frames_unwound: 0,
         }
@@ -304,32 +305,29 @@ impl<'a> Walker<'a> {
         let mut out = Vec::with_capacity(raws.len());
         for (i, (g, r)) in raws.into_iter().enumerate() {
             let now = now_all[i];
-            if let (true, Ok(frames)) = (now.is_some_and(|n| same(&n, &g)), &r) {
-                out.push(Raw {
-                    g,
-                    frames: frames.clone(),
-                });
-                continue;
+            match r {
+                Ok(frames) if now.is_some_and(|n| same(&n, &g)) => out.push(Raw { g, frames }),
+                r => out.push(self.retry(now.unwrap_or(g), r)?),
             }
-            out.push(self.retry(now.unwrap_or(g), r)?);
         }
         let mut unstamped = 0;
         let mut ins = Vec::with_capacity(out.len());
-        for raw in out {
+        for mut raw in out {
             let st = raw.g.status & !G_SCAN;
             if (st == G_WAITING || st == G_SYSCALL) && raw.g.waitsince == 0 {
                 unstamped += 1;
             }
             let (methods, locals) = raw
                 .frames
-                .as_ref()
-                .map(|u| (u.methods.clone(), u.locals.clone()))
+                .as_mut()
+                .map(|u| {
+                    (
+                        std::mem::take(&mut u.methods),
+                        std::mem::take(&mut u.locals),
+                    )
+                })
                 .unwrap_or_default();
-            let mem_in = waits::MemIn {
-                g: raw.g,
-                methods,
-                locals,
-            };
+            let mem_in = waits::MemIn::new(&raw.g, methods, locals);
             if let Some(gr) = self.goroutine(raw) {
                 snap.goroutines.push(gr);
                 ins.push(mem_in);

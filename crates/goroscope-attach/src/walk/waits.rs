@@ -35,16 +35,35 @@ use goroscope_model::{
     ChanState, Goid, HoldKind, Holder, MemWait, MemoryFacts, ObjectKind, Snapshot, WaitOp,
     WaitReason, MAX_RECEIVER_PREFIX,
 };
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-/// What the walker keeps of each reported goroutine for this pass.
+/// What the walker keeps of each reported goroutine for this pass (kept small: there is one
+/// per goroutine).
 #[derive(Debug, Clone)]
 pub(super) struct MemIn {
-    pub g: GFields,
+    /// The `g`'s address.
+    pub addr: u64,
+    /// `g.waiting`.
+    pub waiting: u64,
+    /// Waiting (or leaked): parked where the runtime's wait structures hold it.
+    pub parked: bool,
     /// Printed method frames: (index, sp, fp).
-    pub methods: Vec<(u16, u64, u64)>,
+    pub methods: Box<[(u16, u64, u64)]>,
     /// Live pointers of its frames' locals: (frame index, pointer).
-    pub locals: Vec<(u16, u64)>,
+    pub locals: Box<[(u16, u64)]>,
+}
+
+impl MemIn {
+    pub(super) fn new(g: &GFields, methods: Vec<(u16, u64, u64)>, locals: Vec<(u16, u64)>) -> Self {
+        let st = g.status & !G_SCAN;
+        MemIn {
+            addr: g.addr,
+            waiting: g.waiting,
+            parked: st == G_WAITING || st == G_LEAKED,
+            methods: methods.into_boxed_slice(),
+            locals: locals.into_boxed_slice(),
+        }
+    }
 }
 
 /// A select has at most 65536 cases (`runtime.selectgo`).
@@ -101,11 +120,6 @@ pub(crate) fn pointer_receiver_type(function: &str) -> Option<&str> {
     Some(&function[..open + 3 + close])
 }
 
-fn parked(g: &GFields) -> bool {
-    let st = g.status & !G_SCAN;
-    st == G_WAITING || st == G_LEAKED
-}
-
 impl Walker<'_> {
     /// Reads [`MemoryFacts`] for the goroutines of `snap` (`ins` parallel to its goroutines).
     pub(super) fn memory_facts(&mut self, snap: &Snapshot, ins: &[MemIn]) -> Option<MemoryFacts> {
@@ -125,7 +139,8 @@ impl Walker<'_> {
         self.cond_waits(&ml, snap, ins, &mut facts);
         facts.sort();
         self.holders(snap, ins, &mut facts);
-        facts.sort();
+        facts.holders.sort_unstable();
+        facts.holders.dedup();
         Some(facts)
     }
 
@@ -167,7 +182,7 @@ impl Walker<'_> {
             .goroutines
             .iter()
             .enumerate()
-            .filter(|(i, _)| parked(&ins[*i].g) && ins[*i].g.waiting != 0)
+            .filter(|(i, _)| ins[*i].parked && ins[*i].waiting != 0)
             .filter_map(|(i, g)| match g.wait_reason {
                 Some(WaitReason::ChanSend | WaitReason::ChanReceive)
                 | Some(WaitReason::SynctestChanSend | WaitReason::SynctestChanReceive) => {
@@ -180,47 +195,81 @@ impl Walker<'_> {
         if cands.is_empty() {
             return;
         }
-        // Each candidate's sudogs, level by level along `waitlink` (one batch per level).
-        let mut cases: Vec<Vec<(u64, Sudog)>> = vec![Vec::new(); cands.len()];
+        // Each candidate's sudogs, level by level along `waitlink` (one batch per level), in
+        // one flat list (a million goroutines must not cost a million small vectors).
+        let mut flat: Vec<(u32, u64, Sudog)> = Vec::with_capacity(cands.len());
+        let mut ncases = vec![0u32; cands.len()];
         let mut bad = vec![false; cands.len()];
         // Select sudogs seen: each belongs to one goroutine's list, once (a cycle is torn).
-        let mut linked: HashSet<u64> = HashSet::new();
+        let mut linked: HashSet<u64> = HashSet::default();
         let mut frontier: Vec<(usize, u64)> = cands
             .iter()
             .enumerate()
-            .map(|(c, &(i, _))| (c, ins[i].g.waiting))
+            .map(|(c, &(i, _))| (c, ins[i].waiting))
             .collect();
+        let len = ml.sudog_size as usize;
         while !frontier.is_empty() {
-            let addrs: Vec<u64> = frontier.iter().map(|f| f.1).collect();
-            let read = self.read_each(&addrs, ml.sudog_size, |b| Sudog::decode(ml, b));
+            let ranges: Vec<(u64, usize)> = frontier
+                .iter()
+                .map(|&(_, a)| match a.checked_add(len as u64) {
+                    Some(_) => (a, len),
+                    None => (0, 0),
+                })
+                .collect();
+            let mut got = vec![false; frontier.len()];
             let mut next = Vec::new();
-            for (&(c, addr), s) in frontier.iter().zip(read) {
+            // Decoded straight from the read blocks (no copy per sudog).
+            crate::memory::visit_coalesced(self.mem, &ranges, 512, |k, b| {
+                if b.len() != len {
+                    return;
+                }
+                got[k] = true;
+                let (c, addr) = frontier[k];
                 let (gi, select) = cands[c];
-                match s {
-                    Some(s) if s.g == ins[gi].g.addr && s.is_select == select && s.c != 0 => {
-                        cases[c].push((addr, s));
-                        if select && s.waitlink != 0 {
-                            if cases[c].len() >= MAX_SELECT_CASES || !linked.insert(s.waitlink) {
-                                bad[c] = true;
-                            } else {
-                                next.push((c, s.waitlink));
-                            }
-                        }
+                let s = Sudog::decode(ml, b);
+                if s.g != ins[gi].addr || s.is_select != select || s.c == 0 {
+                    bad[c] = true;
+                    return;
+                }
+                flat.push((c as u32, addr, s));
+                ncases[c] += 1;
+                if select && s.waitlink != 0 {
+                    if ncases[c] as usize >= MAX_SELECT_CASES || !linked.insert(s.waitlink) {
+                        bad[c] = true;
+                    } else {
+                        next.push((c, s.waitlink));
                     }
-                    _ => bad[c] = true,
+                }
+            });
+            for (k, &(c, _)) in frontier.iter().enumerate() {
+                if !got[k] {
+                    bad[c] = true;
                 }
             }
             frontier = next;
         }
+        // Contiguous per candidate, in list order.
+        if !flat.is_sorted_by_key(|f| f.0) {
+            flat.sort_by_key(|f| f.0);
+        }
+        let mut starts = vec![0usize; cands.len() + 1];
+        for (c, n) in ncases.iter().enumerate() {
+            starts[c + 1] = starts[c] + *n as usize;
+        }
+        let cases = |c: usize| &flat[starts[c]..starts[c + 1]];
         // The channels.
-        let mut chan_addrs: Vec<u64> = cases
-            .iter()
-            .zip(&bad)
-            .filter(|(_, &b)| !b)
-            .flat_map(|(cs, _)| cs.iter().map(|(_, s)| s.c))
-            .collect();
+        let mut chan_addrs: Vec<u64> = Vec::new();
+        {
+            let mut seen: HashSet<u64> = HashSet::default();
+            let mut last = 0;
+            for f in flat.iter().filter(|f| !bad[f.0 as usize]) {
+                if f.2.c != last && seen.insert(f.2.c) {
+                    chan_addrs.push(f.2.c);
+                }
+                last = f.2.c;
+            }
+        }
         chan_addrs.sort_unstable();
-        chan_addrs.dedup();
         let hlen = ml.hchan_len();
         let raw = self.read_each(&chan_addrs, hlen, |b| {
             (
@@ -237,7 +286,7 @@ impl Walker<'_> {
             )
         });
         // addr → (state, recvq first, sendq first)
-        let mut chans: HashMap<u64, (ChanState, u64, u64)> = HashMap::new();
+        let mut chans: HashMap<u64, (ChanState, u64, u64)> = HashMap::default();
         for (&addr, r) in chan_addrs.iter().zip(raw) {
             let Some((qcount, dataqsiz, closed, timer, recvq, sendq)) = r else {
                 continue;
@@ -263,21 +312,18 @@ impl Walker<'_> {
         // Select cases: the queue each sits in. Queues are walked over the sudogs already
         // read (every waiter's), reading only the ones not seen (bounded).
         let any_select = cands.iter().zip(&bad).any(|(&(_, sel), &b)| sel && !b);
-        let mut queues: HashMap<u64, (HashSet<u64>, HashSet<u64>)> = HashMap::new();
+        let mut queues: HashMap<u64, (HashSet<u64>, HashSet<u64>)> = HashMap::default();
         if any_select {
-            let mut known: HashMap<u64, Sudog> = HashMap::new();
-            for cs in &cases {
-                for &(a, s) in cs {
-                    known.insert(a, s);
-                }
-            }
-            let selected: HashSet<u64> = cands
+            let selected: HashSet<u64> = flat
                 .iter()
-                .zip(&cases)
-                .zip(&bad)
-                .filter(|((&(_, sel), _), &b)| sel && !b)
-                .flat_map(|((_, cs), _)| cs.iter().map(|(_, s)| s.c))
+                .filter(|f| cands[f.0 as usize].1 && !bad[f.0 as usize])
+                .map(|f| f.2.c)
                 .collect();
+            // The sudogs read already, of the channels whose queues are walked.
+            let mut known: HashMap<u64, Sudog> = HashMap::default();
+            for &(_, a, s) in flat.iter().filter(|f| selected.contains(&f.2.c)) {
+                known.insert(a, s);
+            }
             for c in selected {
                 let Some(&(_, rq, sq)) = chans.get(&c) else {
                     continue;
@@ -287,16 +333,20 @@ impl Walker<'_> {
                 queues.insert(c, (recv, send));
             }
         }
-        // The waits.
+        // The waits, and each waited channel's state once.
+        let mut used: HashSet<u64> = HashSet::default();
+        let mut last_used = 0;
+        let mut ws = Vec::new();
+        facts.waits.reserve(cands.len());
         for (c, &(gi, select)) in cands.iter().enumerate() {
             let goid = snap.goroutines[gi].goid;
-            if bad[c] || cases[c].is_empty() {
+            if bad[c] || cases(c).is_empty() {
                 facts.unread.push(goid);
                 continue;
             }
-            let mut ws = Vec::with_capacity(cases[c].len());
+            ws.clear();
             let mut ok = true;
-            for &(addr, s) in &cases[c] {
+            for &(_, addr, s) in cases(c) {
                 let Some((state, _, _)) = chans.get(&s.c) else {
                     ok = false;
                     break;
@@ -333,9 +383,12 @@ impl Walker<'_> {
                 facts.unread.push(goid);
                 continue;
             }
-            for (w, st) in ws {
+            for &(w, st) in &ws {
                 facts.waits.push(w);
-                facts.chans.push(st);
+                if st.addr != last_used && used.insert(st.addr) {
+                    facts.chans.push(st);
+                }
+                last_used = st.addr;
             }
         }
     }
@@ -347,7 +400,7 @@ impl Walker<'_> {
         first: u64,
         known: &mut HashMap<u64, Sudog>,
     ) -> HashSet<u64> {
-        let mut out = HashSet::new();
+        let mut out = HashSet::default();
         let mut p = first;
         let mut reads = 0;
         let limit = known.len() + MAX_QUEUE_READS;
@@ -388,7 +441,7 @@ impl Walker<'_> {
             .iter()
             .enumerate()
             .filter(|(i, g)| {
-                parked(&ins[*i].g)
+                ins[*i].parked
                     && matches!(
                         g.wait_reason,
                         Some(
@@ -412,12 +465,12 @@ impl Walker<'_> {
                 self.warnings.push(
                     "runtime.semtable not found (no symbols, and the code that uses it was not recognised): lock and WaitGroup waits are not read from memory".into(),
                 );
-                HashMap::new()
+                HashMap::default()
             }
         };
         for gi in cands {
             let g = &snap.goroutines[gi];
-            let Some(&sema) = by_g.get(&ins[gi].g.addr) else {
+            let Some(&sema) = by_g.get(&ins[gi].addr) else {
                 facts.unread.push(g.goid);
                 continue;
             };
@@ -464,7 +517,7 @@ impl Walker<'_> {
         table: u64,
         goroutines: usize,
     ) -> HashMap<u64, u64> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         let mut roots = vec![0u8; (SEMTABLE_SIZE * SEMTABLE_STRIDE) as usize];
         if self.mem.read(table, &mut roots).is_err() {
             self.warnings.push(format!(
@@ -473,7 +526,7 @@ impl Walker<'_> {
             return out;
         }
         let limit = goroutines.saturating_mul(2).saturating_add(4096);
-        let mut seen: HashSet<u64> = HashSet::new();
+        let mut seen: HashSet<u64> = HashSet::default();
         // (sudog address, in the tree (children to follow) or in a wait list)
         let mut frontier: Vec<(u64, bool)> = (0..SEMTABLE_SIZE)
             .map(|i| rd64(&roots, i * SEMTABLE_STRIDE + ml.semaroot_treap))
@@ -520,7 +573,7 @@ impl Walker<'_> {
         facts: &mut MemoryFacts,
     ) {
         for (gi, g) in snap.goroutines.iter().enumerate() {
-            if g.wait_reason != Some(WaitReason::SyncCondWait) || !parked(&ins[gi].g) {
+            if g.wait_reason != Some(WaitReason::SyncCondWait) || !ins[gi].parked {
                 continue;
             }
             let frames = snap.stack(g.stack);
@@ -529,7 +582,7 @@ impl Walker<'_> {
                     .get(usize::from(*i))
                     .is_some_and(|&f| snap.function(f) == "sync.(*Cond).Wait")
             });
-            let found = frame.and_then(|&(_, sp, fp)| self.find_cond(ml, ins[gi].g.addr, sp, fp));
+            let found = frame.and_then(|&(_, sp, fp)| self.find_cond(ml, ins[gi].addr, sp, fp));
             match found {
                 Some(addr) => facts.waits.push(MemWait {
                     goid: g.goid,
@@ -550,7 +603,7 @@ impl Walker<'_> {
         let n = end.checked_sub(sp)?.min(MAX_FRAME_SCAN) as usize;
         let mut b = vec![0u8; self.mem.readable_len(sp, n)];
         self.mem.read(sp, &mut b).ok()?;
-        let mut tried = HashSet::new();
+        let mut tried = HashSet::default();
         for w in b
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
@@ -591,13 +644,20 @@ impl Walker<'_> {
         let waits_on = |goid: Goid, addr: u64| facts.waits_of(goid).iter().any(|w| w.addr == addr);
         // Certain pointer receivers of pointer-receiver methods: (receiver, goroutine, frame).
         let mut receivers: Vec<(u64, usize, u16)> = Vec::new();
+        let mut is_recv: HashMap<goroscope_model::FrameId, bool> = HashMap::default();
         for (gi, g) in snap.goroutines.iter().enumerate() {
+            if g.args.is_empty() {
+                continue;
+            }
             let frames = snap.stack(g.stack);
             for fa in snap.frame_args(g) {
                 let Some(&fid) = frames.get(fa.frame) else {
                     continue;
                 };
-                if pointer_receiver_type(snap.function(fid)).is_none() {
+                let recv = *is_recv
+                    .entry(fid)
+                    .or_insert_with(|| pointer_receiver_type(snap.function(fid)).is_some());
+                if !recv {
                     continue;
                 }
                 match fa.words.first() {
@@ -643,7 +703,7 @@ impl Walker<'_> {
                 })
                 .collect();
             // receiver → (word offset, waited object)
-            let mut fields: HashMap<u64, Vec<(u32, u64)>> = HashMap::new();
+            let mut fields: HashMap<u64, Vec<(u32, u64)>> = HashMap::default();
             crate::memory::visit_coalesced(self.mem, &ranges, 512, |i, b| {
                 for (k, c) in b.chunks_exact(8).enumerate() {
                     let w = u64::from_le_bytes(c.try_into().expect("8"));
@@ -732,7 +792,7 @@ impl Walker<'_> {
             let hi = locks.partition_point(|&l| l < end);
             &locks[lo..hi]
         };
-        let mut seen: HashSet<(u64, Goid)> = HashSet::new();
+        let mut seen: HashSet<(u64, Goid)> = HashSet::default();
         for &(p, gi, frame, recv) in &cands {
             let goid = snap.goroutines[gi].goid;
             for &lock in inside(p) {
@@ -772,7 +832,10 @@ impl Walker<'_> {
                 continue;
             };
             for (gi, g) in snap.goroutines.iter().enumerate() {
-                if waits_on(g.goid, lock) || seen.contains(&(lock, g.goid)) {
+                if ins[gi].methods.is_empty()
+                    || waits_on(g.goid, lock)
+                    || seen.contains(&(lock, g.goid))
+                {
                     continue;
                 }
                 let frames = snap.stack(g.stack);
