@@ -873,6 +873,16 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
             // Only its own waiters hold it: each waits for a Done, send or signal that only
             // the waiters themselves could make.
             freers.extend(mentions[o].iter().filter(|m| waiters.contains(m)));
+            // Or memory shows them holding it (in a live local or argument).
+            if let Some(m) = snap.memory.as_ref() {
+                for h in m.holders_of(obj.addr) {
+                    if let Some(&hi) = by_goid.get(&h.goid.0) {
+                        if waiters.contains(&hi) {
+                            freers.push(hi);
+                        }
+                    }
+                }
+            }
             obj.self_held = !freers.is_empty();
         }
         freers.sort_unstable();
@@ -902,13 +912,14 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
     // another, and nobody visible can (the pattern rules judge it: a receive with no sender, a
     // missing Done). Several goroutines waiting on a WaitGroup that only they hold are the ones
     // that should call Done: a deadlock. A lock its waiter holds is a true self-deadlock. A
-    // bare semaphore (from memory, its sync type unknown) is judged like a channel.
+    // bare semaphore (from memory: what `WaitGroup.Wait` waits on before Go 1.25, parked as
+    // `semacquire`) is judged like a WaitGroup.
     let orphan = |o: usize| {
         let obj = &rel.objects[o];
         obj.self_held
             && match obj.kind {
-                ObjectKind::WaitGroup => obj.freers.len() < 2,
-                ObjectKind::Chan | ObjectKind::Cond | ObjectKind::Semaphore => true,
+                ObjectKind::WaitGroup | ObjectKind::Semaphore => obj.freers.len() < 2,
+                ObjectKind::Chan | ObjectKind::Cond => true,
                 ObjectKind::Mutex | ObjectKind::RwMutex => false,
             }
     };
@@ -1946,6 +1957,65 @@ mod tests {
             // Without memory (the same dump as text: closures print no channel), nothing.
             let r = report_in(Context::Live, &peers());
             assert!(r.relations.is_empty(), "{:#?}", r.relations);
+        }
+
+        /// Workers waiting on the WaitGroup only they could call Done on (Go < 1.25 parks them
+        /// as `semacquire`; no kept argument word names it): memory shows each holding it in a
+        /// live local or argument, so they are its only freers — a deadlock; one such waiter
+        /// alone is an orphan (the pattern rules judge it).
+        #[test]
+        fn waiters_holding_their_waitgroup_in_memory_deadlock() {
+            const WG: u64 = 0xc0000841c0;
+            let wait_at = ("main.worker", "main.go", 20);
+            let local = |goid: u64| Holder {
+                addr: WG,
+                goid: Goid(goid),
+                frame: 2,
+                receiver: 0,
+                offset: 0,
+                how: HoldKind::Local,
+            };
+            let gs: Vec<G> = [20, 21, 22]
+                .iter()
+                .map(|&g| G::new("semacquire", &[wait_at]).goid(g))
+                .collect();
+            let m = MemoryFacts {
+                waits: [20, 21, 22]
+                    .iter()
+                    .map(|&g| wait(g, WG, K::WaitGroup, WaitOp::Wait, false))
+                    .collect(),
+                holders: vec![local(20), local(21), local(22)],
+                timers_known: true,
+                ..Default::default()
+            };
+            let r = report_mem(Context::Live, &gs, m.clone());
+            let d = r
+                .relations
+                .iter()
+                .find(|x| x.kind == "deadlock")
+                .unwrap_or_else(|| panic!("{:#?}", r.relations));
+            let mut goids: Vec<u64> = d.goroutines.iter().map(|g| g.goid).collect();
+            goids.sort();
+            assert_eq!(goids, vec![20, 21, 22]);
+            // Without the holders, nobody is seen to hold it: no relation.
+            let bare = MemoryFacts {
+                holders: Vec::new(),
+                ..m.clone()
+            };
+            let r = report_mem(Context::Live, &gs, bare);
+            assert!(r.relations.iter().all(|x| x.kind != "deadlock"));
+            // One waiter holding it alone: an orphan, not a deadlock.
+            let one = MemoryFacts {
+                waits: m.waits[..1].to_vec(),
+                holders: vec![local(20)],
+                ..m
+            };
+            let r = report_mem(Context::Live, &gs[..1], one);
+            assert!(
+                r.relations.iter().all(|x| x.kind != "deadlock"),
+                "{:#?}",
+                r.relations
+            );
         }
 
         #[test]

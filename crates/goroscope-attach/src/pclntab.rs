@@ -12,6 +12,9 @@ pub const PCDATA_STACK_MAP_INDEX: usize = 1;
 /// `abi.PCDATA_ArgLiveIndex` (the same in Go 1.21 to 1.27).
 pub const PCDATA_ARG_LIVE_INDEX: usize = 3;
 const FUNCDATA_INL_TREE: usize = 3;
+/// `abi.FUNCDATA_ArgsPointerMaps`: the GC's maps of live pointer slots among a frame's
+/// arguments (register arguments' spill slots included).
+pub const FUNCDATA_ARGS_POINTER_MAPS: usize = 0;
 /// `abi.FUNCDATA_LocalsPointerMaps`: the GC's maps of live pointer slots among a frame's locals.
 pub const FUNCDATA_LOCALS_POINTER_MAPS: usize = 1;
 /// `abi.FUNCDATA_ArgInfo`: how `printArgs` prints the arguments.

@@ -1,18 +1,23 @@
 //! A frame's live pointers, the way the garbage collector sees them: the locals pointer map
 //! (`FUNCDATA_LocalsPointerMaps`) at the frame's stack map index (`PCDATA_StackMapIndex` at
 //! the call, `getStackMap` in `runtime/stkframe.go`) marks which words of `[varp - n*8, varp)`
-//! hold pointers the function still uses. Used to find who holds a waited object (a channel in
-//! a local variable), with none of a raw scan's stale words.
+//! hold pointers the function still uses, and the arguments pointer map
+//! (`FUNCDATA_ArgsPointerMaps`, same index) which words of `[argp, argp + n*8)` do (register
+//! arguments live across a call sit in their spill slots there: `transfer(from, to)` still
+//! holding `from` while it locks `to`). Used to find who holds a waited object (a channel in a
+//! local variable or an argument), with none of a raw scan's stale words.
 
 use super::Walker;
-use crate::pclntab::{FUNCDATA_LOCALS_POINTER_MAPS, PCDATA_STACK_MAP_INDEX};
+use crate::pclntab::{
+    FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS, PCDATA_STACK_MAP_INDEX,
+};
 use std::rc::Rc;
 
 /// Bits in one locals map at most (words of locals in one frame).
 const MAX_MAP_BITS: i32 = 1 << 16;
 
 /// The live pointer slots of a frame at one pc: word indices from the bottom of the locals
-/// area, and its size in words.
+/// (or arguments) area, and its size in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LiveSlots {
     pub nbit: u32,
@@ -38,18 +43,29 @@ pub(crate) fn live_slots(stackmap: &[u8], index: i32) -> Option<LiveSlots> {
     })
 }
 
+/// A frame's live pointer slots at one pc: among its locals and among its arguments (each
+/// `None` when the function has no such map).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FrameMaps {
+    pub locals: Option<LiveSlots>,
+    pub args: Option<LiveSlots>,
+}
+
 impl Walker<'_> {
-    /// The live pointer slots of the frame at `pc` (cached), `None` when it has no locals map.
-    pub(super) fn live_locals(&mut self, pc: u64) -> Option<Rc<LiveSlots>> {
+    /// The live pointer slots of the frame at `pc` (cached).
+    pub(super) fn frame_maps(&mut self, pc: u64) -> Rc<FrameMaps> {
         if let Some(v) = self.locals_maps.get(&pc) {
             return v.clone();
         }
-        let v = self.build_live_locals(pc).map(Rc::new);
+        let v = Rc::new(FrameMaps {
+            locals: self.build_live_slots(pc, FUNCDATA_LOCALS_POINTER_MAPS),
+            args: self.build_live_slots(pc, FUNCDATA_ARGS_POINTER_MAPS),
+        });
         self.locals_maps.insert(pc, v.clone());
         v
     }
 
-    fn build_live_locals(&self, pc: u64) -> Option<LiveSlots> {
+    fn build_live_slots(&self, pc: u64, funcdata: usize) -> Option<LiveSlots> {
         let f = self.find(pc)?;
         let bin = self.bin;
         let link = pc.wrapping_sub(self.bias);
@@ -65,15 +81,15 @@ impl Walker<'_> {
         } else {
             0
         };
-        let off = bin.pclntab.funcdata_off(&f, FUNCDATA_LOCALS_POINTER_MAPS)?;
+        let off = bin.pclntab.funcdata_off(&f, funcdata)?;
         let at = bin.gofunc.checked_add(u64::from(off))?;
         let len = (bin.static_len(at) as usize).min(8 + (1 << 20));
         let map = bin.read_static(at, len)?;
         live_slots(map, index)
     }
 
-    /// Pointer-like words in the live pointer slots of the physical frame `(pc, sp, fp)`,
-    /// read from `stack` (the bytes from `base` on).
+    /// Pointer-like words in the live pointer slots (locals, then arguments) of the physical
+    /// frame `(pc, sp, fp)`, read from `stack` (the bytes from `base` on).
     pub(super) fn live_pointers(
         &mut self,
         pc: u64,
@@ -83,31 +99,42 @@ impl Walker<'_> {
         base: u64,
         out: &mut Vec<u64>,
     ) {
-        let Some(live) = self.live_locals(pc) else {
-            return;
-        };
-        // varp: below the return address, and below the saved frame pointer when the frame
-        // has one (`resolveInternal`).
-        let mut varp = fp.wrapping_sub(8);
-        if varp > sp {
-            varp = varp.wrapping_sub(8);
-        }
-        let Some(lo) = varp.checked_sub(u64::from(live.nbit) * 8) else {
-            return;
-        };
-        if lo < sp {
-            return; // the map does not fit the frame: not this frame's map
-        }
-        for &i in &live.slots {
-            let a = lo + u64::from(i) * 8;
-            let Some(o) = a.checked_sub(base).and_then(|o| usize::try_from(o).ok()) else {
-                continue;
-            };
-            if let Some(w) = stack.get(o..o + 8) {
-                let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-                if (0x10000..(1u64 << 47)).contains(&w) {
-                    out.push(w);
+        let maps = self.frame_maps(pc);
+        let read = |lo: u64, live: &LiveSlots, out: &mut Vec<u64>| {
+            for &i in &live.slots {
+                let Some(a) = lo.checked_add(u64::from(i) * 8) else {
+                    continue;
+                };
+                let Some(o) = a.checked_sub(base).and_then(|o| usize::try_from(o).ok()) else {
+                    continue;
+                };
+                if let Some(w) = o.checked_add(8).and_then(|e| stack.get(o..e)) {
+                    let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+                    if (0x10000..(1u64 << 47)).contains(&w) {
+                        out.push(w);
+                    }
                 }
+            }
+        };
+        if let Some(live) = &maps.locals {
+            // varp: below the return address, and below the saved frame pointer when the
+            // frame has one (`resolveInternal`).
+            let mut varp = fp.wrapping_sub(8);
+            if varp > sp {
+                varp = varp.wrapping_sub(8);
+            }
+            // A map that does not fit the frame is not this frame's map.
+            if let Some(lo) = varp
+                .checked_sub(u64::from(live.nbit) * 8)
+                .filter(|&lo| lo >= sp)
+            {
+                read(lo, live, out);
+            }
+        }
+        // argp: the caller's outgoing arguments, right above the return address (amd64).
+        if let Some(live) = &maps.args {
+            if fp > sp {
+                read(fp, live, out);
             }
         }
     }

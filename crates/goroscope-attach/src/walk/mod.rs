@@ -88,7 +88,7 @@ pub struct Walker<'a> {
     cache: rustc_hash::FxHashMap<(u64, bool), Rc<[Logical]>>,
     steps: rustc_hash::FxHashMap<u64, Result<Step, String>>,
     arg_plans: rustc_hash::FxHashMap<(u64, bool), Option<Rc<[args::ArgOp]>>>,
-    locals_maps: rustc_hash::FxHashMap<u64, Option<Rc<locals::LiveSlots>>>,
+    locals_maps: rustc_hash::FxHashMap<u64, Rc<locals::FrameMaps>>,
     args: ArgStore,
     creators: rustc_hash::FxHashMap<u64, Option<FrameId>>,
     pub warnings: Vec<String>,

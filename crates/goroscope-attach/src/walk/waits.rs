@@ -11,8 +11,8 @@
 //!   semaphore belongs to, and so the object's address.
 //! * **`sync.Cond`**: the waiter's `sudog` is on the Cond's notify list; the Cond is found
 //!   among the words of its `sync.(*Cond).Wait` frame and confirmed by finding the sudog there.
-//! * **holders**: goroutines with a live local (per the GC's stack maps) equal to a waited
-//!   object's address; goroutines whose pointer-receiver method's object holds a waited object's
+//! * **holders**: goroutines with a live local or argument (per the GC's stack maps) equal to
+//!   a waited object's address (a waiter too, unless the object is a lock); goroutines whose pointer-receiver method's object holds a waited object's
 //!   address in its first [`MAX_RECEIVER_PREFIX`] bytes (a channel in a struct field), never
 //!   past the end of the heap object the receiver points into (its span's element size, from
 //!   the heap's arena map: a neighbour in the same span is another object); for a lock, the
@@ -641,6 +641,15 @@ impl Walker<'_> {
             return;
         }
         let waited: HashSet<u64> = facts.waits.iter().map(|w| w.addr).collect();
+        // Waited locks: their waiters never hold them (a waiter's local naming its lock is the
+        // lock it asks for); other objects' waiters may (a worker waiting on the WaitGroup it
+        // should call Done on).
+        let locks: HashSet<u64> = facts
+            .waits
+            .iter()
+            .filter(|w| matches!(w.kind, ObjectKind::Mutex | ObjectKind::RwMutex))
+            .map(|w| w.addr)
+            .collect();
         let waits_on = |goid: Goid, addr: u64| facts.waits_of(goid).iter().any(|w| w.addr == addr);
         // Certain pointer receivers of pointer-receiver methods: (receiver, goroutine, frame).
         let mut receivers: Vec<(u64, usize, u16)> = Vec::new();
@@ -673,7 +682,10 @@ impl Walker<'_> {
         for (gi, g) in snap.goroutines.iter().enumerate() {
             let mut seen: Vec<u64> = Vec::new();
             for &(frame, w) in &ins[gi].locals {
-                if waited.contains(&w) && !seen.contains(&w) && !waits_on(g.goid, w) {
+                if waited.contains(&w)
+                    && !seen.contains(&w)
+                    && !(locks.contains(&w) && waits_on(g.goid, w))
+                {
                     seen.push(w);
                     holders.push(Holder {
                         addr: w,
