@@ -15,7 +15,11 @@
 //! * the words of every `sync` primitive's method frame, whatever its depth
 //!   (`(*Mutex).lockSlow`: the object waited on), not counted among the receivers below, so
 //!   that the user method holding a lock (`(*Cache).Refresh` under `(*Sim).Snapshot`) is kept;
+//! * the words of the caller that blocks — the first frame outside the runtime, `sync` and
+//!   `internal/` packages that prints words — wherever it is: its pointer arguments are the
+//!   objects it works inside (`transfer(from, to *Account)` holding `from.mu`);
 //! * then the receivers (first words) of at most [`MAX_RECEIVERS`] deeper method frames
+//!   outside those packages
 //!   (`main.(*Sim).Update(0xc0000a0000)`), printed for sure (a `0x0?` receiver is a stale
 //!   register spill: it would tie the goroutine to an object it may not be inside), one equal
 //!   to the receiver kept before it (a method recursing on its object) not again.
@@ -368,20 +372,31 @@ pub enum ArgRole {
     /// among the deeper receivers, so the user methods outside it (the lock's holder
     /// candidates) still are.
     Primitive,
+    /// Any other function or method of the runtime, `sync` or an `internal/` package
+    /// (`runtime.chansend`, `internal/poll.(*FD).Accept`): plumbing under the caller that
+    /// blocks, kept only among the innermost frames, never as a deeper receiver.
+    Low,
 }
 
 impl ArgRole {
     /// The role of a function as printed in a traceback.
     pub fn of(name: impl AsRef<[u8]>) -> ArgRole {
         let name = name.as_ref();
+        let low = name.starts_with(b"runtime.")
+            || name.starts_with(b"sync.")
+            || name.starts_with(b"internal/");
         if name == b"runtime.gopark" || name == b"runtime.goparkunlock" {
             ArgRole::Park
         } else if is_method(name) {
             if name.starts_with(b"sync.") || name.starts_with(b"internal/sync.") {
                 ArgRole::Primitive
+            } else if low {
+                ArgRole::Low
             } else {
                 ArgRole::Method
             }
+        } else if low {
+            ArgRole::Low
         } else {
             ArgRole::Plain
         }
@@ -399,6 +414,9 @@ pub struct ArgKeeper {
     inner: u8,
     receivers: u8,
     last_receiver: Option<u64>,
+    /// The caller that blocks (the first frame outside the runtime, `sync` and `internal/`
+    /// that prints words) has been seen.
+    caller_seen: bool,
 }
 
 impl ArgKeeper {
@@ -411,7 +429,18 @@ impl ArgKeeper {
     /// (readers may test that before parsing).
     #[inline(always)]
     pub fn as_receiver(&self, role: ArgRole) -> bool {
-        usize::from(self.inner) >= INNER_ARG_FRAMES && role != ArgRole::Primitive
+        usize::from(self.inner) >= INNER_ARG_FRAMES
+            && role != ArgRole::Primitive
+            && !self.is_caller(role)
+    }
+
+    /// Whether a frame of this role is the caller that blocks: the first frame outside the
+    /// runtime, `sync` and `internal/` that prints words, kept like an innermost frame
+    /// wherever it is (its pointer arguments are the objects it works inside:
+    /// `transfer(from, to *Account)`).
+    #[inline(always)]
+    pub fn is_caller(&self, role: ArgRole) -> bool {
+        !self.caller_seen && matches!(role, ArgRole::Plain | ArgRole::Method)
     }
 
     /// How many words of the next printed frame to read: [`INNER_ARG_WORDS`] while the
@@ -444,7 +473,10 @@ impl ArgKeeper {
     /// Records a kept frame (one [`ArgKeeper::accepts`] took) by its first word.
     #[inline(always)]
     pub fn kept(&mut self, role: ArgRole, first: u64) {
-        if self.as_receiver(role) {
+        if self.is_caller(role) {
+            self.caller_seen = true;
+            self.inner = self.inner.saturating_add(1);
+        } else if self.as_receiver(role) {
             self.receivers = self.receivers.saturating_add(1);
             self.last_receiver = Some(first);
         } else {
@@ -697,7 +729,7 @@ mod tests {
             ("runtime.chansend", &[4, 5, 6], 0),
             ("main.helper.func1", &[], 0), // `()`: does not count
             ("runtime.chansend1", &[0, 0], 0b11), // uncertain words count among the innermost
-            ("main.stage", &[7], 0),       // a plain function past them: no words
+            ("main.stage", &[7], 0),       // the caller that blocks: kept wherever it is
             ("main.(*Sim).Update", &[9, 10], 0),
             ("main.(*Sim).Update", &[9], 0), // the same receiver again (recursion): not again
             ("main.(*Sim).step", &[0], 1),   // a `?` receiver: not kept
@@ -709,14 +741,15 @@ mod tests {
             vec![
                 (1, vec![4, 5], true),
                 (3, vec![0, 0], false),
+                (4, vec![7], false),
                 (5, vec![9], true),
                 (8, vec![12], true),
             ]
         );
         assert_eq!(
-            INNER_ARG_FRAMES + MAX_RECEIVERS,
+            INNER_ARG_FRAMES + 1 + MAX_RECEIVERS,
             kept.len(),
-            "the test covers the caps"
+            "the test covers the caps (and the caller)"
         );
         // A receiver that differs from the one kept just before is kept, even if seen earlier.
         let kept = keep_all(&[

@@ -146,9 +146,6 @@ pub fn naive_args(text: &str) -> Vec<(u64, Vec<Kept>)> {
             || name.starts_with("sync.")
             || name.starts_with("internal/");
         let caller = !*caller_kept && !primitive && !low && args != "...";
-        if caller {
-            *caller_kept = true;
-        }
         let receiver = *inner >= INNER_FRAMES && !primitive && !caller;
         let max = if !receiver {
             INNER_WORDS
@@ -161,7 +158,10 @@ pub fn naive_args(text: &str) -> Vec<(u64, Vec<Kept>)> {
         if w.is_empty() || (receiver && (*last == Some(w[0]) || u[0])) {
             continue;
         }
-        if receiver {
+        if caller {
+            *caller_kept = true;
+            *inner += 1;
+        } else if receiver {
             *receivers += 1;
             *last = Some(w[0]);
         } else {
