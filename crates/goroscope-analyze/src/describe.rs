@@ -178,7 +178,7 @@ pub(crate) fn relations(snap: &Snapshot, grouped: &Grouped, rel: &Relations) -> 
                 behind_of.insert(g, c);
                 break;
             }
-            for (o, _) in rel.objects_of(x) {
+            for &(o, _) in rel.objects_of(x) {
                 for &f in &rel.objects[o].freers {
                     if rel.deadlocked.contains(&f) && seen.insert(f) {
                         queue.push_back(f);

@@ -47,7 +47,7 @@
 
 use crate::frames::{is_plumbing, is_std, package_of};
 use crate::group::Grouped;
-use goroscope_model::{Goroutine, MemoryFacts, Snapshot, Status, WaitReason};
+use goroscope_model::{FrameId, Goroutine, MemoryFacts, Snapshot, Status, WaitReason};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What kind of object a goroutine waits on.
@@ -256,7 +256,50 @@ pub(crate) fn is_sync_wait(r: Option<WaitReason>) -> bool {
 
 /// What goroutine `g` waits on: an object named by a runtime or sync frame's argument, or
 /// found from the semaphore a `semacquire` frame names and the sync wrapper further out.
-fn wait_object(snap: &Snapshot, g: &Goroutine) -> Option<(u64, ObjectKind, Op)> {
+/// What a frame is to [`wait_object`], decided once per interned frame.
+#[derive(Debug, Clone, Copy)]
+enum WaitFrame {
+    /// An entry of [`OBJ_FRAMES`].
+    Object(u8),
+    /// A frame that names the semaphore, and the entry of [`SEMA_WRAPPERS`] it also is.
+    Sema(Option<u8>),
+    /// An entry of [`SEMA_WRAPPERS`] (also plumbing).
+    Wrapper(u8),
+    Plumbing,
+    /// Past the blocking operation.
+    Other,
+}
+
+fn wait_frame(snap: &Snapshot, fid: FrameId, cache: &mut [Option<WaitFrame>]) -> WaitFrame {
+    let Some(slot) = cache.get_mut(fid.index()) else {
+        return WaitFrame::Other;
+    };
+    *slot.get_or_insert_with(|| {
+        let name = snap.function(fid);
+        if let Some(i) = OBJ_FRAMES.iter().position(|o| o.function == name) {
+            WaitFrame::Object(i as u8)
+        } else if SEMA_FRAMES.contains(&name) {
+            WaitFrame::Sema(
+                SEMA_WRAPPERS
+                    .iter()
+                    .position(|w| w.0 == name)
+                    .map(|i| i as u8),
+            )
+        } else if let Some(i) = SEMA_WRAPPERS.iter().position(|w| w.0 == name) {
+            WaitFrame::Wrapper(i as u8)
+        } else if is_plumbing(name) {
+            WaitFrame::Plumbing
+        } else {
+            WaitFrame::Other
+        }
+    })
+}
+
+fn wait_object(
+    snap: &Snapshot,
+    g: &Goroutine,
+    cache: &mut [Option<WaitFrame>],
+) -> Option<(u64, ObjectKind, Op)> {
     if g.args.is_empty() {
         return None;
     }
@@ -266,33 +309,37 @@ fn wait_object(snap: &Snapshot, g: &Goroutine) -> Option<(u64, ObjectKind, Op)> 
         let Some(&fid) = frames.get(fa.frame) else {
             continue;
         };
-        let name = snap.function(fid);
         let word = fa
             .words
             .first()
             .copied()
             .filter(|&w| !fa.uncertain(0) && pointer_like(w));
-        if let Some(of) = OBJ_FRAMES.iter().find(|o| o.function == name) {
-            if let Some(w) = word.filter(|&w| w >= of.offset) {
-                return Some((w - of.offset, of.kind, of.op));
+        match wait_frame(snap, fid, cache) {
+            WaitFrame::Object(i) => {
+                let of = &OBJ_FRAMES[i as usize];
+                if let Some(w) = word.filter(|&w| w >= of.offset) {
+                    return Some((w - of.offset, of.kind, of.op));
+                }
             }
-            continue;
-        }
-        if SEMA_FRAMES.contains(&name) {
-            sema = sema.or(word);
-            continue;
-        }
-        if !is_plumbing(name) {
-            break; // past the blocking operation
+            WaitFrame::Sema(_) => sema = sema.or(word),
+            WaitFrame::Wrapper(_) | WaitFrame::Plumbing => {}
+            WaitFrame::Other => break, // past the blocking operation
         }
     }
     let sema = sema?;
-    let (_, kind, op, off) = frames
-        .iter()
-        .map(|&f| snap.function(f))
-        .take_while(|n| is_plumbing(n))
-        .find_map(|n| SEMA_WRAPPERS.iter().find(|w| w.0 == n))?;
-    sema.checked_sub(*off).map(|a| (a, *kind, *op))
+    let mut wrapper = None;
+    for &f in frames {
+        match wait_frame(snap, f, cache) {
+            WaitFrame::Wrapper(i) | WaitFrame::Sema(Some(i)) => {
+                wrapper = Some(i);
+                break;
+            }
+            WaitFrame::Other => break,
+            _ => {}
+        }
+    }
+    let (_, kind, op, off) = SEMA_WRAPPERS[wrapper? as usize];
+    sema.checked_sub(off).map(|a| (a, kind, op))
 }
 
 /// The receiver type of a pointer-receiver method (`pkg.(*T).M` → `T`), not of closures inside
@@ -409,6 +456,8 @@ pub(crate) struct Relations {
     /// Goroutines of the deadlocked set.
     pub deadlocked: FxHashSet<u32>,
     pub cycles: Vec<Cycle>,
+    /// Goroutine → its cycle in `cycles`.
+    pub cycle_index: FxHashMap<u32, usize>,
     pub chains: Vec<Chain>,
     /// Nothing can run: the number of user goroutines all waiting on channels or locks.
     pub stuck: Option<u64>,
@@ -426,14 +475,14 @@ impl Relations {
 
     /// The cycle a goroutine belongs to.
     pub(crate) fn cycle_of(&self, g: u32) -> Option<usize> {
-        self.cycles.iter().position(|c| c.goroutines.contains(&g))
+        self.cycle_index.get(&g).copied()
     }
 
     /// Every object goroutine `g` waits on (one, or a select's cases).
-    pub(crate) fn objects_of(&self, g: u32) -> Vec<(usize, Op)> {
+    pub(crate) fn objects_of(&self, g: u32) -> &[(usize, Op)] {
         match self.cases.get(&g) {
-            Some(v) => v.clone(),
-            None => self.waits.get(&g).copied().into_iter().collect(),
+            Some(v) => v,
+            None => self.waits.get(&g).map(std::slice::from_ref).unwrap_or(&[]),
         }
     }
 
@@ -464,6 +513,8 @@ pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
     }
     // 1. Wait objects: read from memory first, else named by argument words.
     let mut index: FxHashMap<u64, usize> = FxHashMap::default();
+    // Per interned frame, dense (a hash lookup per frame of every goroutine is too dear).
+    let mut wait_frames: Vec<Option<WaitFrame>> = vec![None; snap.interner.frame_count()];
     let mem = snap.memory.as_ref();
     for (i, g) in snap.goroutines.iter().enumerate() {
         if !waiting(g) {
@@ -480,7 +531,7 @@ pub(crate) fn build(snap: &Snapshot, grouped: &Grouped) -> Relations {
         if !is_sync_wait(g.wait_reason.or_else(|| inferred(grouped, i as usize))) {
             continue;
         }
-        let Some((addr, kind, op)) = wait_object(snap, g) else {
+        let Some((addr, kind, op)) = wait_object(snap, g, &mut wait_frames) else {
             continue;
         };
         add_wait(&mut rel, &mut index, i, addr, kind, op, false);
@@ -616,6 +667,28 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
     let mut unknown_receivers: Vec<(u32, u32, usize)> = Vec::new();
     // (addr, goroutine, frame index) of plain user functions' pointer arguments.
     let mut pointer_args: Vec<(u64, u32, usize)> = Vec::new();
+    // What each frame is to the holder search, decided once per interned frame (the function
+    // name's parsing and the type's interning are too dear per goroutine).
+    #[derive(Clone, Copy)]
+    enum Class {
+        Skip,
+        Plain,
+        Method(u32),
+    }
+    let mut classes: Vec<Option<Class>> = vec![None; snap.interner.frame_count()];
+    // Lock addresses, sorted: only a receiver or pointer just below one can contain it (most
+    // of a million goroutines' receivers contain none; keeping them all costs a sort).
+    let mut locks: Vec<u64> = rel
+        .objects
+        .iter()
+        .filter(|o| o.kind.is_lock())
+        .map(|o| o.addr)
+        .collect();
+    locks.sort_unstable();
+    let near_lock = |p: u64| {
+        let i = locks.partition_point(|&l| l < p);
+        locks.get(i).is_some_and(|&l| l - p < MAX_FIELD_OFFSET)
+    };
     for (i, g) in snap.goroutines.iter().enumerate() {
         if g.args.is_empty() {
             continue;
@@ -623,7 +696,7 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
         let frames = snap.stack(g.stack);
         for fa in snap.frame_args(g) {
             for (k, &w) in fa.words.iter().enumerate() {
-                if fa.uncertain(k) {
+                if fa.uncertain(k) || !pointer_like(w) {
                     continue;
                 }
                 if let Some(&o) = index.get(&w) {
@@ -634,34 +707,51 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                 let Some(&fid) = frames.get(fa.frame) else {
                     continue;
                 };
-                let function = snap.function(fid);
-                // The sync primitives' own methods (`(*WaitGroup).Wait`, `(*Mutex).lockSlow`)
-                // have the waited object as receiver: it contains no other lock.
-                if lock_primitive(function) {
+                let Some(slot) = classes.get_mut(fid.index()) else {
                     continue;
-                }
-                let Some(ty) = pointer_receiver(function) else {
+                };
+                let class = *slot.get_or_insert_with(|| {
+                    let function = snap.function(fid);
+                    // The sync primitives' own methods (`(*WaitGroup).Wait`,
+                    // `(*Mutex).lockSlow`) have the waited object as receiver: it contains no
+                    // other lock.
+                    if lock_primitive(function) {
+                        return Class::Skip;
+                    }
+                    match pointer_receiver(function) {
+                        Some(ty) => Class::Method(match type_index.get(ty) {
+                            Some(&t) => t,
+                            None => {
+                                types.push(ty.to_string());
+                                type_index.insert(ty.to_string(), (types.len() - 1) as u32);
+                                (types.len() - 1) as u32
+                            }
+                        }),
+                        None if !is_std(function) && !function.contains(".func") => Class::Plain,
+                        None => Class::Skip,
+                    }
+                });
+                match class {
+                    Class::Skip => {}
                     // A plain user function's pointer arguments: the objects it works inside
                     // (`transfer(from, to *Account)`), weaker than a receiver.
-                    if !is_std(function) && !function.contains(".func") {
+                    Class::Plain => {
                         for (k, &w) in fa.words.iter().enumerate() {
-                            if !fa.uncertain(k) && pointer_like(w) {
+                            if !fa.uncertain(k) && pointer_like(w) && near_lock(w) {
                                 pointer_args.push((w, i as u32, fa.frame));
                             }
                         }
                     }
-                    continue;
-                };
-                let t = *type_index.entry(ty.to_string()).or_insert_with(|| {
-                    types.push(ty.to_string());
-                    (types.len() - 1) as u32
-                });
-                match fa.words.first() {
-                    Some(&r) if !fa.uncertain(0) && pointer_like(r) => {
-                        receivers.push((r, i as u32, t, fa.frame));
-                    }
-                    // `(*Store).Scan(0x0?)`: inside some Store, which one the dump cannot say.
-                    _ => unknown_receivers.push((t, i as u32, fa.frame)),
+                    Class::Method(t) => match fa.words.first() {
+                        Some(&r) if !fa.uncertain(0) && pointer_like(r) => {
+                            if near_lock(r) {
+                                receivers.push((r, i as u32, t, fa.frame));
+                            }
+                        }
+                        // `(*Store).Scan(0x0?)`: inside some Store, which one the dump cannot
+                        // say.
+                        _ => unknown_receivers.push((t, i as u32, fa.frame)),
+                    },
                 }
             }
         }
@@ -670,6 +760,11 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
     receivers.dedup();
     pointer_args.sort_unstable();
     pointer_args.dedup();
+    // Methods with an unknown receiver, by type (a lock's owner type looks them up).
+    let mut unknown_by_type: FxHashMap<u32, Vec<(u32, usize)>> = FxHashMap::default();
+    for &(t, g, f) in &unknown_receivers {
+        unknown_by_type.entry(t).or_default().push((g, f));
+    }
     let by_goid: FxHashMap<u64, u32> = match snap.memory.as_ref() {
         Some(m) if !m.holders.is_empty() => snap
             .goroutines
@@ -788,11 +883,9 @@ fn find_freers(snap: &Snapshot, rel: &mut Relations, index: &FxHashMap<u64, usiz
                     });
                     if let Some(ot) = owner {
                         obj.owner_type = Some(types[ot as usize].clone());
-                        for &(t, g, f) in &unknown_receivers {
-                            if t == ot
-                                && !waiters.contains(&g)
-                                && !freers.contains(&g)
-                                && plausible(g, f)
+                        // (In goroutine order: a goroutine's frames are adjacent.)
+                        for &(g, f) in unknown_by_type.get(&ot).map(Vec::as_slice).unwrap_or(&[]) {
+                            if !waiters.contains(&g) && freers.last() != Some(&g) && plausible(g, f)
                             {
                                 freers.push(g);
                                 obj.holder_frames.push((g, f));
@@ -925,79 +1018,122 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
     };
     // A select stays only if every case's object has visible freers and is no orphan.
     let objs = |g: u32| rel.objects_of(g);
-    let mut set: FxHashSet<u32> = rel
+    // Membership by goroutine index (a hash set emptied by removals keeps its tombstones, and
+    // every later lookup of an absent key walks them: 0.3 s on the 1M-goroutine benchmark).
+    let mut in_set = vec![false; snap.goroutines.len()];
+    let mut members = 0usize;
+    for &g in rel.waits.keys() {
+        if objs(g)
+            .iter()
+            .all(|&(o, _)| !rel.objects[o].freers.is_empty() && !orphan(o))
+        {
+            in_set[g as usize] = true;
+            members += 1;
+        }
+    }
+    // Freer → the objects it could free: (freer, object) pairs sorted by freer (one
+    // allocation, not one per freer).
+    let mut frees: Vec<(u32, u32)> = rel
+        .objects
+        .iter()
+        .enumerate()
+        .flat_map(|(o, obj)| obj.freers.iter().map(move |&f| (f, o as u32)))
+        .collect();
+    frees.sort_unstable();
+    let frees_of = |g: u32| {
+        let a = frees.partition_point(|p| p.0 < g);
+        let b = frees.partition_point(|p| p.0 <= g);
+        frees[a..b].iter().map(|p| p.1 as usize)
+    };
+    // Objects one of whose freers is outside the set (once per object: an object many
+    // goroutines wait on and hold would make a per-waiter test quadratic).
+    let outside: Vec<bool> = rel
+        .objects
+        .iter()
+        .map(|obj| obj.freers.iter().any(|&f| !in_set[f as usize]))
+        .collect();
+    let mut queue: Vec<u32> = rel
         .waits
         .keys()
         .copied()
-        .filter(|&g| {
-            objs(g)
-                .iter()
-                .all(|&(o, _)| !rel.objects[o].freers.is_empty() && !orphan(o))
-        })
+        .filter(|&g| in_set[g as usize] && objs(g).iter().any(|&(o, _)| outside[o]))
         .collect();
-    // Freer → the objects it could free.
-    let mut frees: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
-    for (o, obj) in rel.objects.iter().enumerate() {
-        for &f in &obj.freers {
-            frees.entry(f).or_default().push(o);
-        }
+    for &g in &queue {
+        in_set[g as usize] = false;
+        members -= 1;
     }
-    let mut queue: Vec<u32> = set
-        .iter()
-        .copied()
-        .filter(|&g| {
-            // Any case that someone outside the set can free frees it.
-            objs(g)
-                .iter()
-                .any(|&(o, _)| !rel.objects[o].freers.iter().all(|f| set.contains(f)))
-        })
-        .collect();
-    for g in &queue {
-        set.remove(g);
-    }
+    // Each object's waiters are released once, by the first freer that can progress.
+    let mut released = vec![false; rel.objects.len()];
     while let Some(g) = queue.pop() {
         // `g` can run or be freed from outside: every waiter of what it could free may be freed.
-        for &o in frees.get(&g).map(Vec::as_slice).unwrap_or(&[]) {
+        for o in frees_of(g) {
+            if std::mem::replace(&mut released[o], true) {
+                continue;
+            }
             for &(w, _) in &rel.objects[o].waiters {
-                if set.remove(&w) {
+                if std::mem::replace(&mut in_set[w as usize], false) {
+                    members -= 1;
                     queue.push(w);
                 }
             }
         }
     }
+    let set: FxHashSet<u32> = if members == 0 {
+        FxHashSet::default()
+    } else {
+        (0..in_set.len() as u32)
+            .filter(|&g| in_set[g as usize])
+            .collect()
+    };
     if set.is_empty() {
         return;
     }
-    // Cycles: strongly connected parts of goroutine → object → freer, inside the set.
+    // Cycles: strongly connected parts of goroutine → object → freer, inside the set, over a
+    // graph with the objects as nodes too (linear in waits and freers; an object held by many
+    // goroutines would otherwise give each of its waiters an edge to each of them).
     let mut nodes: Vec<u32> = set.iter().copied().collect();
     nodes.sort_unstable();
     let pos: FxHashMap<u32, usize> = nodes.iter().enumerate().map(|(i, &g)| (g, i)).collect();
-    let succ = |i: usize| -> Vec<usize> {
-        let mut v: Vec<usize> = objs(nodes[i])
-            .iter()
-            .flat_map(|&(o, _)| rel.objects[o].freers.iter())
-            .filter_map(|f| pos.get(f).copied())
-            .collect();
+    let n = nodes.len();
+    let mut obj_node: FxHashMap<usize, usize> = FxHashMap::default();
+    let mut obj_of_node: Vec<usize> = Vec::new();
+    let mut waits_of: Vec<Vec<usize>> = Vec::with_capacity(n);
+    for &g in &nodes {
+        let mut v = Vec::new();
+        for &(o, _) in objs(g) {
+            let id = *obj_node.entry(o).or_insert_with(|| {
+                obj_of_node.push(o);
+                n + obj_of_node.len() - 1
+            });
+            v.push(id);
+        }
         v.sort_unstable();
         v.dedup();
-        v
+        waits_of.push(v);
+    }
+    let succ = |i: usize| -> Vec<usize> {
+        if i < n {
+            waits_of[i].clone()
+        } else {
+            rel.objects[obj_of_node[i - n]]
+                .freers
+                .iter()
+                .filter_map(|f| pos.get(f).copied())
+                .collect()
+        }
     };
     let mut cycles = Vec::new();
-    for comp in tarjan(nodes.len(), succ) {
-        let self_loop = comp.len() == 1 && {
-            let g = nodes[comp[0]];
-            objs(g)
-                .iter()
-                .any(|&(o, _)| rel.objects[o].freers.contains(&g))
-        };
-        if comp.len() < 2 && !self_loop {
+    for comp in tarjan(n + obj_of_node.len(), succ) {
+        // A part of one node has no cycle; any larger one does (a goroutine freeing the object
+        // it waits on — a lock it holds — is a part of two).
+        if comp.len() < 2 {
             continue;
         }
-        let mut goroutines: Vec<u32> = comp.iter().map(|&i| nodes[i]).collect();
+        let mut goroutines: Vec<u32> = comp.iter().filter(|&&i| i < n).map(|&i| nodes[i]).collect();
         goroutines.sort_unstable();
         let mut objects: Vec<usize> = goroutines
             .iter()
-            .flat_map(|&g| objs(g).into_iter().map(|(o, _)| o))
+            .flat_map(|&g| objs(g).iter().map(|&(o, _)| o))
             .collect();
         objects.sort_unstable();
         objects.dedup();
@@ -1009,6 +1145,11 @@ fn deadlocked_set(snap: &Snapshot, rel: &mut Relations) {
         });
     }
     cycles.sort_by_key(|c| std::cmp::Reverse(c.goroutines.len()));
+    rel.cycle_index = cycles
+        .iter()
+        .enumerate()
+        .flat_map(|(c, cy)| cy.goroutines.iter().map(move |&g| (g, c)))
+        .collect();
     rel.cycles = cycles;
     rel.deadlocked = set;
     let _ = snap;
