@@ -119,7 +119,7 @@ struct Block {
 
 /// The goroutines of a text dump by goid (`goroutine 0`, a thread's g0 in crash dumps, left
 /// out). A goroutine printed twice (crash dumps print a running goroutine in its thread's
-/// section too) keeps the block with the most frames.
+/// section too) keeps its first block, unless that one had no frames (stack unavailable).
 fn read_blocks(text: &str) -> HashMap<u64, Block> {
     let mut out: HashMap<u64, Block> = HashMap::new();
     let mut cur: Option<Block> = None;
@@ -127,9 +127,11 @@ fn read_blocks(text: &str) -> HashMap<u64, Block> {
     let finish = |b: Option<Block>, out: &mut HashMap<u64, Block>| {
         if let Some(b) = b {
             if b.goid != 0 {
+                // The goroutine list's entry stands unless it was "stack unavailable" (the
+                // thread section may print the goroutine again mid-scheduling, as running).
                 let keep = out
                     .get(&b.goid)
-                    .is_none_or(|old| old.frames.len() < b.frames.len());
+                    .is_none_or(|old| old.frames.is_empty() && !b.frames.is_empty());
                 if keep {
                     out.insert(b.goid, b);
                 }
@@ -186,7 +188,9 @@ fn header(line: &str) -> Option<Block> {
     let goid: u64 = rest.split(' ').next()?.parse().ok()?;
     let open = line.find('[')?;
     let state = &line[open + 1..line.len() - 2];
-    let reason = state.split(',').next().unwrap_or(state).trim().to_string();
+    // `[chan receive (scan)]`: the GC was scanning its stack as the dump was written.
+    let reason = state.split(',').next().unwrap_or(state).trim();
+    let reason = reason.strip_suffix(" (scan)").unwrap_or(reason).to_string();
     Some(Block {
         goid,
         reason,
