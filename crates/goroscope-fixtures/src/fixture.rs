@@ -377,22 +377,31 @@ pub struct Crash {
 pub fn run_panic(name: &str, tc: &Toolchain, opts: &StartOptions) -> Crash {
     let mut cmd = command(name, tc, opts);
     cmd.env("FIXTURE_PANIC", "1").env("GOTRACEBACK", "all");
+    run_until_exit(cmd, name, tc, false, "did not exit after its panic")
+}
+
+/// Runs `cmd` (fixture `name`) until it exits by itself after its EXPECT line, and returns
+/// what it expected, its stderr and its status. `until_exit`: read the protocol to the end of
+/// stdout, not only to EXPECT. `late` says what went wrong when it does not exit in time.
+pub(crate) fn run_until_exit(
+    mut cmd: Command,
+    name: &str,
+    tc: &Toolchain,
+    until_exit: bool,
+    late: &str,
+) -> Crash {
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("starting fixture {name} (go {}): {e}", tc.version));
     let rx = lines(child.stdout.take().expect("stdout is piped"));
     let (stderr, h) = collect(child.stderr.take().expect("stderr is piped"));
-    let p = read_protocol(name, &rx, false);
-    let status = wait_exit(&mut child, EXIT_TIMEOUT);
-    let status = match status {
+    let p = read_protocol(name, &rx, until_exit);
+    let status = match wait_exit(&mut child, EXIT_TIMEOUT) {
         Ok(Some(s)) => s,
         _ => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "fixture {name} (go {}) did not exit after its panic",
-                tc.version
-            );
+            panic!("fixture {name} (go {}) {late}", tc.version);
         }
     };
     let _ = h.join();

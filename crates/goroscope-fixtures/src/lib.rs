@@ -26,7 +26,7 @@ mod toolchain;
 
 pub use relations::{ExpectMember, ExpectObject, ExpectRelation};
 // What the relation fixtures reuse of the fixture runner.
-pub(crate) use fixture::{collect, command, lines, read_protocol, wait_exit, Protocol};
+pub(crate) use fixture::command;
 
 pub use build::{build, build_with, fixture_names, BuildOptions};
 pub use expect::{Expect, ExpectSite};

@@ -13,14 +13,10 @@
 //! thread to vanish ([`wait_thread_gone`]), so a dump taken after `start` never shows the
 //! announcer. `relations/runtime-deadlock` ends by itself: run it with [`run_to_exit`].
 
-use crate::{
-    collect, command, lines, read_protocol, repo_root, wait_exit, Expect, Protocol, StartOptions,
-    Toolchain, EXIT_TIMEOUT,
-};
+use crate::{command, repo_root, StartOptions, Toolchain, EXIT_TIMEOUT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 /// The directory of the relation fixtures under `fixtures/go`.
@@ -150,13 +146,9 @@ pub fn wait_thread_gone(pid: u32, tid: u32, timeout: Duration) -> Result<(), Str
     Ok(())
 }
 
-/// A program that ended by itself: what it expected, its stdout lines, stderr and status.
-#[derive(Debug, Clone)]
-pub struct Exited {
-    pub expect: Expect,
-    pub stderr: String,
-    pub status: ExitStatus,
-}
+/// A program that ended by itself: what it expected, its stderr and status (the same record
+/// as a panic run's).
+pub type Exited = crate::Crash;
 
 /// Runs a fixture that ends by itself (`relations/runtime-deadlock`: the runtime declares
 /// the deadlock after EXPECT and exits with status 2, the dump on stderr) and returns what
@@ -165,42 +157,13 @@ pub struct Exited {
 /// # Panics
 /// When the program prints no EXPECT or does not exit in time.
 pub fn run_to_exit(name: &str, tc: &Toolchain, opts: &StartOptions) -> Exited {
-    let mut cmd = command(name, tc, opts);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting fixture {name} (go {}): {e}", tc.version));
-    let rx = lines(child.stdout.take().expect("stdout is piped"));
-    let (stderr, h) = collect(child.stderr.take().expect("stderr is piped"));
-    let p = read_protocol(name, &rx, true);
-    let status = match wait_exit(&mut child, EXIT_TIMEOUT) {
-        Ok(Some(s)) => s,
-        _ => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "fixture {name} (go {}) did not exit within {EXIT_TIMEOUT:?} of its EXPECT",
-                tc.version
-            );
-        }
-    };
-    let _ = h.join();
-    let stderr =
-        String::from_utf8_lossy(&stderr.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
-    match p {
-        Ok(Protocol {
-            expect: Some(expect),
-            ..
-        }) => Exited {
-            expect,
-            stderr,
-            status,
-        },
-        Ok(p) => panic!(
-            "fixture {name} (go {}) printed no EXPECT before exiting ({status}); stdout: {:?}\nstderr:\n{stderr}",
-            tc.version, p.seen
-        ),
-        Err(e) => panic!("fixture {name} (go {}): {e}\nstderr:\n{stderr}", tc.version),
-    }
+    crate::fixture::run_until_exit(
+        command(name, tc, opts),
+        name,
+        tc,
+        true,
+        &format!("did not exit within {EXIT_TIMEOUT:?} of its EXPECT"),
+    )
 }
 
 /// `GOROSCOPE_SAVE_DUMPS`: the directory tests save the dumps they take into, when set.
@@ -231,7 +194,7 @@ mod tests {
     #[test]
     fn parses_relations_and_keeps_old_expect_lines_valid() {
         let old = r#"{"fixture":"x","go_version":"go1.21.13","total":2,"sites":[]}"#;
-        let e: Expect = serde_json::from_str(old).unwrap();
+        let e: crate::Expect = serde_json::from_str(old).unwrap();
         assert!(e.relations.is_empty() && e.exit_tid.is_none());
         let j = r#"{"fixture":"relations/lock-order","go_version":"go1.25.5","total":4,"sites":[],
             "relations":[{"kind":"lock-order","goids":[23,24],
@@ -240,7 +203,7 @@ mod tests {
             "verdicts":{"live":["leak"]},"why":"w"},
             {"kind":"long-lived","goids":[],"count":23,"functions":["main.(*Poller).Serve"],"verdicts":{"live":["benign","need-more-samples"]},"why":"w"}],
             "exit_tid":21749}"#;
-        let e: Expect = serde_json::from_str(j).unwrap();
+        let e: crate::Expect = serde_json::from_str(j).unwrap();
         assert_eq!(e.exit_tid, Some(21749));
         let r = &e.relations[0];
         assert_eq!(r.object("0xc000086378").unwrap().offset, Some(24));
@@ -248,7 +211,8 @@ mod tests {
         assert_eq!(r.verdicts["live"], ["leak"]);
         assert_eq!(e.relations[1].count, Some(23));
         // Round trip: what the harness writes beside saved dumps reads back the same.
-        let back: Expect = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        let back: crate::Expect =
+            serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
     }
 
