@@ -314,9 +314,15 @@ impl Evidence {
     }
 }
 
+/// A busy goroutine is running or runnable; the signal that writes a crash dump may also
+/// catch it just preempted (`[preempted]`), still busy.
+fn busy(reason: &str) -> bool {
+    matches!(reason, "running" | "runnable" | "preempted")
+}
+
 fn state_ok(m: &ExpectMember, reason: &str) -> bool {
     if m.state == "running|runnable" {
-        reason == "running" || reason == "runnable"
+        busy(reason)
     } else {
         reason == m.state
     }
@@ -398,7 +404,7 @@ fn text_sites(sites: &[ExpectSite], blocks: &HashMap<u64, Block>) -> Vec<String>
             .values()
             .filter(|b| {
                 let reason_ok = if s.busy {
-                    b.reason == "running" || b.reason == "runnable"
+                    busy(&b.reason)
                 } else {
                     b.reason == s.wait_reason
                 };
